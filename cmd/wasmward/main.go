@@ -1,0 +1,129 @@
+// Command wasmward runs untrusted WebAssembly under a policy, verifies and
+// scans modules, and serves them as isolated HTTP handlers.
+//
+// This package holds flag parsing and wiring only: every decision lives in a
+// package that tests reach without the CLI.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := execute(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Exit statuses shared by the commands.
+const (
+	exitOK       = 0
+	exitFailure  = 1   // the command ran and found what it was asked to fail on
+	exitUsage    = 2   // bad flags or arguments, unreadable input
+	exitRefused  = 126 // the module was refused before it ran
+	exitTrap     = 134 // the guest trapped
+	exitViolated = 137 // wasmward stopped the guest for a limit
+)
+
+// exitError carries an exit status and the one line printed for it.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return ""
+	}
+	return e.err.Error()
+}
+func (e *exitError) Unwrap() error { return e.err }
+
+// withCode returns an error that makes the process exit with code, printing
+// err (when not nil) as one line.
+func withCode(code int, err error) error { return &exitError{code: code, err: err} }
+
+// usageErr formats a usage error (exit 2).
+func usageErr(format string, args ...any) error {
+	return withCode(exitUsage, fmt.Errorf(format, args...))
+}
+
+// streams are the process's standard streams, passed down so tests can drive
+// commands in-process.
+type streams struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+func newRoot(s streams) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "wasmward",
+		Short:         "Run untrusted WebAssembly in production, safely",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(s.in)
+	root.SetOut(s.out)
+	root.SetErr(s.err)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(exitUsage, err) })
+	root.AddCommand(
+		newRunCmd(s),
+		newInspectCmd(s),
+		newScanCmd(s),
+		newSBOMCmd(s),
+		newKeygenCmd(s),
+		newSignCmd(s),
+		newVerifyCmd(s),
+		newAttestCmd(s),
+		newServeCmd(s),
+		newAuditCmd(s),
+	)
+	return root
+}
+
+// execute runs the CLI and returns the process exit status. Errors are
+// printed as one line prefixed with "wasmward: "; never a stack trace.
+func execute(ctx context.Context, args []string, in io.Reader, out, errw io.Writer) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(errw, "wasmward: internal error: %v\n", r)
+			code = exitFailure
+		}
+	}()
+	root := newRoot(streams{in: in, out: out, err: errw})
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintf(errw, "wasmward: %v\n", oneLine(ee.err.Error()))
+		}
+		return ee.code
+	}
+	// cobra's own errors (unknown command, bad args) are usage errors.
+	fmt.Fprintf(errw, "wasmward: %v\n", oneLine(err.Error()))
+	return exitUsage
+}
+
+// oneLine folds a multi-line message into one line.
+func oneLine(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c == '\n' || c == '\r' {
+			b[i] = ' '
+		}
+	}
+	return string(b)
+}
