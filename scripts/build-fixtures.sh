@@ -29,7 +29,7 @@ cc_wasm() { # src dst
   local flags
   flags=$(sed -n 's|^// cflags: ||p' "$1" | head -1)
   # shellcheck disable=SC2086
-  clang --target=wasm32-wasi --sysroot=/usr/share/wasi-sysroot -O2 -Wall -Werror $flags -o "$2" "$1"
+  clang --target=wasm32-wasi -O2 -Wall -Werror $flags -o "$2" "$1"
 }
 for f in internal/fixture/src/c/*.c; do
   [ -e "$f" ] || continue

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Proves that wasmward's cosign-style detached signatures interoperate with the
+# real cosign CLI, in both directions, offline (no transparency log):
+#   cosign keys + cosign sign-blob (signature, bundle v0.3)  ->  wasmward verify
+#   cosign's encrypted key                                    ->  wasmward sign  ->  cosign verify-blob
+#   wasmward keygen/sign (signature, bundle)                  ->  cosign verify-blob
+#   wasmward's encrypted key                                  ->  cosign sign-blob  ->  wasmward verify
+#   a modified module                                         ->  refused by both
+#
+# Builds cosign from source into a temporary directory (a few minutes; needs
+# network access to the Go module proxy), unless COSIGN=/path/to/cosign is set.
+# Usage: scripts/cosign-interop.sh        (COSIGN_VERSION overrides v2.6.5)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export TUF_ROOT="$work/tuf" # keep cosign's TUF cache out of $HOME
+
+step() { printf '== %s\n' "$*"; }
+fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
+
+cosign=${COSIGN:-}
+if [ -z "$cosign" ]; then
+  version=${COSIGN_VERSION:-v2.6.5}
+  step "building cosign $version into $work/bin"
+  start=$(date +%s)
+  GOBIN="$work/bin" go install "github.com/sigstore/cosign/v2/cmd/cosign@$version"
+  cosign="$work/bin/cosign"
+  echo "built in $(( $(date +%s) - start ))s"
+fi
+"$cosign" version 2>/dev/null | grep -E '^GitVersion' || true
+
+step "building wasmward"
+go build -o "$work/wasmward" ./cmd/wasmward
+ww="$work/wasmward"
+
+cd "$work"
+cp "$root/internal/fixture/wasm/trust_hello.wasm" module.wasm
+cp module.wasm modified.wasm
+printf '\x00\x04\x03abc' >> modified.wasm # one custom section appended
+# An empty trusted root: cosign needs one for new-format bundles, and with
+# --insecure-ignore-tlog it then verifies with the key alone, offline.
+echo '{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}' > trusted_root.json
+cverify() { "$cosign" verify-blob --insecure-ignore-tlog=true "$@" 2>&1; }
+
+step "cosign generate-key-pair (encrypted, COSIGN_PASSWORD)"
+COSIGN_PASSWORD=cosign-pass "$cosign" generate-key-pair >/dev/null 2>&1
+head -1 cosign.key
+
+step "cosign sign-blob -> wasmward verify --sig"
+COSIGN_PASSWORD=cosign-pass "$cosign" sign-blob --yes --key cosign.key --tlog-upload=false \
+  --output-signature cosign.sig module.wasm >/dev/null 2>&1
+"$ww" verify module.wasm --format cosign --key cosign.pub --sig cosign.sig
+
+step "cosign sign-blob --bundle (v0.3) -> wasmward verify --bundle"
+COSIGN_PASSWORD=cosign-pass "$cosign" sign-blob --yes --key cosign.key --tlog-upload=false \
+  --new-bundle-format --bundle cosign.bundle module.wasm >/dev/null 2>&1
+"$ww" verify module.wasm --format cosign --key cosign.pub --bundle cosign.bundle
+
+step "wasmward sign with cosign's encrypted key -> cosign verify-blob"
+COSIGN_PASSWORD=cosign-pass "$ww" sign module.wasm --format cosign --key cosign.key \
+  -o ww-cosignkey.sig --bundle ww-cosignkey.bundle 2>/dev/null
+cverify --key cosign.pub --signature ww-cosignkey.sig module.wasm | grep -v WARNING
+cverify --key cosign.pub --new-bundle-format --trusted-root trusted_root.json --bundle ww-cosignkey.bundle module.wasm | grep -v WARNING
+
+step "wasmward keygen (ecdsa-p256, encrypted) + sign -> cosign verify-blob"
+WASMWARD_KEY_PASSWORD=ww-pass "$ww" keygen --type ecdsa-p256 --out ww >/dev/null
+head -1 ww.key
+WASMWARD_KEY_PASSWORD=ww-pass "$ww" sign module.wasm --format cosign --key ww.key \
+  -o ww.sig --bundle ww.bundle 2>/dev/null
+cverify --key ww.pub --signature ww.sig module.wasm | grep -v WARNING
+cverify --key ww.pub --new-bundle-format --trusted-root trusted_root.json --bundle ww.bundle module.wasm | grep -v WARNING
+
+step "cosign sign-blob with wasmward's encrypted key -> wasmward verify"
+COSIGN_PASSWORD=ww-pass "$cosign" sign-blob --yes --key ww.key --tlog-upload=false \
+  --output-signature cosign-wwkey.sig module.wasm >/dev/null 2>&1
+"$ww" verify module.wasm --format cosign --key ww.pub --sig cosign-wwkey.sig
+
+step "a modified module is refused by both"
+if "$ww" verify modified.wasm --format cosign --key cosign.pub --sig cosign.sig; then fail "wasmward accepted a modified module"; fi
+if "$ww" verify modified.wasm --format cosign --key cosign.pub --bundle cosign.bundle; then fail "wasmward accepted a modified module (bundle)"; fi
+if cverify --key ww.pub --signature ww.sig modified.wasm >/dev/null; then fail "cosign accepted a modified module"; fi
+if cverify --key ww.pub --new-bundle-format --trusted-root trusted_root.json --bundle ww.bundle modified.wasm >/dev/null; then fail "cosign accepted a modified module (bundle)"; fi
+echo "refused by both"
+
+step "all cosign interoperability checks passed"
