@@ -1,18 +1,76 @@
 package main
 
 import (
-	"errors"
+	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/wasmward/wasmward/policy"
+	"github.com/wasmward/wasmward/trust"
 )
 
-// newAttestCmd is a placeholder until the attest command lands.
 func newAttestCmd(s streams) *cobra.Command {
-	return &cobra.Command{
-		Use:    "attest",
-		Hidden: true,
-		RunE: func(*cobra.Command, []string) error {
-			return withCode(exitUsage, errors.New("attest: not implemented yet"))
+	var policyFile, key, out, name, appendTo, passEnv string
+	cmd := &cobra.Command{
+		Use:   "attest MODULE --policy FILE --key KEY -o FILE.intoto.json",
+		Short: "Sign a capability manifest: the policy a module may run under",
+		Long: `Write a DSSE envelope holding an in-toto Statement v1 whose subject is the
+module (name and SHA-256) and whose predicate (type ` + trust.PredicateType + `)
+is the policy in --policy FILE. 'run --attestation FILE' verifies it against the
+trust policy and runs the module under exactly that policy.
+
+--append FILE adds this key's signature to an existing attestation instead
+(for trust policy rules that need several signers).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return usageErr("attest: -o FILE is required")
+			}
+			if (policyFile == "") == (appendTo == "") {
+				return usageErr("attest: give exactly one of --policy FILE or --append FILE")
+			}
+			if name == "" {
+				name = trust.ModuleName(args[0])
+			}
+			bin, err := readInput("module", args[0])
+			if err != nil {
+				return err
+			}
+			k, err := loadKey(key, passEnv)
+			if err != nil {
+				return err
+			}
+			var env []byte
+			if appendTo != "" {
+				prev, err := readInput("attestation", appendTo)
+				if err != nil {
+					return err
+				}
+				if env, err = trust.AddAttestationSignature(prev, k); err != nil {
+					return withCode(exitFailure, err)
+				}
+			} else {
+				p, err := policy.Load(policyFile)
+				if err != nil {
+					return withCode(exitUsage, err)
+				}
+				if env, err = trust.Attest(k, name, bin, p); err != nil {
+					return withCode(exitFailure, err)
+				}
+			}
+			if err := trust.WriteFile(out, env, 0o644); err != nil {
+				return withCode(exitFailure, err)
+			}
+			fmt.Fprintf(s.out, "wrote attestation %s for module %s (key %s)\n", out, name, k.Public().Fingerprint())
+			return nil
 		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&policyFile, "policy", "", "policy file (YAML) the module is granted")
+	f.StringVar(&key, "key", "", "private key file")
+	f.StringVarP(&out, "output", "o", "", "write the attestation (DSSE JSON) here")
+	f.StringVar(&name, "name", "", "module name in the statement (default: file base name without .wasm)")
+	f.StringVar(&appendTo, "append", "", "add a signature to this existing attestation")
+	f.StringVar(&passEnv, "password-env", defaultPasswordEnv, "environment variable holding the private key's passphrase")
+	return cmd
 }

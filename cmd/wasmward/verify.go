@@ -1,18 +1,192 @@
 package main
 
 import (
-	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/wasmward/wasmward/trust"
 )
 
-// newVerifyCmd is a placeholder until the verify command lands.
 func newVerifyCmd(s streams) *cobra.Command {
-	return &cobra.Command{
-		Use:    "verify",
-		Hidden: true,
-		RunE: func(*cobra.Command, []string) error {
-			return withCode(exitUsage, errors.New("verify: not implemented yet"))
+	var trustFile, name, detached, format, sigFile, bundle, attestation string
+	var keys []string
+	cmd := &cobra.Command{
+		Use:   "verify MODULE (--trust FILE | --key PUB...)",
+		Short: "Verify a module's signatures (and attestation) against a trust policy or keys",
+		Long: `Verify a module and print who signed it. Exit 0 when verified, 1 when not, 2 on usage errors.
+
+--format wasmsig (default): the embedded signature (or --detached FILE), checked
+against the trust policy --trust FILE for the module name --name (default: the
+file's base name without .wasm), or against the keys --key PUB (any one suffices).
+--attestation FILE also verifies a signed capability manifest (wasmward attest)
+against the trust policy and prints the policy it grants.
+
+--format cosign: --sig FILE (cosign sign-blob output) or --bundle FILE (Sigstore
+bundle), with --key cosign.pub, offline (no transparency log).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if name == "" {
+				name = trust.ModuleName(args[0])
+			}
+			switch format {
+			case "cosign":
+				if len(keys) != 1 || trustFile != "" || detached != "" || attestation != "" {
+					return usageErr("verify: --format cosign takes exactly one --key and no --trust, --detached or --attestation")
+				}
+				if (sigFile == "") == (bundle == "") {
+					return usageErr("verify: --format cosign needs exactly one of --sig FILE or --bundle FILE")
+				}
+			case "wasmsig":
+				if sigFile != "" || bundle != "" {
+					return usageErr("verify: --sig and --bundle are for --format cosign")
+				}
+				if (trustFile == "") == (len(keys) == 0) {
+					return usageErr("verify: give exactly one of --trust FILE or --key PUB")
+				}
+				if attestation != "" && trustFile == "" {
+					return usageErr("verify: --attestation needs --trust")
+				}
+			default:
+				return usageErr("verify: --format %q: want wasmsig or cosign", format)
+			}
+			bin, err := readInput("module", args[0])
+			if err != nil {
+				return err
+			}
+			var pubs []*trust.PublicKey
+			for _, k := range keys {
+				p, err := trust.LoadPublicKey(k)
+				if err != nil {
+					return withCode(exitUsage, err)
+				}
+				pubs = append(pubs, p)
+			}
+			if format == "cosign" {
+				return verifyCosign(s, pubs[0], bin, sigFile, bundle)
+			}
+			var det []byte
+			if detached != "" {
+				if det, err = readInput("detached signature", detached); err != nil {
+					return err
+				}
+			}
+			if trustFile == "" {
+				res, err := trust.VerifyModule(bin, det, pubs)
+				if err != nil {
+					return withCode(exitFailure, fmt.Errorf("verify %s: %w", args[0], err))
+				}
+				fmt.Fprintf(s.out, "module %s: verified\n", name)
+				for _, k := range res.Signers {
+					fmt.Fprintf(s.out, "signed by %s %s\n", k.Type(), k.Fingerprint())
+				}
+				printVersion(s, res.Version)
+				return nil
+			}
+			pol, err := trust.LoadPolicy(trustFile)
+			if err != nil {
+				return withCode(exitUsage, err)
+			}
+			var res trust.Result
+			if det != nil {
+				res, err = pol.VerifyDetached(cmd.Context(), name, bin, det)
+			} else {
+				res, err = pol.Verify(cmd.Context(), name, bin)
+			}
+			if err != nil {
+				return verifyFailed(err)
+			}
+			if !res.Signed {
+				fmt.Fprintf(s.out, "module %s: unsigned, allowed (require_signature: false)\n", name)
+			} else {
+				fmt.Fprintf(s.out, "module %s: verified (%s)\n", name, ruleText(res))
+				for _, sg := range res.Signers {
+					fmt.Fprintf(s.out, "signed by %s\n", sg)
+				}
+				printVersion(s, res.Version)
+			}
+			if attestation != "" {
+				env, err := readInput("attestation", attestation)
+				if err != nil {
+					return err
+				}
+				p, ares, err := pol.VerifyAttestation(cmd.Context(), name, bin, env)
+				if err != nil {
+					return verifyFailed(err)
+				}
+				names := make([]string, len(ares.Signers))
+				for i, sg := range ares.Signers {
+					names[i] = sg.Name
+				}
+				fmt.Fprintf(s.out, "attestation verified (signed by %s); granted policy:\n", strings.Join(names, ", "))
+				y, err := p.Marshal()
+				if err != nil {
+					return withCode(exitFailure, err)
+				}
+				fmt.Fprintf(s.out, "%s", indent(string(y), "  "))
+			}
+			return nil
 		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&trustFile, "trust", "", "trust policy file (YAML)")
+	f.StringArrayVar(&keys, "key", nil, "public key file (repeatable): verify against these keys instead of a trust policy")
+	f.StringVar(&name, "name", "", "module name the trust policy is evaluated for (default: file base name without .wasm)")
+	f.StringVar(&detached, "detached", "", "detached wasmsig signature file")
+	f.StringVar(&format, "format", "wasmsig", "signature format: wasmsig or cosign")
+	f.StringVar(&sigFile, "sig", "", "cosign: base64 signature file (cosign sign-blob output)")
+	f.StringVar(&bundle, "bundle", "", "cosign: Sigstore bundle file")
+	f.StringVar(&attestation, "attestation", "", "signed capability manifest (DSSE in-toto JSON) to verify too")
+	return cmd
+}
+
+func verifyCosign(s streams, key *trust.PublicKey, bin []byte, sigFile, bundle string) error {
+	if bundle != "" {
+		b, err := readInput("bundle", bundle)
+		if err != nil {
+			return err
+		}
+		if err := trust.VerifyBundle(key, bin, b); err != nil {
+			return withCode(exitFailure, err)
+		}
+	} else {
+		sig, err := readInput("signature", sigFile)
+		if err != nil {
+			return err
+		}
+		if err := trust.VerifyBlob(key, bin, sig); err != nil {
+			return withCode(exitFailure, err)
+		}
+	}
+	fmt.Fprintf(s.out, "verified: signed by %s %s\n", key.Type(), key.Fingerprint())
+	return nil
+}
+
+// verifyFailed maps a failed verification (a *trust.RefusedError, or a
+// cancelled context) to exit 1 with its one-line reason.
+func verifyFailed(err error) error { return withCode(exitFailure, err) }
+
+func ruleText(r trust.Result) string {
+	if r.Rule == "" {
+		return fmt.Sprintf("%d trusted signature(s), 1 required", len(r.Signers))
+	}
+	return fmt.Sprintf("rule %q: %d of %d required", r.Rule, len(r.Signers), r.Threshold)
+}
+
+func printVersion(s streams, v string) {
+	if v != "" {
+		fmt.Fprintf(s.out, "version %s\n", v)
+	}
+}
+
+func indent(text, prefix string) string {
+	lines := strings.SplitAfter(text, "\n")
+	var b strings.Builder
+	for _, l := range lines {
+		if l != "" {
+			b.WriteString(prefix + l)
+		}
+	}
+	return b.String()
 }

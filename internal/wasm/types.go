@@ -1,0 +1,415 @@
+package wasm
+
+// ValType is a value type. Code is the type's binary code; for the
+// reference types of the typed function references proposal (Code is
+// [RefNull] or [Ref]) Heap holds the heap type as the s33 it is encoded as: a
+// type index (>= 0) or a negative abstract heap type ([HeapFunc],
+// [HeapExtern], [HeapExn]).
+type ValType struct {
+	Code byte
+	Heap int64
+}
+
+// Value type codes.
+const (
+	CodeI32       byte = 0x7F
+	CodeI64       byte = 0x7E
+	CodeF32       byte = 0x7D
+	CodeF64       byte = 0x7C
+	CodeV128      byte = 0x7B
+	CodeFuncRef   byte = 0x70
+	CodeExternRef byte = 0x6F
+	CodeExnRef    byte = 0x69
+	// RefNull prefixes a nullable typed reference: (ref null ht).
+	RefNull byte = 0x63
+	// Ref prefixes a non-nullable typed reference: (ref ht).
+	Ref byte = 0x64
+)
+
+// Abstract heap types as s33 values (their byte code read as signed LEB128).
+const (
+	HeapFunc   int64 = -0x10 // 0x70
+	HeapExtern int64 = -0x11 // 0x6F
+	HeapExn    int64 = -0x17 // 0x69
+)
+
+// Common value types.
+var (
+	I32       = ValType{Code: CodeI32}
+	I64       = ValType{Code: CodeI64}
+	F32       = ValType{Code: CodeF32}
+	F64       = ValType{Code: CodeF64}
+	V128      = ValType{Code: CodeV128}
+	FuncRef   = ValType{Code: CodeFuncRef}
+	ExternRef = ValType{Code: CodeExternRef}
+	ExnRef    = ValType{Code: CodeExnRef}
+)
+
+// IsRef reports whether t is a reference type.
+func (t ValType) IsRef() bool {
+	switch t.Code {
+	case CodeFuncRef, CodeExternRef, CodeExnRef, RefNull, Ref:
+		return true
+	}
+	return false
+}
+
+// String returns the text-format name of t.
+func (t ValType) String() string {
+	switch t.Code {
+	case CodeI32:
+		return "i32"
+	case CodeI64:
+		return "i64"
+	case CodeF32:
+		return "f32"
+	case CodeF64:
+		return "f64"
+	case CodeV128:
+		return "v128"
+	case CodeFuncRef:
+		return "funcref"
+	case CodeExternRef:
+		return "externref"
+	case CodeExnRef:
+		return "exnref"
+	case RefNull:
+		return "(ref null " + heapString(t.Heap) + ")"
+	case Ref:
+		return "(ref " + heapString(t.Heap) + ")"
+	}
+	return "unknown"
+}
+
+func heapString(h int64) string {
+	switch h {
+	case HeapFunc:
+		return "func"
+	case HeapExtern:
+		return "extern"
+	case HeapExn:
+		return "exn"
+	}
+	if h >= 0 {
+		return itoa(uint64(h))
+	}
+	return "unknown"
+}
+
+// FuncType is a function signature (type section entry, form 0x60).
+type FuncType struct {
+	Params  []ValType
+	Results []ValType
+}
+
+// RecGroup is a recursive type group: Count function types starting at
+// type index First.
+type RecGroup struct {
+	First uint32
+	Count uint32
+}
+
+// Limits are the limits of a table or memory.
+type Limits struct {
+	Min    uint64
+	Max    uint64 // valid when HasMax
+	HasMax bool
+	Shared bool // threads proposal (memories only)
+	Is64   bool // memory64 proposal: 64-bit indices
+}
+
+// Table is a table type; Init is the optional initializer expression of the
+// typed function references proposal (0x40 0x00 prefix), nil when absent.
+type Table struct {
+	Elem   ValType
+	Limits Limits
+	Init   *Expr
+}
+
+// Memory is a memory type.
+type Memory struct {
+	Limits Limits
+}
+
+// GlobalType is the type of a global.
+type GlobalType struct {
+	Val     ValType
+	Mutable bool
+}
+
+// Global is a defined global.
+type Global struct {
+	Type GlobalType
+	Init Expr
+}
+
+// Tag is an exception tag (exception handling proposal). Attribute is 0
+// (exception).
+type Tag struct {
+	Attribute byte
+	Type      uint32
+}
+
+// ExternKind is the kind of an import or export.
+type ExternKind byte
+
+// Extern kinds.
+const (
+	ExternFunc   ExternKind = 0
+	ExternTable  ExternKind = 1
+	ExternMemory ExternKind = 2
+	ExternGlobal ExternKind = 3
+	ExternTag    ExternKind = 4
+)
+
+// String returns "func", "table", "memory", "global" or "tag".
+func (k ExternKind) String() string {
+	switch k {
+	case ExternFunc:
+		return "func"
+	case ExternTable:
+		return "table"
+	case ExternMemory:
+		return "memory"
+	case ExternGlobal:
+		return "global"
+	case ExternTag:
+		return "tag"
+	}
+	return "unknown"
+}
+
+// Import is one import. Which of the descriptor fields is meaningful depends
+// on Kind: TypeIndex for functions and tags (Tag also holds the tag), Table,
+// Memory, or Global.
+type Import struct {
+	Module    string
+	Name      string
+	Kind      ExternKind
+	TypeIndex uint32
+	Table     Table
+	Memory    Memory
+	Global    GlobalType
+	Tag       Tag
+	// Offset is the offset of the import entry in the input (0 if built).
+	Offset int
+}
+
+// Export is one export.
+type Export struct {
+	Name  string
+	Kind  ExternKind
+	Index uint32
+}
+
+// SegmentMode is the mode of an element or data segment.
+type SegmentMode byte
+
+// Segment modes.
+const (
+	ModeActive SegmentMode = iota
+	ModePassive
+	ModeDeclarative
+)
+
+// Element is an element segment. Flags is the segment's encoding (0..7) and
+// decides how Encode writes it: flags 0-3 carry function indices in Funcs,
+// flags 4-7 carry expressions in Exprs. Table and Offset are meaningful for
+// active segments; Type is the element type (funcref for flags 0-3).
+type Element struct {
+	Flags  uint32
+	Mode   SegmentMode
+	Table  uint32
+	Offset Expr
+	Type   ValType
+	Funcs  []uint32
+	Exprs  []Expr
+}
+
+// Data is a data segment. Flags is 0 (active, memory 0), 1 (passive) or 2
+// (active, explicit memory). Init aliases the input.
+type Data struct {
+	Flags      uint32
+	Mode       SegmentMode
+	Memory     uint32
+	Offset     Expr
+	Init       []byte
+	InitOffset int // offset of Init in the input
+}
+
+// LocalDecl declares Count locals of type Type.
+type LocalDecl struct {
+	Count uint32
+	Type  ValType
+}
+
+// Expr is an expression: a sequence of instructions ending with the `end`
+// that closes it. Code aliases the input (or a caller-built buffer); Offset
+// is the offset of Code[0] in the input and is used for error offsets.
+type Expr struct {
+	Code   []byte
+	Offset int
+}
+
+// Func is one entry of the code section. Encode writes its body from Locals
+// and Body.Code, so a caller replaces a body by changing those two.
+type Func struct {
+	// Offset is the offset of the entry's size LEB128 in the input.
+	Offset int
+	// Raw is the entry's body as in the file (after the size): local
+	// declarations followed by the code.
+	Raw    []byte
+	Locals []LocalDecl
+	// Body is the function's instructions, ending with `end`.
+	Body Expr
+}
+
+// NameAssoc maps an index to a name.
+type NameAssoc struct {
+	Index uint32
+	Name  string
+}
+
+// IndirectNames is a name map for the function Index (e.g. its locals).
+type IndirectNames struct {
+	Index uint32
+	Names []NameAssoc
+}
+
+// NameSubsection is a name-section subsection kept raw.
+type NameSubsection struct {
+	ID      byte
+	Payload []byte
+}
+
+// Names is the decoded "name" custom section. Subsections other than
+// module (0), function (1) and local (2) are kept raw in Other, in order.
+type Names struct {
+	Module    string
+	HasModule bool
+	Functions []NameAssoc
+	Locals    []IndirectNames
+	Other     []NameSubsection
+}
+
+// ProducerValue is one (name, version) pair of a producers field.
+type ProducerValue struct {
+	Name    string
+	Version string
+}
+
+// ProducerField is one field of the producers section: "language",
+// "processed-by" or "sdk" (other names are kept too).
+type ProducerField struct {
+	Name   string
+	Values []ProducerValue
+}
+
+// Producers is the decoded "producers" custom section.
+type Producers struct {
+	Fields []ProducerField
+}
+
+// Module is a decoded core module. Slices alias the input given to Decode.
+type Module struct {
+	// Sections lists every section in file order, with raw bytes.
+	Sections []Section
+
+	Types []FuncType
+	// RecGroups lists the recursive type groups (0x4E) of the type section
+	// in order; Types holds their members flat, as the type index space
+	// does. Types outside every group are plain entries.
+	RecGroups []RecGroup
+
+	Imports      []Import
+	Functions    []uint32 // type index of each defined function
+	Tables       []Table
+	Memories     []Memory
+	Tags         []Tag
+	Globals      []Global
+	Exports      []Export
+	Start        uint32 // valid when HasStart
+	HasStart     bool
+	Elements     []Element
+	DataCount    uint32 // valid when HasDataCount
+	HasDataCount bool
+	Code         []Func
+	Data         []Data
+
+	// Names is the decoded name section; nil when absent or when it did not
+	// decode (a malformed name section does not fail Decode; NamesErr says
+	// why).
+	Names    *Names
+	NamesErr error
+	// Producers is the decoded producers section; nil when absent or
+	// malformed (ProducersErr says why).
+	Producers    *Producers
+	ProducersErr error
+
+	// Features lists the proposals the module uses beyond WebAssembly 1.0.
+	Features Features
+}
+
+// ImportCount returns the number of imports of kind k (the size of the
+// imported part of that index space).
+func (m *Module) ImportCount(k ExternKind) int {
+	n := 0
+	for i := range m.Imports {
+		if m.Imports[i].Kind == k {
+			n++
+		}
+	}
+	return n
+}
+
+// FuncTypeIndex returns the type index of function idx in the function
+// index space (imports first), and false if there is no such function.
+func (m *Module) FuncTypeIndex(idx uint32) (uint32, bool) {
+	for i := range m.Imports {
+		if m.Imports[i].Kind == ExternFunc {
+			if idx == 0 {
+				return m.Imports[i].TypeIndex, true
+			}
+			idx--
+		}
+	}
+	if uint64(idx) < uint64(len(m.Functions)) {
+		return m.Functions[idx], true
+	}
+	return 0, false
+}
+
+// CustomSections returns the custom sections called name, in file order.
+func (m *Module) CustomSections(name string) []Section {
+	var out []Section
+	for i := range m.Sections {
+		if m.Sections[i].ID == SectionCustom && m.Sections[i].Name == name {
+			out = append(out, m.Sections[i])
+		}
+	}
+	return out
+}
+
+// ConstInt returns the value of an expression that is a single i32.const
+// or i64.const (the usual segment offset), and false otherwise (e.g. a
+// global.get or an extended-const expression).
+func (e Expr) ConstInt() (int64, bool) {
+	ir := e.Instrs()
+	var in Instr
+	if !ir.Next(&in) {
+		return 0, false
+	}
+	var v int64
+	switch in.Op {
+	case OpI32Const:
+		v = int64(in.I32)
+	case OpI64Const:
+		v = in.I64
+	default:
+		return 0, false
+	}
+	if !ir.Next(&in) || in.Op != OpEnd || ir.Next(&in) || ir.Err() != nil {
+		return 0, false
+	}
+	return v, true
+}

@@ -1,0 +1,173 @@
+package trust
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/wasmward/wasmward/policy"
+	"github.com/wasmward/wasmward/trust/internal/dsse"
+)
+
+// Signed capability manifests: an in-toto Statement v1 in a DSSE envelope
+// whose subject is the module (name and SHA-256) and whose predicate is the
+// wasmward policy the publisher grants that exact binary.
+const (
+	// PredicateType identifies a wasmward policy predicate.
+	PredicateType = "https://wasmward.dev/policy/v1"
+	// InTotoPayloadType is the DSSE payload type of in-toto statements.
+	InTotoPayloadType = "application/vnd.in-toto+json"
+	// StatementType is the in-toto Statement v1 type.
+	StatementType = "https://in-toto.io/Statement/v1"
+)
+
+type statement struct {
+	Type          string          `json:"_type"`
+	Subject       []subject       `json:"subject"`
+	PredicateType string          `json:"predicateType"`
+	Predicate     json.RawMessage `json:"predicate"`
+}
+
+type subject struct {
+	Name   string            `json:"name"`
+	Digest map[string]string `json:"digest"`
+}
+
+// Attest returns a DSSE envelope (JSON) holding an in-toto Statement v1
+// about bin, named module, with pol as its predicate, signed with key
+// (Ed25519 over the PAE; ECDSA P-256 over its SHA-256, ASN.1 DER). The
+// envelope's key ID is the key's fingerprint.
+func Attest(key *PrivateKey, module string, bin []byte, pol policy.Policy) ([]byte, error) {
+	if err := pol.Validate(); err != nil {
+		return nil, fmt.Errorf("attest: policy: %w", err)
+	}
+	pred, err := json.Marshal(pol)
+	if err != nil {
+		return nil, fmt.Errorf("attest: encode policy: %w", err)
+	}
+	d := sha256.Sum256(bin)
+	st := statement{
+		Type:          StatementType,
+		Subject:       []subject{{Name: module, Digest: map[string]string{"sha256": hex.EncodeToString(d[:])}}},
+		PredicateType: PredicateType,
+		Predicate:     pred,
+	}
+	payload, err := json.Marshal(&st)
+	if err != nil {
+		return nil, fmt.Errorf("attest: encode statement: %w", err)
+	}
+	env := dsse.Envelope{Payload: b64(payload), PayloadType: InTotoPayloadType}
+	return addEnvelopeSignature(&env, payload, key)
+}
+
+// AddAttestationSignature adds key's signature to the envelope of an
+// attestation, for policies that need several signers. It refuses an
+// envelope key already signed.
+func AddAttestationSignature(envelope []byte, key *PrivateKey) ([]byte, error) {
+	env, payload, err := dsse.Parse(envelope)
+	if err != nil {
+		return nil, fmt.Errorf("attest: %w", err)
+	}
+	pae := dsse.PAE(env.PayloadType, payload)
+	for _, s := range env.Signatures {
+		if sig, err := s.DecodeSig(); err == nil && key.Public().verify(pae, sig) {
+			return nil, fmt.Errorf("attest: the envelope is already signed by this key (%s)", key.Public().Fingerprint())
+		}
+	}
+	return addEnvelopeSignature(env, payload, key)
+}
+
+func addEnvelopeSignature(env *dsse.Envelope, payload []byte, key *PrivateKey) ([]byte, error) {
+	sig, err := key.sign(dsse.PAE(env.PayloadType, payload))
+	if err != nil {
+		return nil, fmt.Errorf("attest: sign: %w", err)
+	}
+	env.Signatures = append(env.Signatures, dsse.Signature{KeyID: key.Public().Fingerprint(), Sig: b64(sig)})
+	out, err := json.MarshalIndent(env, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("attest: encode envelope: %w", err)
+	}
+	return append(out, '\n'), nil
+}
+
+// VerifyAttestation checks that envelope is an attestation for bin, named
+// module, signed as the trust policy requires of that module (the same
+// rules and thresholds as embedded signatures), and returns the policy it
+// grants. The payload is interpreted only after its signatures verified.
+// Errors are *RefusedError. Relative mount host paths in the returned
+// policy are left as signed.
+func (p *Policy) VerifyAttestation(ctx context.Context, module string, bin, envelope []byte) (policy.Policy, Result, error) {
+	if err := ctx.Err(); err != nil {
+		return policy.Policy{}, Result{}, err
+	}
+	env, payload, err := dsse.Parse(envelope)
+	if err != nil {
+		return policy.Policy{}, Result{}, refuse(module, ReasonAttestation, "%w", err)
+	}
+	if env.PayloadType != InTotoPayloadType {
+		return policy.Policy{}, Result{}, refuse(module, ReasonAttestation, "payload type %q, want %q", env.PayloadType, InTotoPayloadType)
+	}
+	pae := dsse.PAE(env.PayloadType, payload)
+	var signed []*PublicKey
+	for _, k := range p.keys {
+		for _, s := range env.Signatures {
+			sig, err := s.DecodeSig()
+			if err == nil && k.key.verify(pae, sig) {
+				signed = append(signed, k.key)
+				break
+			}
+		}
+	}
+	if len(signed) == 0 {
+		return policy.Policy{}, Result{}, &RefusedError{Module: module, Reason: ReasonUntrusted,
+			Err: fmt.Errorf("attestation: %w: %d signature(s), none by a key in %s (or the envelope was altered)", ErrUntrusted, len(env.Signatures), p.name)}
+	}
+	res, err := p.applyRule(module, signed)
+	if err != nil {
+		return policy.Policy{}, Result{}, err
+	}
+	var st statement
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	if err := dec.Decode(&st); err != nil {
+		return policy.Policy{}, Result{}, refuse(module, ReasonAttestation, "statement: %w", err)
+	}
+	if st.Type != StatementType {
+		return policy.Policy{}, Result{}, refuse(module, ReasonAttestation, "statement type %q, want %q", st.Type, StatementType)
+	}
+	if st.PredicateType != PredicateType {
+		return policy.Policy{}, Result{}, refuse(module, ReasonAttestation, "predicate type %q, want %q", st.PredicateType, PredicateType)
+	}
+	d := sha256.Sum256(bin)
+	want := hex.EncodeToString(d[:])
+	var match *subject
+	for i := range st.Subject {
+		if st.Subject[i].Digest["sha256"] == want {
+			match = &st.Subject[i]
+			break
+		}
+	}
+	if match == nil {
+		return policy.Policy{}, Result{}, &RefusedError{Module: module, Reason: ReasonModified,
+			Err: fmt.Errorf("attestation: %w: no subject has the module's sha256 %s (it attests another binary)", ErrModified, want)}
+	}
+	if match.Name != module {
+		return policy.Policy{}, Result{}, refuse(module, ReasonAttestation, "the attestation names the module %q, not %q", match.Name, module)
+	}
+	if len(st.Predicate) == 0 || bytes.Equal(st.Predicate, []byte("null")) {
+		return policy.Policy{}, Result{}, refuse(module, ReasonAttestation, "the statement has no predicate")
+	}
+	// JSON is YAML: the policy package's strict parser reads the predicate.
+	pol, err := policy.Parse(st.Predicate, "attestation predicate")
+	if err != nil {
+		return policy.Policy{}, Result{}, refuse(module, ReasonAttestation, "%w", err)
+	}
+	return pol, res, nil
+}
+
+// errNoAttestation is returned by Gate.Admit when the gate requires an
+// attestation and none was given.
+var errNoAttestation = errors.New("an attestation is required and none was given")

@@ -1,0 +1,300 @@
+package trust
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/wasmward/wasmward/internal/wasm"
+	"github.com/wasmward/wasmward/trust/internal/wasmsig"
+)
+
+// VersionSection is the custom section that carries a module's signed
+// version. `sign --version` inserts it before signing, right after the
+// signature section, so the signed hash covers it.
+const VersionSection = "wasmward.version"
+
+// SignOptions tune embedded signing.
+type SignOptions struct {
+	// NoKeyID leaves the key ID out of the signature. By default the
+	// signature carries wasmsign2's default key ID for the key, which lets
+	// verifiers name the signer without trying every key.
+	NoKeyID bool
+	// Version, when set, is recorded in a wasmward.version custom section
+	// covered by the signature (a semantic version, e.g. "1.4.2"). A module
+	// that already carries a version must be signed with the same one, and
+	// a version cannot be added to a module that is already signed.
+	Version string
+}
+
+// SignModule adds an Ed25519 signature over the whole module bin, in the
+// wasmsign2 format: a "signature" custom section first, signing the rolling
+// SHA-256 of the sections after it. Sections are re-serialized with minimal
+// LEB128 lengths, as wasmsign2 does, so the output may differ from bin
+// beyond the signature section. Signing an already signed module adds a
+// signer; signing twice with the same key is an error.
+func SignModule(bin []byte, key *PrivateKey, opts SignOptions) ([]byte, error) {
+	data, body, err := prepareSign(bin, nil, key, opts, false)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(bin)+128)
+	out = append(out, bin[:wasm.HeaderSize]...)
+	payload := wasm.AppendName(nil, wasmsig.SectionName)
+	payload = append(payload, data.Marshal()...)
+	out = append(out, byte(wasm.SectionCustom))
+	out = wasm.AppendU32(out, uint32(len(payload)))
+	out = append(out, payload...)
+	return append(out, body.Bytes...), nil
+}
+
+// SignDetached returns a detached signature for bin: the payload of the
+// signature section, on its own. existing, when not empty, is a detached
+// signature to add this signer to. bin must be unsigned and already in
+// minimal LEB128 form (a detached signature cannot rewrite the module), and
+// cannot be given a version (a detached signature cannot insert a section).
+func SignDetached(bin, existing []byte, key *PrivateKey, opts SignOptions) ([]byte, error) {
+	if opts.Version != "" {
+		return nil, errors.New("sign: a version needs an embedded signature (the version section must be inside the module)")
+	}
+	data, _, err := prepareSign(bin, existing, key, opts, true)
+	if err != nil {
+		return nil, err
+	}
+	return data.Marshal(), nil
+}
+
+// prepareSign parses bin, adds key's signature to the existing signature
+// data and returns the data and the canonical body.
+func prepareSign(bin, detached []byte, key *PrivateKey, opts SignOptions, isDetached bool) (*wasmsig.Data, *wasmsig.Body, error) {
+	if key.Type() != Ed25519 {
+		return nil, nil, fmt.Errorf("sign: embedded signatures need an ed25519 key, got %s (use --format cosign for ecdsa-p256)", key.Type())
+	}
+	secs, err := wasm.Sections(bin)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sign: %w", err)
+	}
+	data := wasmsig.New()
+	if len(secs) > 0 && isSignatureSection(&secs[0]) {
+		if isDetached {
+			return nil, nil, errors.New("sign: the module already has an embedded signature; a detached signature is for unsigned modules")
+		}
+		if data, err = wasmsig.Parse(secs[0].Data); err != nil {
+			return nil, nil, fmt.Errorf("sign: existing %w", err)
+		}
+		secs = secs[1:]
+	}
+	if isDetached && len(detached) > 0 {
+		if data, err = wasmsig.Parse(detached); err != nil {
+			return nil, nil, fmt.Errorf("sign: existing detached %w", err)
+		}
+	}
+	version, err := findVersion(secs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sign: %w", err)
+	}
+	if opts.Version != "" {
+		if _, err := ParseVersion(opts.Version); err != nil {
+			return nil, nil, fmt.Errorf("sign: %w", err)
+		}
+		switch {
+		case version == opts.Version:
+		case version != "":
+			return nil, nil, fmt.Errorf("sign: the module already carries version %q, not %q", version, opts.Version)
+		case len(data.Sets) > 0:
+			return nil, nil, errors.New("sign: cannot add a version to a module that is already signed (it would void the existing signatures); sign the unsigned module with --version")
+		default:
+			secs = append([]wasm.Section{versionSection(opts.Version)}, secs...)
+		}
+	}
+	body, err := wasmsig.Canonical(secs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sign: %w", err)
+	}
+	if isDetached && !bytes.Equal(body.Bytes, bin[wasm.HeaderSize:]) {
+		return nil, nil, errors.New("sign: the module uses non-minimal LEB128 lengths, so a detached signature would not verify; sign it embedded (which rewrites it) or re-encode it first")
+	}
+	pub := key.Public()
+	var keyID []byte
+	if !opts.NoKeyID {
+		keyID = pub.WasmsigKeyID()
+	}
+	sig := wasmsig.Signature{KeyID: keyID, Alg: wasmsig.AlgEd25519, Signature: ed25519.Sign(key.signer.(ed25519.PrivateKey), data.Message(body.Hashes))}
+	for i := range data.Sets {
+		set := &data.Sets[i]
+		if !sameHashes(set.Hashes, body.Hashes) {
+			continue
+		}
+		for _, s := range set.Signatures {
+			if ed25519.Verify(pub.ed25519Key(), data.Message(set.Hashes), s.Signature) {
+				return nil, nil, fmt.Errorf("sign: the module is already signed by this key (%s)", pub.Fingerprint())
+			}
+		}
+		set.Signatures = append(set.Signatures, sig)
+		return data, body, nil
+	}
+	data.Sets = append(data.Sets, wasmsig.SignedHashes{Hashes: body.Hashes, Signatures: []wasmsig.Signature{sig}})
+	return data, body, nil
+}
+
+func isSignatureSection(s *wasm.Section) bool {
+	return s.ID == wasm.SectionCustom && s.Name == wasmsig.SectionName
+}
+
+func sameHashes(a, b [][32]byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func versionSection(v string) wasm.Section {
+	return wasm.Section{ID: wasm.SectionCustom, Name: VersionSection, Data: []byte(v)}
+}
+
+// findVersion returns the content of the one wasmward.version section in
+// secs, "" when there is none.
+func findVersion(secs []wasm.Section) (string, error) {
+	v, found := "", false
+	for i := range secs {
+		s := &secs[i]
+		if s.ID != wasm.SectionCustom || s.Name != VersionSection {
+			continue
+		}
+		if found {
+			return "", fmt.Errorf("a second %s section at offset %#x", VersionSection, s.Offset)
+		}
+		found = true
+		if !utf8.Valid(s.Data) {
+			return "", fmt.Errorf("%s section at offset %#x is not UTF-8", VersionSection, s.Offset)
+		}
+		v = string(s.Data)
+		if _, err := ParseVersion(v); err != nil {
+			return "", fmt.Errorf("%s section at offset %#x: %w", VersionSection, s.Offset, err)
+		}
+	}
+	return v, nil
+}
+
+// EmbeddedResult is what VerifyModule found.
+type EmbeddedResult struct {
+	// Signers are the keys (among those given) with a valid signature over
+	// the whole module, each once, in the order of the keys given.
+	Signers []*PublicKey
+	// Version is the module's signed version ("" when it has none).
+	Version string
+	// Signatures is the number of Ed25519 signatures whose hash set covers
+	// the whole module; Signatures - len(Signers) of them are by keys not
+	// given (or are invalid).
+	Signatures int
+}
+
+// Verification failure causes, matched with errors.Is on what VerifyModule
+// and Policy.Verify return.
+var (
+	// ErrUnsigned: the module has no signature section (and none was given).
+	ErrUnsigned = errors.New("module is not signed")
+	// ErrMalformed: the module or the signature data does not parse.
+	ErrMalformed = errors.New("malformed module or signature")
+	// ErrModified: no signed hash matches the module's content.
+	ErrModified = errors.New("module content does not match what was signed")
+	// ErrUntrusted: the content matches, but no signature is by a trusted key.
+	ErrUntrusted = errors.New("no valid signature by a trusted key")
+)
+
+// VerifyModule checks bin's embedded signature (or the detached one, when
+// detached is not nil) against keys. It succeeds only when at least one of
+// keys signed a hash set whose last hash is the SHA-256 of every byte after
+// the signature section (after the header, for a detached signature): the
+// whole module, exactly as it is. A signature over a prefix of the module
+// (a wasmsign2 partial signature) does not count. A signature that carries a
+// key ID is matched only to the key whose default wasmsign2 key ID it is.
+func VerifyModule(bin, detached []byte, keys []*PublicKey) (*EmbeddedResult, error) {
+	secs, err := wasm.Sections(bin)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	var payload []byte
+	signedFrom := wasm.HeaderSize
+	rest := secs
+	switch {
+	case detached != nil:
+		if len(secs) > 0 && isSignatureSection(&secs[0]) {
+			return nil, fmt.Errorf("%w: the module has an embedded signature section and a detached signature was given", ErrMalformed)
+		}
+		payload = detached
+	case len(secs) > 0 && isSignatureSection(&secs[0]):
+		payload = secs[0].Data
+		signedFrom = secs[0].End()
+		rest = secs[1:]
+	default:
+		for i := range secs {
+			if isSignatureSection(&secs[i]) {
+				return nil, fmt.Errorf("%w: the signature section is at offset %#x, not first", ErrMalformed, secs[i].Offset)
+			}
+		}
+		return nil, ErrUnsigned
+	}
+	for i := range rest {
+		if isSignatureSection(&rest[i]) {
+			return nil, fmt.Errorf("%w: a second signature section at offset %#x", ErrMalformed, rest[i].Offset)
+		}
+	}
+	data, err := wasmsig.Parse(payload)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	version, err := findVersion(rest)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	whole := sha256.Sum256(bin[signedFrom:])
+	res := &EmbeddedResult{Version: version}
+	covering := 0
+	signed := make([]bool, len(keys))
+	keyIDs := make([][]byte, len(keys))
+	for i, k := range keys {
+		keyIDs[i] = k.WasmsigKeyID()
+	}
+	for _, set := range data.Sets {
+		if set.Hashes[len(set.Hashes)-1] != whole {
+			continue
+		}
+		covering++
+		msg := data.Message(set.Hashes)
+		for _, sig := range set.Signatures {
+			res.Signatures++
+			for i, k := range keys {
+				pk := k.ed25519Key()
+				// wasmsign2 skips a signature whose key ID differs from the
+				// verifier's; a verifier's key ID is the default derivation.
+				if pk == nil || signed[i] || (len(sig.KeyID) > 0 && !bytes.Equal(sig.KeyID, keyIDs[i])) {
+					continue
+				}
+				signed[i] = ed25519.Verify(pk, msg, sig.Signature)
+			}
+		}
+	}
+	for i, k := range keys {
+		if signed[i] {
+			res.Signers = append(res.Signers, k)
+		}
+	}
+	switch {
+	case len(data.Sets) == 0:
+		return nil, fmt.Errorf("%w: the signature section holds no signatures", ErrUnsigned)
+	case covering == 0:
+		return nil, fmt.Errorf("%w: the SHA-256 of the module after the signature section is in none of the %d signed hash sets (a section was changed, added, removed or reordered after signing, or the file is truncated)", ErrModified, len(data.Sets))
+	case len(res.Signers) == 0:
+		return nil, fmt.Errorf("%w: %d signature(s) cover this module, none by the %d key(s) given", ErrUntrusted, res.Signatures, len(keys))
+	}
+	return res, nil
+}

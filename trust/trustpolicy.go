@@ -1,0 +1,367 @@
+package trust
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Policy is a trust policy: the public keys a host trusts, which of them may
+// sign which modules and how many must, and whether unsigned modules run.
+// It is immutable once loaded and safe for concurrent use.
+type Policy struct {
+	name             string
+	keys             []namedKey
+	rules            []Rule
+	requireSignature bool
+}
+
+type namedKey struct {
+	name string
+	key  *PublicKey
+}
+
+// Rule says which keys may sign the modules whose name matches Modules and
+// how many distinct ones must.
+type Rule struct {
+	// Modules is a path.Match glob over module names: "*" matches any run
+	// of characters except "/", "?" one character, "[a-z]" a class.
+	Modules string
+	// Keys are the names of the keys that may sign.
+	Keys []string
+	// Threshold is how many distinct keys of Keys must have signed (k of n).
+	Threshold int
+}
+
+// policyFile is the YAML form.
+type policyFile struct {
+	Keys []struct {
+		Name      string `yaml:"name"`
+		PublicKey string `yaml:"public_key"`
+	} `yaml:"keys"`
+	Rules []struct {
+		Modules   string   `yaml:"modules"`
+		Keys      []string `yaml:"keys"`
+		Threshold *int     `yaml:"threshold"`
+	} `yaml:"rules"`
+	RequireSignature *bool `yaml:"require_signature"`
+}
+
+// LoadPolicy reads the trust policy at path. Key files are read relative to
+// the policy file's directory.
+func LoadPolicy(path string) (*Policy, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read trust policy: %w", err)
+	}
+	return ParsePolicy(data, path, filepath.Dir(path))
+}
+
+var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+var yamlUnknownRE = regexp.MustCompile(`^field (\S+) not found in type .*$`)
+
+// ParsePolicy reads a trust policy from data. name is used in messages
+// ("trust.yaml:7: unknown key \"thresold\""); relative key paths are
+// resolved against dir. Unknown keys, unknown key names in rules, duplicate
+// key names, bad globs and thresholds outside 1..len(keys) are errors.
+// require_signature defaults to true.
+func ParsePolicy(data []byte, name, dir string) (*Policy, error) {
+	var f policyFile
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) { // io.EOF: empty file
+		return nil, policyYAMLError(name, err)
+	}
+	p := &Policy{name: name, requireSignature: true}
+	if f.RequireSignature != nil {
+		p.requireSignature = *f.RequireSignature
+	}
+	byName := map[string]bool{}
+	for i, k := range f.Keys {
+		where := fmt.Sprintf("%s: keys[%d]", name, i)
+		if k.Name == "" {
+			return nil, fmt.Errorf("%s: name is empty", where)
+		}
+		if byName[k.Name] {
+			return nil, fmt.Errorf("%s: duplicate key name %q", where, k.Name)
+		}
+		byName[k.Name] = true
+		if k.PublicKey == "" {
+			return nil, fmt.Errorf("%s (%s): public_key is empty", where, k.Name)
+		}
+		kp := k.PublicKey
+		if !filepath.IsAbs(kp) {
+			kp = filepath.Join(dir, kp)
+		}
+		pk, err := LoadPublicKey(kp)
+		if err != nil {
+			return nil, fmt.Errorf("%s (%s): %w", where, k.Name, err)
+		}
+		for _, o := range p.keys {
+			if o.key.Equal(pk) {
+				return nil, fmt.Errorf("%s (%s): same public key as %q", where, k.Name, o.name)
+			}
+		}
+		p.keys = append(p.keys, namedKey{name: k.Name, key: pk})
+	}
+	if len(p.keys) == 0 && p.requireSignature {
+		return nil, fmt.Errorf("%s: no keys, but require_signature is true: nothing could ever verify", name)
+	}
+	for i, r := range f.Rules {
+		where := fmt.Sprintf("%s: rules[%d]", name, i)
+		if r.Modules == "" {
+			return nil, fmt.Errorf("%s: modules is empty", where)
+		}
+		if _, err := path.Match(r.Modules, ""); err != nil {
+			return nil, fmt.Errorf("%s: modules %q: %w", where, r.Modules, err)
+		}
+		if len(r.Keys) == 0 {
+			return nil, fmt.Errorf("%s: keys is empty", where)
+		}
+		seen := map[string]bool{}
+		for _, k := range r.Keys {
+			if !byName[k] {
+				return nil, fmt.Errorf("%s: unknown key %q (not in keys)", where, k)
+			}
+			if seen[k] {
+				return nil, fmt.Errorf("%s: key %q listed twice", where, k)
+			}
+			seen[k] = true
+		}
+		t := 1
+		if r.Threshold != nil {
+			t = *r.Threshold
+		}
+		if t < 1 || t > len(r.Keys) {
+			return nil, fmt.Errorf("%s: threshold %d: must be between 1 and the %d key(s) listed", where, t, len(r.Keys))
+		}
+		p.rules = append(p.rules, Rule{Modules: r.Modules, Keys: append([]string(nil), r.Keys...), Threshold: t})
+	}
+	return p, nil
+}
+
+func policyYAMLError(name string, err error) error {
+	var te *yaml.TypeError
+	msgs := []string{err.Error()}
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msgs = te.Errors
+	}
+	m := msgs[0]
+	if g := yamlLineRE.FindStringSubmatch(m); g != nil {
+		if u := yamlUnknownRE.FindStringSubmatch(g[2]); u != nil {
+			return fmt.Errorf("%s:%s: unknown key %q", name, g[1], u[1])
+		}
+		return fmt.Errorf("%s:%s: %s", name, g[1], g[2])
+	}
+	return fmt.Errorf("%s: %s", name, strings.TrimPrefix(m, "yaml: "))
+}
+
+// RequireSignature reports whether unsigned modules are refused.
+func (p *Policy) RequireSignature() bool { return p.requireSignature }
+
+// Keys returns the trusted keys by name.
+func (p *Policy) Keys() map[string]*PublicKey {
+	m := make(map[string]*PublicKey, len(p.keys))
+	for _, k := range p.keys {
+		m[k.name] = k.key
+	}
+	return m
+}
+
+// Signer is a trusted key that signed a module.
+type Signer struct {
+	Name        string  // the key's name in the trust policy
+	Type        KeyType // its algorithm
+	Fingerprint string  // "sha256:" + hex of its PKIX DER
+}
+
+// String is "NAME (TYPE FINGERPRINT)".
+func (s Signer) String() string { return fmt.Sprintf("%s (%s %s)", s.Name, s.Type, s.Fingerprint) }
+
+// Result is what a successful verification found.
+type Result struct {
+	// Module is the module name the policy was evaluated for.
+	Module string
+	// Signed is false only for an unsigned module a policy with
+	// require_signature: false let through.
+	Signed bool
+	// Signers are the trusted keys with a valid signature over the module.
+	Signers []Signer
+	// Rule is the glob of the rule that applied ("" without rules).
+	Rule string
+	// Threshold is how many distinct signers the rule required.
+	Threshold int
+	// Version is the module's signed version ("" when unversioned).
+	Version string
+}
+
+// Reason classifies why a module was refused.
+type Reason string
+
+// Reasons a module is refused.
+const (
+	ReasonUnsigned    Reason = "unsigned"      // no signature and the policy requires one
+	ReasonMalformed   Reason = "malformed"     // the module or the signature data does not parse
+	ReasonModified    Reason = "modified"      // content differs from what was signed
+	ReasonUntrusted   Reason = "untrusted"     // no valid signature by a trusted key
+	ReasonNotAllowed  Reason = "not-allowed"   // no rule lets the signers sign this module
+	ReasonThreshold   Reason = "threshold"     // fewer distinct trusted signers than the rule needs
+	ReasonRollback    Reason = "rollback"      // older than a version already accepted
+	ReasonAttestation Reason = "attestation"   // the attestation is for another module or malformed
+	ReasonState       Reason = "version-state" // the version state file could not be read or written
+)
+
+// RefusedError is the error Policy.Verify, Policy.VerifyAttestation and
+// Gate.Admit return when a module must not run. Err says why in one line.
+type RefusedError struct {
+	Module string
+	Reason Reason
+	Err    error
+}
+
+// Error is "module NAME refused (REASON): WHY".
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("module %q refused (%s): %v", e.Module, e.Reason, e.Err)
+}
+
+// Unwrap returns the cause (ErrUnsigned, ErrModified, ... when one applies).
+func (e *RefusedError) Unwrap() error { return e.Err }
+
+func refuse(module string, r Reason, format string, args ...any) *RefusedError {
+	return &RefusedError{Module: module, Reason: r, Err: fmt.Errorf(format, args...)}
+}
+
+// ModuleName is the default name of a module file: its base name without
+// the .wasm extension ("dist/acme-hello.wasm" -> "acme-hello").
+func ModuleName(file string) string {
+	return strings.TrimSuffix(filepath.Base(file), ".wasm")
+}
+
+// ruleFor returns the first rule whose glob matches module. ok is false when
+// rules exist and none matches.
+func (p *Policy) ruleFor(module string) (Rule, bool) {
+	if len(p.rules) == 0 {
+		all := make([]string, len(p.keys))
+		for i, k := range p.keys {
+			all[i] = k.name
+		}
+		return Rule{Keys: all, Threshold: 1}, true
+	}
+	for _, r := range p.rules {
+		if ok, _ := path.Match(r.Modules, module); ok {
+			return r, true
+		}
+	}
+	return Rule{}, false
+}
+
+// Verify checks the embedded signatures of bin, the module called module,
+// against the policy. It returns who signed when the policy is met, and a
+// *RefusedError saying why otherwise. Rules are tried in file order; the
+// first whose glob matches the module name applies, and then only signatures
+// by that rule's keys count toward its threshold.
+func (p *Policy) Verify(ctx context.Context, module string, bin []byte) (Result, error) {
+	return p.verify(ctx, module, bin, nil)
+}
+
+// VerifyDetached is Verify with a detached signature (the payload of a
+// signature section) instead of an embedded one.
+func (p *Policy) VerifyDetached(ctx context.Context, module string, bin, sig []byte) (Result, error) {
+	if sig == nil {
+		sig = []byte{}
+	}
+	return p.verify(ctx, module, bin, sig)
+}
+
+func (p *Policy) verify(ctx context.Context, module string, bin, detached []byte) (Result, error) {
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
+	keys := make([]*PublicKey, len(p.keys))
+	for i, k := range p.keys {
+		keys[i] = k.key
+	}
+	er, err := VerifyModule(bin, detached, keys)
+	switch {
+	case errors.Is(err, ErrUnsigned) && !p.requireSignature:
+		return Result{Module: module}, nil
+	case errors.Is(err, ErrUnsigned):
+		return Result{}, &RefusedError{Module: module, Reason: ReasonUnsigned, Err: err}
+	case errors.Is(err, ErrMalformed):
+		return Result{}, &RefusedError{Module: module, Reason: ReasonMalformed, Err: err}
+	case errors.Is(err, ErrModified):
+		return Result{}, &RefusedError{Module: module, Reason: ReasonModified, Err: err}
+	case errors.Is(err, ErrUntrusted):
+		return Result{}, &RefusedError{Module: module, Reason: ReasonUntrusted, Err: err}
+	case err != nil:
+		return Result{}, &RefusedError{Module: module, Reason: ReasonMalformed, Err: err}
+	}
+	signers := make([]*PublicKey, len(er.Signers))
+	copy(signers, er.Signers)
+	res, err := p.applyRule(module, signers)
+	if err != nil {
+		return Result{}, err
+	}
+	res.Version = er.Version
+	return res, nil
+}
+
+// applyRule evaluates the rule for module over the trusted keys that
+// produced a valid signature.
+func (p *Policy) applyRule(module string, signed []*PublicKey) (Result, error) {
+	rule, ok := p.ruleFor(module)
+	names := p.namesOf(signed)
+	if !ok {
+		return Result{}, refuse(module, ReasonNotAllowed, "no rule in %s covers module %q (signed by %s)", p.name, module, strings.Join(names, ", "))
+	}
+	allowed := map[string]bool{}
+	for _, k := range rule.Keys {
+		allowed[k] = true
+	}
+	res := Result{Module: module, Signed: true, Rule: rule.Modules, Threshold: rule.Threshold}
+	var others []string
+	for _, k := range p.keys {
+		for _, s := range signed {
+			if !k.key.Equal(s) {
+				continue
+			}
+			if allowed[k.name] {
+				res.Signers = append(res.Signers, Signer{Name: k.name, Type: k.key.Type(), Fingerprint: k.key.Fingerprint()})
+			} else {
+				others = append(others, k.name)
+			}
+		}
+	}
+	if len(res.Signers) == 0 {
+		return Result{}, refuse(module, ReasonNotAllowed, "signed by %s, which rule %q does not allow for this module (allowed: %s)", strings.Join(others, ", "), rule.Modules, strings.Join(rule.Keys, ", "))
+	}
+	if len(res.Signers) < rule.Threshold {
+		got := make([]string, len(res.Signers))
+		for i, s := range res.Signers {
+			got[i] = s.Name
+		}
+		return Result{}, refuse(module, ReasonThreshold, "%d of %d required signatures (signed by %s; rule %q needs %d of %s)", len(res.Signers), rule.Threshold, strings.Join(got, ", "), rule.Modules, rule.Threshold, strings.Join(rule.Keys, ", "))
+	}
+	return res, nil
+}
+
+func (p *Policy) namesOf(keys []*PublicKey) []string {
+	var names []string
+	for _, k := range p.keys {
+		for _, s := range keys {
+			if k.key.Equal(s) {
+				names = append(names, k.name)
+			}
+		}
+	}
+	return names
+}
