@@ -18,15 +18,29 @@ func BenchmarkDecodeGo(b *testing.B) {
 			b.Fatal(err)
 		}
 		var in Instr
+		var ir InstrReader
 		n := 0
 		for i := range m.Code {
-			ir := m.Code[i].Body.Instrs()
+			ir.Reset(m.Code[i].Body)
 			for ir.Next(&in) {
 				n++
 			}
 			if ir.Err() != nil {
 				b.Fatal(ir.Err())
 			}
+		}
+	}
+}
+
+// BenchmarkDecodeOnlyGo is Decode alone (which includes one walk of every
+// body).
+func BenchmarkDecodeOnlyGo(b *testing.B) {
+	bin := fixture.Bytes(b, "wasm_gohello")
+	b.SetBytes(int64(len(bin)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode(bin); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

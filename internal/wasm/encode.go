@@ -7,8 +7,10 @@ import "fmt"
 // section when HasStart, a data count section when HasDataCount); function
 // bodies are written from Func.Locals and Func.Body.Code. Custom sections
 // are copied raw from m.Sections, each after the known section it followed
-// in the input; the "name" section is instead re-encoded from m.Names when
-// that is non-nil. Numbers are written in minimal LEB128, so the output of
+// in the input; the (first) "name" section is instead re-encoded from
+// m.Names when that is non-nil. Names are written only where a name section
+// was: to add one, append a Section{ID: SectionCustom, Name: "name"} to
+// m.Sections. Numbers are written in minimal LEB128, so the output of
 // Encode(Decode(b)) equals b only when b was minimally encoded. Encode
 // checks nothing beyond what it needs to write (e.g. Flags values); pass the
 // result to a validator.
@@ -20,10 +22,12 @@ func Encode(m *Module) ([]byte, error) {
 	e := encoder{m: m, out: make([]byte, 0, size+size/16)}
 	e.out = append(e.out, moduleHeader[:]...)
 	next := 1 // next canonical position not yet written
+	namesDone := false
 	for i := range m.Sections {
 		s := &m.Sections[i]
 		if s.ID == SectionCustom {
-			if s.Name == "name" && m.Names != nil {
+			if s.Name == "name" && m.Names != nil && !namesDone {
+				namesDone = true
 				e.scratch = appendNames(e.scratch[:0], m.Names)
 				e.out = AppendCustomSection(e.out, "name", e.scratch)
 			} else {

@@ -174,7 +174,9 @@ type Catch struct {
 //   - Lane: lane index of extract/replace_lane and lane loads/stores.
 //
 // Start and End are the instruction's byte range [Start, End) relative to
-// the start of the expression's code.
+// the start of the expression's code (for a function, Func.Body.Code, which
+// begins after the local declarations). Fields that Op does not use hold
+// unspecified values: Next does not clear them.
 type Instr struct {
 	Op         Opcode
 	Start, End int
@@ -219,6 +221,13 @@ type InstrReader struct {
 	// open allows bytes after the final end (constant expressions inside
 	// a section, whose length is not known in advance).
 	open bool
+}
+
+// Reset points ir at the expression e, keeping the buffers it has grown, so
+// one reader can walk many bodies without allocating.
+func (ir *InstrReader) Reset(e Expr) {
+	ir.reset(e.Code, e.Offset)
+	ir.feats = 0
 }
 
 // reset points ir at a new expression, keeping its buffers.

@@ -591,3 +591,24 @@ func TestModuleHelpers(t *testing.T) {
 		}
 	}
 }
+
+func TestEncodeAddsNameSection(t *testing.T) {
+	m, err := Decode(mod(typeVoid, funcOne, body(0x0b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Names = &Names{Module: "m", HasModule: true, Functions: []NameAssoc{{0, "f"}}}
+	m.Sections = append(m.Sections, Section{ID: SectionCustom, Name: "name"})
+	out, err := Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := Decode(out)
+	if err != nil || m2.Names == nil || m2.Names.Module != "m" || m2.Names.Functions[0].Name != "f" {
+		t.Fatalf("names: %+v %v %v", m2.Names, err, m2.NamesErr)
+	}
+	// The name section comes after the code section it followed.
+	if last := m2.Sections[len(m2.Sections)-1]; last.Name != "name" {
+		t.Fatalf("last section %s %q", last.ID, last.Name)
+	}
+}
