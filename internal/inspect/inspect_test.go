@@ -1,0 +1,129 @@
+package inspect
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/wasmward/wasmward/internal/fixture"
+	"github.com/wasmward/wasmward/internal/wasm"
+)
+
+func inspectFixture(t *testing.T, name string) (*Report, []byte) {
+	t.Helper()
+	bin := fixture.Bytes(t, name)
+	m, err := wasm.Decode(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Inspect(name+".wasm", bin, m, 0), bin
+}
+
+func TestInspectImportsAndSections(t *testing.T) {
+	r, bin := inspectFixture(t, "scan_imports")
+	if len(r.Imports) != 2 || r.Imports[0].Module != "env" || len(r.Imports[0].Items) != 1 ||
+		r.Imports[1].Module != "wasi_snapshot_preview1" || len(r.Imports[1].Items) != 8 {
+		t.Fatalf("imports = %+v", r.Imports)
+	}
+	if it := r.Imports[0].Items[0]; it.Name != "exfiltrate" || it.Kind != "func" || it.Type != "(i32, i32) -> ()" {
+		t.Errorf("import = %+v", it)
+	}
+	end := 8
+	for _, s := range r.Sections {
+		if s.Offset != end {
+			t.Errorf("section %s at %d, want %d", s.ID, s.Offset, end)
+		}
+		end = s.Offset + s.Size
+	}
+	if end != len(bin) {
+		t.Errorf("sections end at %d of %d", end, len(bin))
+	}
+	if r.Functions.Imported != 9 || r.Functions.Defined != 1 || r.Start != nil {
+		t.Errorf("functions = %+v, start %v", r.Functions, r.Start)
+	}
+}
+
+func TestInspectMemoryFeaturesStart(t *testing.T) {
+	r, _ := inspectFixture(t, "scan_threads")
+	if len(r.Memories) != 1 || !r.Memories[0].Shared || r.Memories[0].Max == nil || *r.Memories[0].Max != 1 ||
+		strings.Join(r.Features, ",") != "threads" {
+		t.Errorf("memories %+v features %v", r.Memories, r.Features)
+	}
+	r, _ = inspectFixture(t, "scan_start")
+	if r.Start == nil || r.Start.Name != "init" {
+		t.Errorf("start = %+v", r.Start)
+	}
+	r, _ = inspectFixture(t, "scan_exports")
+	if len(r.Globals) != 2 || !r.Globals[0].Mutable || r.Globals[1].Mutable || len(r.Tables) != 1 || r.Tables[0].Elem != "funcref" ||
+		len(r.Exports) != 4 {
+		t.Errorf("globals %+v tables %+v exports %+v", r.Globals, r.Tables, r.Exports)
+	}
+}
+
+func TestInspectGo(t *testing.T) {
+	r, bin := inspectFixture(t, "sbom_dep")
+	if len(r.Producers) != 2 || r.Producers[0].Field != "language" || r.Producers[0].Name != "Go" {
+		t.Errorf("producers = %+v", r.Producers)
+	}
+	if len(r.Largest) != DefaultTop {
+		t.Fatalf("largest = %d", len(r.Largest))
+	}
+	for i, f := range r.Largest {
+		if f.Name == "" || f.Size <= 0 || (i > 0 && f.Size > r.Largest[i-1].Size) {
+			t.Errorf("largest[%d] = %+v", i, f)
+		}
+		// The entry at Offset starts with its size LEB128.
+		if n, _ := uleb(bin[f.Offset:]); EntrySize(wasm.Func{Raw: make([]byte, n)}) != f.Size {
+			t.Errorf("largest[%d]: size %d does not match the entry at %#x", i, f.Size, f.Offset)
+		}
+	}
+	total := 0
+	for _, d := range r.Data.List {
+		total += d.Size
+	}
+	if total != r.Data.Bytes || r.Data.Segments != len(r.Data.List) || r.Data.Segments == 0 {
+		t.Errorf("data = %d segments, %d bytes, list sum %d", r.Data.Segments, r.Data.Bytes, total)
+	}
+	var buf bytes.Buffer
+	if err := r.WriteText(&buf); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"producers:", "processed-by  Go cmd/compile", "largest functions:", "wasi_snapshot_preview1 (", "memories (1):"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("text lacks %q", want)
+		}
+	}
+}
+
+func uleb(b []byte) (int, int) {
+	v, shift := 0, 0
+	for i, c := range b {
+		v |= int(c&0x7f) << shift
+		if c < 0x80 {
+			return v, i + 1
+		}
+		shift += 7
+	}
+	return 0, 0
+}
+
+func TestFuncNamesFallback(t *testing.T) {
+	// scan_cprog has no name section: exports name what they can.
+	r, _ := inspectFixture(t, "scan_cprog")
+	found := false
+	for _, f := range r.Largest {
+		if f.Name == "_start" && f.Index == r.Exports[1].Index {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("largest = %+v", r.Largest)
+	}
+	m, err := wasm.Decode(fixture.Bytes(t, "scan_imports"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := FuncNames(m); n[0] != "env.exfiltrate" || n[8] != "wasi_snapshot_preview1.fd_write" || n[9] != "_start" {
+		t.Errorf("names = %v", n)
+	}
+}

@@ -1,0 +1,244 @@
+package scan
+
+import (
+	"math"
+	"math/bits"
+	"strings"
+
+	"github.com/wasmward/wasmward/internal/wasm"
+)
+
+// data applies the data-segment rules: size (WW401) and entropy (WW402).
+func (s *scanner) data() {
+	b := s.bounds
+	for i, d := range s.m.Data {
+		if len(d.Init) > b.MaxDataSegment {
+			s.add(RuleLargeData, Medium, Location{Section: "data", Offset: d.InitOffset, Length: len(d.Init), Function: -1},
+				"Data segment %d holds %d bytes, over the bound of %d.", i, len(d.Init), b.MaxDataSegment)
+		}
+	}
+	s.entropy()
+}
+
+// entropy measures Shannon entropy over consecutive windows of the data
+// segments' bytes taken as one stream in file order, so that a payload
+// split across many small segments is still measured. Consecutive windows
+// at or above the threshold are reported as one region.
+func (s *scanner) entropy() {
+	b := s.bounds
+	var hist [256]int
+	n := 0
+	winStart := -1 // file offset of the window's first byte
+	type region struct {
+		start, length, segment int
+		max                    float64
+	}
+	var cur *region
+	var regions []region
+	curSeg, winSeg := 0, 0
+	flush := func(final bool) {
+		if n == 0 || (final && n < b.EntropyMin) {
+			if cur != nil {
+				regions = append(regions, *cur)
+				cur = nil
+			}
+			return
+		}
+		e := shannon(&hist, n)
+		if e >= b.EntropyThreshold {
+			if cur == nil {
+				cur = &region{start: winStart, segment: winSeg}
+			}
+			cur.length += n
+			cur.max = math.Max(cur.max, e)
+		} else if cur != nil {
+			regions = append(regions, *cur)
+			cur = nil
+		}
+		hist = [256]int{}
+		n = 0
+		winStart = -1
+	}
+	for i, d := range s.m.Data {
+		curSeg = i
+		p := d.Init
+		off := d.InitOffset
+		for len(p) > 0 {
+			if winStart < 0 {
+				winStart, winSeg = off, curSeg
+			}
+			take := b.EntropyWindow - n
+			if take > len(p) {
+				take = len(p)
+			}
+			for _, c := range p[:take] {
+				hist[c]++
+			}
+			n += take
+			p = p[take:]
+			off += take
+			if n == b.EntropyWindow {
+				flush(false)
+			}
+		}
+	}
+	flush(true)
+	if cur != nil {
+		regions = append(regions, *cur)
+	}
+	for _, r := range regions {
+		s.add(RuleHighEntropyData, Medium, Location{Section: "data", Offset: r.start, Length: r.length, Function: -1},
+			"%d bytes of data starting in segment %d have an entropy of up to %.2f bits/byte (threshold %.2f): likely compressed or encrypted.",
+			r.length, r.segment, r.max, b.EntropyThreshold)
+	}
+}
+
+// shannon returns the entropy in bits per byte of a histogram of n bytes.
+func shannon(hist *[256]int, n int) float64 {
+	e := 0.0
+	fn := float64(n)
+	for _, c := range hist {
+		if c == 0 {
+			continue
+		}
+		p := float64(c) / fn
+		e -= p * math.Log2(p)
+	}
+	return e
+}
+
+// MinerMarkers returns the strings WW403 looks for, case-insensitively, in
+// data segments, custom sections (function names included) and import and
+// export names.
+func MinerMarkers() []string { return append([]string(nil), minerMarkers...) }
+
+var minerMarkers = []string{
+	"cryptonight", "coinhive", "coin-hive", "cryptoloot", "xmrig", "minergate",
+	"stratum+tcp://", "stratum+ssl://", "stratum+tls://",
+}
+
+// markerMatcher finds markers case-insensitively in one pass. Each byte
+// costs two table lookups: a candidate must match a marker's first and
+// second byte (case-folded) before it is compared in full.
+type markerMatcher struct {
+	first, second [256]uint16 // bit k: marker k has this byte at position 0 / 1
+	lower         []string
+}
+
+func newMarkerMatcher(markers []string) *markerMatcher {
+	if len(markers) > 16 {
+		panic("scan: at most 16 miner markers")
+	}
+	mm := &markerMatcher{}
+	for k, m := range markers {
+		l := strings.ToLower(m)
+		mm.lower = append(mm.lower, l)
+		for pos, tab := range []*[256]uint16{&mm.first, &mm.second} {
+			c := l[pos]
+			tab[c] |= 1 << k
+			if 'a' <= c && c <= 'z' {
+				tab[c-'a'+'A'] |= 1 << k
+			}
+		}
+	}
+	return mm
+}
+
+// each calls f with the marker index and position of every match in p.
+func (mm *markerMatcher) each(p []byte, f func(marker, pos int)) {
+	for i := 0; i+1 < len(p); i++ {
+		cand := mm.first[p[i]] & mm.second[p[i+1]]
+		for cand != 0 {
+			k := bits.TrailingZeros16(cand)
+			cand &^= 1 << k
+			m := mm.lower[k]
+			if len(p)-i >= len(m) && equalFoldASCII(p[i:i+len(m)], m) {
+				f(k, i)
+			}
+		}
+	}
+}
+
+// equalFoldASCII compares p with the lower-case ASCII string m.
+func equalFoldASCII(p []byte, m string) bool {
+	for j := 0; j < len(m); j++ {
+		c := p[j]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != m[j] {
+			return false
+		}
+	}
+	return true
+}
+
+// markers applies WW403: one finding per marker found, at its first
+// occurrence, with the number of occurrences.
+func (s *scanner) markers() {
+	mm := newMarkerMatcher(minerMarkers)
+	type hit struct {
+		loc   Location
+		where string
+		count int
+	}
+	hits := make([]*hit, len(minerMarkers))
+	// record returns the match callback for one place; shift says whether
+	// the match position moves the offset (bytes laid out verbatim in the
+	// file) or not (names, reported at their entry or section).
+	record := func(where string, loc Location, shift bool) func(k, pos int) {
+		return func(k, pos int) {
+			if hits[k] == nil {
+				l := loc
+				if shift && l.Offset >= 0 {
+					l.Offset += pos
+				}
+				l.Length = len(minerMarkers[k])
+				hits[k] = &hit{loc: l, where: where}
+			}
+			hits[k].count++
+		}
+	}
+	for i, d := range s.m.Data {
+		if len(d.Init) == 0 {
+			continue
+		}
+		mm.each(d.Init, record("data segment "+itoa(i), Location{Section: "data", Offset: d.InitOffset, Function: -1}, true))
+	}
+	for _, sec := range s.m.Sections {
+		if sec.ID != 0 {
+			continue
+		}
+		mm.each(sec.Payload, record("custom section "+quote(sec.Name), Location{Section: "custom", Offset: sec.PayloadOffset, Function: -1}, true))
+	}
+	for _, im := range s.m.Imports {
+		loc := Location{Section: "import", Offset: im.Offset, Function: -1}
+		mm.each([]byte(im.Module+"."+im.Name), record("import "+quote(im.Module+"."+im.Name), loc, false))
+	}
+	exportOff := s.sectionOffset(wasm.SectionExport)
+	for _, e := range s.m.Exports {
+		mm.each([]byte(e.Name), record("export "+quote(e.Name), Location{Section: "export", Offset: exportOff, Function: -1}, false))
+	}
+	for k, h := range hits {
+		if h == nil {
+			continue
+		}
+		s.add(RuleMinerMarker, High, h.loc, "Cryptominer marker %q found %d time(s), first in %s.", minerMarkers[k], h.count, h.where)
+	}
+}
+
+func itoa(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	var b [20]byte
+	p := len(b)
+	for i > 0 {
+		p--
+		b[p] = byte('0' + i%10)
+		i /= 10
+	}
+	return string(b[p:])
+}
+
+func quote(s string) string { return "\"" + s + "\"" }

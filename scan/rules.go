@@ -1,0 +1,117 @@
+package scan
+
+import "sort"
+
+// Rule describes one check. IDs are stable across releases: a rule that
+// changes meaning gets a new ID.
+type Rule struct {
+	ID          string
+	Name        string // short kebab-case name, e.g. "import-not-allowed"
+	Severity    Severity
+	Title       string
+	Description string
+	Remediation string
+}
+
+// Rule IDs.
+const (
+	RuleDecode            = "WW001"
+	RuleValidate          = "WW002"
+	RuleImportNotAllowed  = "WW101"
+	RuleWASICapability    = "WW102"
+	RuleMemoryUnbounded   = "WW201"
+	RuleMemoryOverLimit   = "WW202"
+	RuleSharedMemory      = "WW203"
+	RuleStartFunction     = "WW301"
+	RuleLargeData         = "WW401"
+	RuleHighEntropyData   = "WW402"
+	RuleMinerMarker       = "WW403"
+	RuleExportedMutGlobal = "WW501"
+	RuleExportedTable     = "WW502"
+	RuleLargeFunction     = "WW601"
+	RuleManyLocals        = "WW602"
+	RuleToolchain         = "WW701"
+	RuleVulnerable        = "WW702"
+	RuleBadMetadata       = "WW703"
+)
+
+var rules = []Rule{
+	{RuleDecode, "decode-failed", Critical, "Module does not decode",
+		"The bytes are not a well-formed WebAssembly core module: the binary grammar is violated at the given offset, or the binary is a component, which wasmward does not run.",
+		"Rebuild the module with a conforming toolchain; do not deploy bytes that fail to decode."},
+	{RuleValidate, "validate-failed", Critical, "Module does not validate",
+		"The module decodes but wazero's compiler rejects it (type errors, invalid indices, unsupported proposals).",
+		"Rebuild the module with a toolchain and feature set wazero supports."},
+	{RuleImportNotAllowed, "import-not-allowed", High, "Import outside the policy's allowlist",
+		"The module imports a function, memory, table or global that the policy's capabilities.imports patterns do not allow. It will be refused at instantiation.",
+		"Remove the import from the module, or add a pattern for it to capabilities.imports if the host provides it deliberately."},
+	{RuleWASICapability, "wasi-capability", Info, "WASI capability requested",
+		"The module imports WASI functions that give it a capability (filesystem, sockets, clocks, randomness, process exit, environment).",
+		"Check that the policy grants only what the module needs (mounts, env, clock, random)."},
+	{RuleMemoryUnbounded, "memory-unbounded", Medium, "Memory without a declared maximum",
+		"A memory declares no maximum, so the module may grow it to the engine's limit; only the host's cap bounds it.",
+		"Link with a maximum memory (e.g. -Wl,--max-memory=N for clang, or the language's equivalent), and keep the policy's limits.memory."},
+	{RuleMemoryOverLimit, "memory-over-limit", High, "Memory size above the policy limit",
+		"A memory's declared minimum or maximum exceeds the policy's limits.memory. A minimum above the limit cannot be instantiated; a maximum above it will hit the cap at run time.",
+		"Lower the module's initial/maximum memory, or raise limits.memory if the workload needs it."},
+	{RuleSharedMemory, "shared-memory", High, "Shared memory or atomics",
+		"The module uses the threads proposal (shared memory or atomic instructions). Shared memory with atomics gives a guest a high-resolution timer usable for cross-tenant timing side channels.",
+		"Build without threads, or scan with --allow-threads when the deployment isolates tenants from timing channels."},
+	{RuleStartFunction, "start-function", Low, "Start function present",
+		"The module has a start function, which runs during instantiation, before the host calls any export.",
+		"Prefer an explicit exported entry point (e.g. _start or _initialize) that the host calls under its limits."},
+	{RuleLargeData, "large-data-segment", Medium, "Unusually large data segment",
+		"A data segment is larger than the configured bound; large opaque data is a common way to carry a packed payload.",
+		"Check what the segment holds; load large assets at run time from a reviewed source instead of embedding them."},
+	{RuleHighEntropyData, "high-entropy-data", Medium, "High-entropy data",
+		"A run of data-segment bytes has near-random byte entropy, typical of compressed or encrypted payloads that unpack at run time.",
+		"Check what the data is; embedded compressed assets should be documented and reviewed."},
+	{RuleMinerMarker, "cryptominer-marker", High, "Cryptominer marker",
+		"A name or data string matches a known cryptocurrency-miner marker (e.g. cryptonight, coinhive, stratum+tcp).",
+		"Do not deploy the module; find out where it came from."},
+	{RuleExportedMutGlobal, "exported-mutable-global", Low, "Exported mutable global",
+		"A mutable global is exported, so the host or other modules can change module state outside its functions.",
+		"Export functions instead of mutable state, unless the host contract needs the global."},
+	{RuleExportedTable, "exported-table", Low, "Exported table",
+		"A table is exported, so the host or other modules can read or replace the functions it holds.",
+		"Do not export tables unless the host contract needs it."},
+	{RuleLargeFunction, "large-function", Medium, "Function body over the size bound",
+		"A function body is larger than the configured bound; engines reject or compile very large functions slowly (a compile-time denial of service).",
+		"Split the function; check the toolchain's inlining settings."},
+	{RuleManyLocals, "too-many-locals", Medium, "Function with too many locals",
+		"A function declares more locals than the configured bound; engines reject or slow down on such functions.",
+		"Reduce the locals (split the function)."},
+	{RuleToolchain, "toolchain", Info, "Toolchain",
+		"A toolchain, language or SDK version the module records (producers section, Go build info).",
+		"Keep toolchains current; check them against their security advisories."},
+	{RuleVulnerable, "vulnerable-dependency", High, "Dependency with a known vulnerability",
+		"A component found in the module's build info or cargo-auditable data is affected by an advisory in the OSV data given with --osv. The result's severity follows the advisory's rating (unrated advisories count as high).",
+		"Upgrade the component to a fixed version and rebuild."},
+	{RuleBadMetadata, "malformed-metadata", Medium, "Malformed metadata",
+		"A custom section or embedded metadata wasmward reads (name, producers, Go build info, cargo-auditable) is present but malformed or hostile (e.g. a decompression bomb).",
+		"Rebuild the module; metadata that does not parse cannot be trusted for inventory."},
+}
+
+var ruleByID = func() map[string]*Rule {
+	m := make(map[string]*Rule, len(rules))
+	for i := range rules {
+		m[rules[i].ID] = &rules[i]
+	}
+	return m
+}()
+
+// Rules returns every rule, in ID order.
+func Rules() []Rule {
+	out := append([]Rule(nil), rules...)
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// LookupRule returns the rule with the given ID.
+func LookupRule(id string) (Rule, bool) {
+	r, ok := ruleByID[id]
+	if !ok {
+		return Rule{}, false
+	}
+	return *r, true
+}

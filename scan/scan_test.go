@@ -1,0 +1,231 @@
+package scan
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/wasmward/wasmward/internal/fixture"
+	"github.com/wasmward/wasmward/policy"
+	"github.com/wasmward/wasmward/sbom"
+)
+
+// summary lists findings as "ID/severity", sorted.
+func summary(r *Result) []string {
+	var out []string
+	for _, f := range r.Findings {
+		out = append(out, f.RuleID+"/"+f.Severity.String())
+	}
+	sort.Strings(out)
+	return out
+}
+
+func find(r *Result, id string) []Finding {
+	var out []Finding
+	for _, f := range r.Findings {
+		if f.RuleID == id {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func scanFixture(t *testing.T, name string, opts Options) *Result {
+	t.Helper()
+	return Scan(context.Background(), name+".wasm", fixture.Bytes(t, name), opts)
+}
+
+func TestRules(t *testing.T) {
+	db, err := sbom.LoadOSV("testdata/osv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	small := policy.Default()
+	small.Limits.Memory = 1 << 20 // 16 pages
+	for _, tc := range []struct {
+		fixture string
+		opts    Options
+		want    []string
+	}{
+		{"scan_invalid", Options{Validate: true}, []string{"WW002/critical"}},
+		{"scan_invalid", Options{}, nil}, // structure is fine; only validation sees it
+		{"scan_imports", Options{}, []string{"WW101/high",
+			"WW102/info", "WW102/info", "WW102/info", "WW102/info", "WW102/info", "WW102/info", "WW102/info"}},
+		{"scan_memory_unbounded", Options{}, []string{"WW201/medium"}},
+		{"scan_memory_huge", Options{}, []string{"WW202/high"}},
+		{"scan_memory_unbounded", Options{Policy: &small}, []string{"WW201/medium"}}, // min 1 page fits
+		{"scan_threads", Options{}, []string{"WW203/high"}},
+		{"scan_threads", Options{AllowThreads: true}, []string{"WW203/info"}},
+		{"scan_atomics_only", Options{}, []string{"WW101/high", "WW203/high"}}, // env.memory import not allowed
+		{"scan_start", Options{}, []string{"WW301/low"}},
+		{"scan_exports", Options{}, []string{"WW501/low", "WW502/low"}},
+		{"scan_miner", Options{}, []string{"WW403/high", "WW403/high", "WW403/high"}},
+		{"scan_locals", Options{}, nil},
+		{"scan_locals", Options{Bounds: Bounds{MaxFunctionSize: 32, MaxLocals: 11}}, []string{"WW601/medium", "WW602/medium"}},
+		{"scan_packed", Options{}, []string{"WW402/medium"}},
+		{"scan_packed", Options{Bounds: Bounds{MaxDataSegment: 8 << 10}}, []string{"WW401/medium", "WW402/medium"}},
+		{"sbom_cargo_bomb", Options{}, []string{"WW703/medium"}},
+		{"sbom_cargo", Options{Advisories: db}, []string{"WW702/critical"}},
+		{"sbom_dep", Options{Advisories: db}, []string{"WW102/info", "WW102/info", "WW102/info", "WW102/info", "WW102/info",
+			"WW201/medium", "WW701/info", "WW701/info", "WW701/info", "WW702/critical"}},
+		{"scan_cprog", Options{}, []string{"WW102/info", "WW102/info", "WW102/info",
+			"WW201/medium", "WW701/info", "WW701/info"}},
+	} {
+		t.Run(tc.fixture, func(t *testing.T) {
+			r := scanFixture(t, tc.fixture, tc.opts)
+			if got := summary(r); strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				for _, f := range r.Findings {
+					t.Logf("%s %s %s: %s", f.RuleID, f.Severity, f.Location, f.Message)
+				}
+				t.Fatalf("findings = %v, want %v", got, tc.want)
+			}
+			for _, f := range r.Findings {
+				if f.Title == "" || f.Message == "" || f.Remediation == "" {
+					t.Errorf("incomplete finding %+v", f)
+				}
+			}
+		})
+	}
+}
+
+func TestDecodeFailure(t *testing.T) {
+	bin := fixture.Bytes(t, "scan_start")
+	for _, tc := range []struct {
+		name    string
+		bin     []byte
+		offset  int
+		section string
+	}{
+		{"truncated", bin[:len(bin)-3], -2, ""},
+		{"not wasm", []byte("\x7fELF\x02\x01\x01\x00"), 0, ""},
+		{"empty", nil, 0, ""},
+		{"component", []byte{0, 'a', 's', 'm', 0x0d, 0, 1, 0}, 4, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Scan(context.Background(), "x.wasm", tc.bin, Options{Validate: true})
+			if len(r.Findings) != 1 || r.Findings[0].RuleID != RuleDecode || r.Findings[0].Severity != Critical {
+				t.Fatalf("findings = %+v", r.Findings)
+			}
+			f := r.Findings[0]
+			if tc.offset >= 0 && f.Location.Offset != tc.offset {
+				t.Errorf("offset = %d, want %d", f.Location.Offset, tc.offset)
+			}
+			if tc.offset == -2 && (f.Location.Offset <= 8 || f.Location.Offset > len(tc.bin)) {
+				t.Errorf("offset = %d, want inside the truncated module", f.Location.Offset)
+			}
+			if !r.AtLeast(Critical) {
+				t.Error("AtLeast(Critical) = false")
+			}
+		})
+	}
+}
+
+func TestLocations(t *testing.T) {
+	bin := fixture.Bytes(t, "scan_miner")
+	r := Scan(context.Background(), "m.wasm", bin, Options{})
+	byMsg := map[string]Finding{}
+	for _, f := range find(r, RuleMinerMarker) {
+		byMsg[strings.Split(f.Message, "\"")[1]] = f
+	}
+	st := byMsg["stratum+tcp://"]
+	if st.Location.Section != "data" || string(bin[st.Location.Offset:st.Location.Offset+st.Location.Length]) != "stratum+tcp://" {
+		t.Errorf("stratum location = %+v", st.Location)
+	}
+	ch := byMsg["coinhive"]
+	if string(bin[ch.Location.Offset:ch.Location.Offset+8]) != "CoinHive" {
+		t.Errorf("coinhive location = %+v", ch.Location)
+	}
+	cn := byMsg["cryptonight"]
+	if cn.Location.Section != "custom" || !strings.Contains(cn.Message, `custom section "name"`) ||
+		string(bin[cn.Location.Offset:cn.Location.Offset+11]) != "cryptonight" {
+		t.Errorf("cryptonight = %+v", cn)
+	}
+
+	r = scanFixture(t, "scan_locals", Options{Bounds: Bounds{MaxFunctionSize: 32, MaxLocals: 11}})
+	f := find(r, RuleLargeFunction)[0]
+	if f.Location.Function != 0 || f.Location.FunctionName != "big" || f.Location.Section != "code" || f.Location.Offset <= 0 {
+		t.Errorf("large function location = %+v", f.Location)
+	}
+	if got := find(r, RuleManyLocals)[0].Message; got != "Function 0 (big) declares 12 locals, over the bound of 11." {
+		t.Errorf("locals message = %q", got)
+	}
+
+	r = scanFixture(t, "scan_start", Options{})
+	if f := find(r, RuleStartFunction)[0]; f.Location.FunctionName != "init" || f.Location.Function != 0 || f.Location.Section != "start" {
+		t.Errorf("start = %+v", f)
+	}
+
+	r = scanFixture(t, "scan_imports", Options{})
+	f = find(r, RuleImportNotAllowed)[0]
+	if f.Location.Section != "import" || f.Location.Offset <= 8 || !strings.Contains(f.Message, `"env"."exfiltrate"`) {
+		t.Errorf("import finding = %+v", f)
+	}
+	if got := strings.Join(r.Capabilities, ","); got != "filesystem-read,filesystem-write,sockets,clocks,randomness,process-exit,environment" {
+		t.Errorf("capabilities = %s", got)
+	}
+
+	// A policy that allows env.* silences WW101.
+	p := policy.Default()
+	p.Capabilities.Imports = append(p.Capabilities.Imports, "env.*")
+	if r := scanFixture(t, "scan_imports", Options{Policy: &p}); len(find(r, RuleImportNotAllowed)) != 0 {
+		t.Error("env.* allowed but WW101 reported")
+	}
+}
+
+func TestMemoryLimitMax(t *testing.T) {
+	p := policy.Default()
+	p.Limits.Memory = 16 << 10 // below one page
+	r := scanFixture(t, "scan_start", Options{Policy: &p})
+	f := find(r, RuleMemoryOverLimit)
+	if len(f) != 1 || !strings.Contains(f[0].Message, "minimum of 1 pages") {
+		t.Fatalf("findings = %+v", r.Findings)
+	}
+	p.Limits.Memory = 64 << 10 // exactly one page: min fits; max 1 fits
+	if r := scanFixture(t, "scan_start", Options{Policy: &p}); len(find(r, RuleMemoryOverLimit)) != 0 {
+		t.Fatalf("findings = %+v", r.Findings)
+	}
+	p.Limits.Memory = 128 << 20
+	if f := find(scanFixture(t, "scan_exports", Options{Policy: &p}), RuleMemoryOverLimit); len(f) != 0 {
+		t.Fatalf("findings = %+v", f)
+	}
+}
+
+func TestSeverity(t *testing.T) {
+	for _, s := range []string{"info", "LOW", "Medium", "high", "critical"} {
+		if _, err := ParseSeverity(s); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := ParseSeverity("severe"); err == nil {
+		t.Error("accepted severe")
+	}
+	r := &Result{}
+	if _, ok := r.Max(); ok || r.AtLeast(Info) {
+		t.Error("empty result has a max")
+	}
+}
+
+func TestRuleCatalog(t *testing.T) {
+	seen := map[string]bool{}
+	for _, r := range Rules() {
+		if seen[r.ID] || seen[r.Name] || r.Title == "" || r.Description == "" || r.Remediation == "" {
+			t.Errorf("bad rule %+v", r)
+		}
+		seen[r.ID], seen[r.Name] = true, true
+	}
+	if len(Rules()) != 18 {
+		t.Errorf("%d rules", len(Rules()))
+	}
+}
+
+func TestMarkerMatcher(t *testing.T) {
+	mm := newMarkerMatcher(MinerMarkers())
+	in := []byte("CRYPTONIGHT..Stratum+TCP://h coinhivecoinhive cryptonigh xmrig")
+	var got []string
+	mm.each(in, func(k, pos int) { got = append(got, minerMarkers[k]+"@"+itoa(pos)) })
+	want := "cryptonight@0 stratum+tcp://@13 coinhive@29 coinhive@37 xmrig@57"
+	if strings.Join(got, " ") != want {
+		t.Errorf("matches = %v, want %s", got, want)
+	}
+}
