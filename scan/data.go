@@ -183,41 +183,59 @@ func (s *scanner) markers() {
 		count int
 	}
 	hits := make([]*hit, len(minerMarkers))
-	// record returns the match callback for one place; shift says whether
-	// the match position moves the offset (bytes laid out verbatim in the
-	// file) or not (names, reported at their entry or section).
-	record := func(where string, loc Location, shift bool) func(k, pos int) {
-		return func(k, pos int) {
-			if hits[k] == nil {
-				l := loc
-				if shift && l.Offset >= 0 {
-					l.Offset += pos
-				}
-				l.Length = len(minerMarkers[k])
-				hits[k] = &hit{loc: l, where: where}
+	// One callback for every place; the place it reports is set before each
+	// call of each, and its description is formatted only on a first hit
+	// (a Go module has up to 100000 data segments). shift says whether the
+	// match position moves the offset (bytes laid out verbatim in the file)
+	// or not (names, reported at their entry).
+	var (
+		kind  string // "data segment", "custom section", "import", "export"
+		index int    // data segment index
+		name  string // section, import or export name
+		loc   Location
+		shift bool
+	)
+	match := func(k, pos int) {
+		if hits[k] == nil {
+			l := loc
+			if shift && l.Offset >= 0 {
+				l.Offset += pos
 			}
-			hits[k].count++
+			l.Length = len(minerMarkers[k])
+			where := kind + " " + quote(name)
+			if kind == "data segment" {
+				where = kind + " " + itoa(index)
+			}
+			hits[k] = &hit{loc: l, where: where}
 		}
+		hits[k].count++
 	}
-	for i, d := range s.m.Data {
+	kind, shift = "data segment", true
+	for i := range s.m.Data {
+		d := &s.m.Data[i]
 		if len(d.Init) == 0 {
 			continue
 		}
-		mm.each(d.Init, record("data segment "+itoa(i), Location{Section: "data", Offset: d.InitOffset, Function: -1}, true))
+		index, loc = i, Location{Section: "data", Offset: d.InitOffset, Function: -1}
+		mm.each(d.Init, match)
 	}
+	kind = "custom section"
 	for _, sec := range s.m.Sections {
-		if sec.ID != 0 {
+		if sec.ID != wasm.SectionCustom {
 			continue
 		}
-		mm.each(sec.Payload, record("custom section "+quote(sec.Name), Location{Section: "custom", Offset: sec.PayloadOffset, Function: -1}, true))
+		name, loc = sec.Name, Location{Section: "custom", Offset: sec.PayloadOffset, Function: -1}
+		mm.each(sec.Payload, match)
 	}
+	kind, shift = "import", false
 	for _, im := range s.m.Imports {
-		loc := Location{Section: "import", Offset: im.Offset, Function: -1}
-		mm.each([]byte(im.Module+"."+im.Name), record("import "+quote(im.Module+"."+im.Name), loc, false))
+		name, loc = im.Module+"."+im.Name, Location{Section: "import", Offset: im.Offset, Function: -1}
+		mm.each([]byte(name), match)
 	}
-	exportOff := s.sectionOffset(wasm.SectionExport)
+	kind = "export"
 	for _, e := range s.m.Exports {
-		mm.each([]byte(e.Name), record("export "+quote(e.Name), Location{Section: "export", Offset: exportOff, Function: -1}, false))
+		name, loc = e.Name, Location{Section: "export", Offset: e.Offset, Function: -1}
+		mm.each([]byte(name), match)
 	}
 	for k, h := range hits {
 		if h == nil {

@@ -33,6 +33,7 @@ const (
 	RuleToolchain         = "WW701"
 	RuleVulnerable        = "WW702"
 	RuleBadMetadata       = "WW703"
+	RuleDuplicateMetadata = "WW704"
 )
 
 var rules = []Rule{
@@ -90,6 +91,9 @@ var rules = []Rule{
 	{RuleBadMetadata, "malformed-metadata", Medium, "Malformed metadata",
 		"A custom section or embedded metadata wasmward reads (name, producers, Go build info, cargo-auditable) is present but malformed or hostile (e.g. a decompression bomb).",
 		"Rebuild the module; metadata that does not parse cannot be trusted for inventory."},
+	{RuleDuplicateMetadata, "duplicate-metadata-section", Low, "Repeated name or producers section",
+		"The module has more than one \"name\" or \"producers\" custom section; each should appear at most once. wasmward reads the first; other tools may read another, so function names and toolchains can differ between reports and stack traces. wazero refuses a module with a second name section (\"redundant custom section name\"), so such a module does not run under wasmward.",
+		"Rebuild or re-link the module so that it carries one name and one producers section."},
 }
 
 var ruleByID = func() map[string]*Rule {

@@ -312,7 +312,6 @@ func (s *scanner) start() {
 }
 
 func (s *scanner) exports() {
-	off := s.sectionOffset(wasm.SectionExport)
 	var impGlobals []wasm.GlobalType
 	for _, im := range s.m.Imports {
 		if im.Kind == wasm.ExternGlobal {
@@ -332,11 +331,11 @@ func (s *scanner) exports() {
 				continue
 			}
 			if gt.Mutable {
-				s.add(RuleExportedMutGlobal, Low, Location{Section: "export", Offset: off, Function: -1},
+				s.add(RuleExportedMutGlobal, Low, Location{Section: "export", Offset: e.Offset, Function: -1},
 					"Global %d is mutable and exported as %q.", e.Index, e.Name)
 			}
 		case wasm.ExternTable:
-			s.add(RuleExportedTable, Low, Location{Section: "export", Offset: off, Function: -1},
+			s.add(RuleExportedTable, Low, Location{Section: "export", Offset: e.Offset, Function: -1},
 				"Table %d is exported as %q.", e.Index, e.Name)
 		}
 	}
@@ -385,6 +384,24 @@ func (s *scanner) metadata() {
 		}
 		s.add(RuleBadMetadata, Medium, Location{Section: "custom", Offset: off, Function: -1},
 			"The %q custom section is malformed: %v.", c.name, c.err)
+	}
+	// The decoder keeps the first name and producers section; later ones are
+	// reported (wazero refuses a second name section).
+	first := map[string]int{}
+	for _, sec := range s.m.Sections {
+		if sec.ID != wasm.SectionCustom || (sec.Name != "name" && sec.Name != "producers") {
+			continue
+		}
+		at, seen := first[sec.Name]
+		if !seen {
+			first[sec.Name] = sec.Offset
+			continue
+		}
+		msg := "A second %q custom section; wasmward reads the first one, at offset %#x, and ignores this one."
+		if sec.Name == "name" {
+			msg += " wazero refuses to compile a module with two name sections."
+		}
+		s.add(RuleDuplicateMetadata, Low, Location{Section: "custom", Offset: sec.Offset, Function: -1}, msg, sec.Name, at)
 	}
 }
 

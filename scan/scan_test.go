@@ -2,11 +2,13 @@ package scan
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/wasmward/wasmward/internal/fixture"
+	"github.com/wasmward/wasmward/internal/wasm"
 	"github.com/wasmward/wasmward/policy"
 	"github.com/wasmward/wasmward/sbom"
 )
@@ -156,6 +158,29 @@ func TestLocations(t *testing.T) {
 		t.Errorf("start = %+v", f)
 	}
 
+	// Export findings point at their export entry (the name's length byte):
+	// the export section of scan_exports starts at 0x2b, its entries
+	// "counter", "k", "table" at 0x2e, 0x38, 0x3c.
+	r = scanFixture(t, "scan_exports", Options{})
+	exp := fixture.Bytes(t, "scan_exports")
+	for _, tc := range []struct {
+		rule   string
+		offset int
+		name   string
+	}{{RuleExportedMutGlobal, 0x2e, "counter"}, {RuleExportedTable, 0x3c, "table"}} {
+		fs := find(r, tc.rule)
+		if len(fs) != 1 {
+			t.Fatalf("%s findings = %+v", tc.rule, fs)
+		}
+		l := fs[0].Location
+		if l.Section != "export" || l.Offset != tc.offset || l.Function != -1 {
+			t.Errorf("%s location = %+v, want export at %#x", tc.rule, l, tc.offset)
+		}
+		if n := int(exp[l.Offset]); string(exp[l.Offset+1:l.Offset+1+n]) != tc.name {
+			t.Errorf("%s: bytes at %#x = %q, want the entry of %q", tc.rule, l.Offset, exp[l.Offset+1:l.Offset+1+n], tc.name)
+		}
+	}
+
 	r = scanFixture(t, "scan_imports", Options{})
 	f = find(r, RuleImportNotAllowed)[0]
 	if f.Location.Section != "import" || f.Location.Offset <= 8 || !strings.Contains(f.Message, `"env"."exfiltrate"`) {
@@ -214,8 +239,60 @@ func TestRuleCatalog(t *testing.T) {
 		}
 		seen[r.ID], seen[r.Name] = true, true
 	}
-	if len(Rules()) != 18 {
+	if len(Rules()) != 19 {
 		t.Errorf("%d rules", len(Rules()))
+	}
+}
+
+// TestDuplicateMetadata: a second name or producers section is WW704 at the
+// repeated section; the decoder keeps the first; wazero refuses the module.
+func TestDuplicateMetadata(t *testing.T) {
+	base := fixture.Bytes(t, "scan_start") // has one name section, at 0x28
+	prod := wasm.AppendU32(nil, 1)
+	prod = wasm.AppendName(prod, "language")
+	prod = wasm.AppendU32(prod, 1)
+	prod = wasm.AppendName(wasm.AppendName(prod, "C"), "1")
+	names := wasm.AppendU32(wasm.AppendU32([]byte{0}, 6), 5) // module name "other"
+	names = append(names, "other"...)
+	bin := append([]byte(nil), base...)
+	bin = wasm.AppendCustomSection(bin, "producers", prod)
+	secondProducers := len(bin)
+	bin = wasm.AppendCustomSection(bin, "producers", prod)
+	secondName := len(bin)
+	bin = wasm.AppendCustomSection(bin, "name", names)
+
+	m, err := wasm.Decode(bin)
+	if err != nil || m.Names == nil || m.Names.HasModule || m.NamesErr != nil {
+		t.Fatalf("decode: %v, names %+v (want the first name section, which has no module name)", err, m.Names)
+	}
+	r := Scan(context.Background(), "d.wasm", bin, Options{})
+	got := find(r, RuleDuplicateMetadata)
+	if len(got) != 2 {
+		t.Fatalf("WW704 findings = %+v", got)
+	}
+	for i, want := range []struct {
+		off int
+		msg string
+	}{
+		{secondProducers, `A second "producers" custom section; wasmward reads the first one, at offset 0x%x, and ignores this one.`},
+		{secondName, `A second "name" custom section; wasmward reads the first one, at offset 0x28, and ignores this one. wazero refuses to compile a module with two name sections.`},
+	} {
+		f := got[i]
+		msg := want.msg
+		if strings.Contains(msg, "%x") {
+			msg = fmt.Sprintf(msg, len(base))
+		}
+		if f.Severity != Low || f.Location.Section != "custom" || f.Location.Offset != want.off || f.Message != msg {
+			t.Errorf("finding %d = %s %+v %q, want offset %#x %q", i, f.Severity, f.Location, f.Message, want.off, msg)
+		}
+	}
+	if len(find(Scan(context.Background(), "s.wasm", base, Options{}), RuleDuplicateMetadata)) != 0 {
+		t.Error("WW704 on a module with one name section")
+	}
+	// With --validate, wazero's refusal shows as WW002.
+	r = Scan(context.Background(), "d.wasm", bin, Options{Validate: true})
+	if v := find(r, RuleValidate); len(v) != 1 || !strings.Contains(v[0].Message, "redundant custom section name") {
+		t.Errorf("validate findings = %+v", v)
 	}
 }
 

@@ -439,6 +439,7 @@ func (d *decoder) exports(r *reader, where string) error {
 	d.m.Exports = make([]Export, n)
 	for i := range d.m.Exports {
 		e := &d.m.Exports[i]
+		e.Offset = r.off()
 		if e.Name, err = r.name(where); err != nil {
 			return err
 		}
@@ -667,10 +668,11 @@ func (d *decoder) data(r *reader, where string) error {
 	for i := range d.m.Data {
 		ds := &d.m.Data[i]
 		start := r.off()
-		if ds.Flags, err = r.u32(where); err != nil {
+		flags, err := r.u32(where)
+		if err != nil {
 			return err
 		}
-		switch ds.Flags {
+		switch flags {
 		case 0:
 			ds.Mode = ModeActive
 		case 1:
@@ -685,8 +687,9 @@ func (d *decoder) data(r *reader, where string) error {
 				d.m.Features |= FeatureMultiMemory
 			}
 		default:
-			return errfAt(start, where, "invalid data segment flags %d", ds.Flags)
+			return errfAt(start, where, "invalid data segment flags %d", flags)
 		}
+		ds.Flags = uint8(flags)
 		if ds.Mode == ModeActive {
 			if ds.Offset, err = d.constExpr(r, where); err != nil {
 				return err

@@ -202,7 +202,7 @@ func (e *encoder) section(pos int) error {
 			if flags == 0 && d.Memory != 0 {
 				flags = 2
 			}
-			b = AppendU32(b, flags)
+			b = AppendU32(b, uint32(flags))
 			switch flags {
 			case 0:
 				b = append(b, d.Offset.Code...)

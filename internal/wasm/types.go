@@ -200,6 +200,9 @@ type Export struct {
 	Name  string
 	Kind  ExternKind
 	Index uint32
+	// Offset is the offset of the export entry (its name's length) in the
+	// input (0 if built).
+	Offset int
 }
 
 // SegmentMode is the mode of an element or data segment.
@@ -228,13 +231,16 @@ type Element struct {
 
 // Data is a data segment. Flags is 0 (active, memory 0), 1 (passive) or 2
 // (active, explicit memory). Init aliases the input.
+//
+// The fields are ordered (and Flags is a byte) so that the struct is 72
+// bytes, not 80: the Go linker emits up to 100000 segments per module.
 type Data struct {
-	Flags      uint32
-	Mode       SegmentMode
-	Memory     uint32
-	Offset     Expr
 	Init       []byte
+	Offset     Expr
 	InitOffset int // offset of Init in the input
+	Memory     uint32
+	Flags      uint8
+	Mode       SegmentMode
 }
 
 // LocalDecl declares Count locals of type Type.

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -610,5 +611,33 @@ func TestEncodeAddsNameSection(t *testing.T) {
 	// The name section comes after the code section it followed.
 	if last := m2.Sections[len(m2.Sections)-1]; last.Name != "name" {
 		t.Fatalf("last section %s %q", last.ID, last.Name)
+	}
+}
+
+func TestExportOffsets(t *testing.T) {
+	// header 0..8, type section 8..14, function section 14..18, export
+	// section at 18: id, size, count, then entries at 21 and 25.
+	exports := sec(SectionExport, 2, 1, 'a', byte(ExternFunc), 0, 2, 'b', 'c', byte(ExternFunc), 0)
+	bin := mod(typeVoid, funcOne, exports, body(0x0b))
+	m, err := Decode(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Export{{Name: "a", Kind: ExternFunc, Offset: 21}, {Name: "bc", Kind: ExternFunc, Offset: 25}}
+	if !reflect.DeepEqual(m.Exports, want) {
+		t.Fatalf("exports = %+v, want %+v", m.Exports, want)
+	}
+	for _, e := range m.Exports {
+		if n := int(bin[e.Offset]); string(bin[e.Offset+1:e.Offset+1+n]) != e.Name {
+			t.Errorf("entry at %d does not start with the name %q", e.Offset, e.Name)
+		}
+	}
+}
+
+// TestDataSize guards the layout of Data: a Go module has up to 100000 data
+// segments, so each 8 bytes is 0.8 MB of a scan's peak memory.
+func TestDataSize(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) == 8 && unsafe.Sizeof(Data{}) != 72 {
+		t.Errorf("sizeof(Data) = %d, want 72", unsafe.Sizeof(Data{}))
 	}
 }
