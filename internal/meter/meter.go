@@ -1,0 +1,67 @@
+// Package meter rewrites a WebAssembly module so that it pays for the work it
+// does (fuel) and cannot nest calls deeper than a fixed bound (call depth),
+// whatever engine later runs it.
+//
+// The instrumented module imports two functions from the host module
+// ImportModule and exports one global:
+//
+//	(import "wasmward" "fuel" (func (param i64) (result i64)))
+//	(import "wasmward" "stack_exhausted" (func))
+//	(global (export "wasmward.fuel") (mut i64) (i64.const 0))
+//	(global (export "wasmward.depth") (mut i32) (i32.const StackDepth))
+//
+// Fuel is charged per straight-line run of instructions; when the counter
+// goes negative at a check point the module calls FuelFunc with the counter
+// and stores the value it returns. The cost model and the exact placement of
+// charges and checks are described in docs/metering.md.
+package meter
+
+import "errors"
+
+// Names shared with the host (the sandbox) that runs instrumented modules.
+const (
+	// ImportModule is the module name of the two host functions an
+	// instrumented module imports. Instrument refuses modules that already
+	// import from it.
+	ImportModule = "wasmward"
+
+	// FuelFunc is the imported function (func (param i64) (result i64))
+	// called at a check point when the fuel counter is negative. It receives
+	// the counter (the debt, <0) and returns the new counter, which must be
+	// >= 0 to let the guest continue without an immediate second call. The
+	// host refills from the run's budget, or panics to stop the guest (fuel
+	// exhausted, deadline passed).
+	FuelFunc = "fuel"
+
+	// StackFunc is the imported function (func) called when a call would nest
+	// deeper than Options.StackDepth. The host must panic (stack limit
+	// violation); if it returns, the guest traps with unreachable.
+	StackFunc = "stack_exhausted"
+
+	// FuelGlobal is the exported mutable i64 global holding the fuel left in
+	// the current slice. It starts at 0, so the first charge calls FuelFunc.
+	// After a run, fuel consumed = fuel handed out by FuelFunc - final value.
+	FuelGlobal = "wasmward.fuel"
+
+	// DepthGlobal is the exported mutable i32 global holding how many more
+	// nested calls are allowed. It starts at Options.StackDepth. A trap
+	// leaves it decremented by the frames it unwound; a host that keeps an
+	// instance after a trap (tests do) may reset it to StackDepth.
+	DepthGlobal = "wasmward.depth"
+)
+
+// DefaultStackDepth is the call-depth bound used when Options.StackDepth is 0.
+const DefaultStackDepth = 10000
+
+// Options configures Instrument.
+type Options struct {
+	// StackDepth is the maximum number of nested calls of functions defined
+	// in the module; it is baked into the module. 0 means DefaultStackDepth.
+	StackDepth uint32
+}
+
+// ErrAlreadyMetered is returned (wrapped) by Instrument for a module that
+// already imports from ImportModule or already exports FuelGlobal or
+// DepthGlobal: instrumenting twice would let the guest reach the host's
+// metering functions directly.
+var ErrAlreadyMetered = errors.New("module already uses the wasmward metering namespace")
