@@ -1,0 +1,275 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
+
+	"github.com/wasmward/wasmward/internal/confine"
+	"github.com/wasmward/wasmward/internal/meter"
+	"github.com/wasmward/wasmward/internal/wasm"
+	"github.com/wasmward/wasmward/policy"
+)
+
+const (
+	pageSize      = 65536
+	tableElemSize = 8 // bytes of host memory per table element
+)
+
+// Module is a module checked against its policy, instrumented and compiled
+// once. Run it any number of times, concurrently.
+type Module struct {
+	rt       *Runtime
+	compiled wazero.CompiledModule
+	policy   policy.Policy
+	sha      string
+
+	// imports are the WASI functions the module imports, with their report
+	// keys ("wasi_snapshot_preview1.fd_write") and counter slots.
+	imports []importSlot
+	// exports are the module's exported functions.
+	exports map[string]api.FunctionDefinition
+
+	// base is the module configuration every run starts from.
+	base   wazero.ModuleConfig
+	env    []string // the policy's environment, sorted "K=V"
+	mounts []experimentalsys.FS
+	stdin  *pumpReader // policy stdin "inherit"
+	seeded bool
+	seed   int64
+
+	states   sync.Pool      // *runState
+	inflight sync.WaitGroup // guest goroutines of this module still running
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+type importSlot struct {
+	key  string
+	slot int
+}
+
+// SHA256 returns the lowercase hex SHA-256 of the module bytes given to Compile.
+func (m *Module) SHA256() string { return m.sha }
+
+// Policy returns a copy of the policy the module runs under.
+func (m *Module) Policy() policy.Policy { return m.policy.Clone() }
+
+// Close releases the compiled code and the mounts. Runs must have returned
+// first; abandoned guests (see Run) are waited for until ctx is done.
+func (m *Module) Close(ctx context.Context) error {
+	m.closeOnce.Do(func() {
+		waitGroup(ctx, &m.inflight)
+		m.closeErr = m.compiled.Close(ctx)
+		for _, fs := range m.mounts {
+			if c, ok := fs.(io.Closer); ok {
+				_ = c.Close()
+			}
+		}
+	})
+	return m.closeErr
+}
+
+func refuse(kind, format string, args ...any) error {
+	return &Refusal{Violation: Violation{Kind: kind, Detail: fmt.Sprintf(format, args...)}}
+}
+
+// Compile checks bin against p before the compiler sees it: it must decode,
+// every import must be allowed by p and provided by the host (nothing may be
+// imported from the reserved "wasmward" namespace), and no memory may declare
+// a minimum above p.Limits.Memory. It then instruments the module for fuel,
+// call depth and the deadline, compiles it, and opens p's mounts. A module
+// that fails a check is refused with a *Refusal; other errors are host-side
+// (for example a mount that does not exist).
+func (r *Runtime) Compile(ctx context.Context, bin []byte, p policy.Policy) (*Module, error) {
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	sum := sha256.Sum256(bin)
+	mod, err := wasm.Decode(bin)
+	if err != nil {
+		return nil, refuse(KindInvalidModule, "%v", err)
+	}
+	m := &Module{rt: r, policy: p.Clone(), sha: hex.EncodeToString(sum[:])}
+	if err := m.checkImports(mod); err != nil {
+		return nil, err
+	}
+	if err := checkMemories(mod, uint64(p.Limits.Memory)); err != nil {
+		return nil, err
+	}
+	inst, err := instrument(bin, p.Limits.StackDepth)
+	if err != nil {
+		// Imports from the namespace were refused above; what is left is a
+		// module exporting the metering globals' names, or one the meter
+		// cannot rewrite.
+		return nil, refuse(KindInvalidModule, "%v", err)
+	}
+	cm, err := r.wz.CompileModule(ctx, inst)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("compile: %w", ctx.Err())
+		}
+		// Tell an invalid module from a fault of the instrumentation: only
+		// on this failure path, compile the original too.
+		orig, oerr := r.wz.CompileModule(ctx, bin)
+		if oerr != nil {
+			return nil, refuse(KindInvalidModule, "%s", firstLine(oerr.Error()))
+		}
+		_ = orig.Close(ctx)
+		return nil, fmt.Errorf("internal error: the instrumented module does not compile: %s", firstLine(err.Error()))
+	}
+	m.compiled = cm
+	m.exports = cm.ExportedFunctions()
+	if err := m.configure(); err != nil {
+		_ = m.Close(ctx)
+		return nil, err
+	}
+	return m, nil
+}
+
+// checkImports refuses imports the policy does not allow or the host does
+// not provide.
+func (m *Module) checkImports(mod *wasm.Module) error {
+	for _, im := range mod.Imports {
+		full := im.Module + "." + im.Name
+		if im.Module == meter.ImportModule {
+			return refuse(KindImportDenied, "import %s: the %q namespace is reserved for wasmward", full, meter.ImportModule)
+		}
+		if !m.policy.AllowsImport(im.Module, im.Name) {
+			return refuse(KindImportDenied, "import %s (%s) is not allowed by the policy", full, im.Kind)
+		}
+		hf, ok := m.rt.wasiFuncs[im.Name]
+		if im.Module != wasiModule || im.Kind != wasm.ExternFunc || !ok {
+			return refuse(KindImportDenied, "import %s (%s) is allowed by the policy but no host provides it", full, im.Kind)
+		}
+		if int(im.TypeIndex) >= len(mod.Types) {
+			return refuse(KindInvalidModule, "import %s: type index %d out of range", full, im.TypeIndex)
+		}
+		ft := mod.Types[im.TypeIndex]
+		if !sameTypes(ft.Params, hf.params) || !sameTypes(ft.Results, hf.results) {
+			return refuse(KindImportDenied, "import %s: signature %s does not match the host's", full, sigString(ft))
+		}
+		m.imports = append(m.imports, importSlot{key: full, slot: hf.slot})
+	}
+	return nil
+}
+
+func sameTypes(a []wasm.ValType, b []api.ValueType) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		var want string
+		switch b[i] {
+		case api.ValueTypeI32:
+			want = "i32"
+		case api.ValueTypeI64:
+			want = "i64"
+		case api.ValueTypeF32:
+			want = "f32"
+		case api.ValueTypeF64:
+			want = "f64"
+		default:
+			return false
+		}
+		if a[i].String() != want {
+			return false
+		}
+	}
+	return true
+}
+
+func sigString(ft wasm.FuncType) string {
+	var b strings.Builder
+	b.WriteString("(")
+	for i, p := range ft.Params {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		b.WriteString(p.String())
+	}
+	b.WriteString(") -> (")
+	for i, p := range ft.Results {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		b.WriteString(p.String())
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// checkMemories refuses a module whose memory declares a minimum above the
+// per-instance cap (such a module could never be instantiated within it).
+func checkMemories(mod *wasm.Module, limit uint64) error {
+	// A table element costs the host a pointer: bound declared tables by the
+	// same per-instance budget.
+	for i, tab := range mod.Tables {
+		if min := tab.Limits.Min; min > limit/tableElemSize {
+			return refuse(KindMemoryLimit, "table %d declares a minimum of %d elements (%s of host memory), above the %s per-instance cap",
+				i, min, policy.Size(min*tableElemSize), policy.Size(limit))
+		}
+	}
+	for i, mem := range mod.Memories {
+		if mem.Limits.Is64 {
+			return refuse(KindInvalidModule, "memory %d: 64-bit memories are not supported", i)
+		}
+		if min := mem.Limits.Min; min > limit/pageSize {
+			return refuse(KindMemoryLimit, "memory %d declares a minimum of %s (%d pages), above the %s per-instance cap",
+				i, policy.Size(min*pageSize), min, policy.Size(limit))
+		}
+	}
+	return nil
+}
+
+// configure builds the parts of the module configuration every run shares:
+// mounts, environment, clocks.
+func (m *Module) configure() error {
+	c := m.policy.Capabilities
+	cfg := wazero.NewModuleConfig().
+		WithName("").        // anonymous: instances may run concurrently
+		WithStartFunctions() // Run calls _start itself, with the run's context
+	m.env = c.SortedEnv() // served by wasiBuilder's environ_get
+	if c.Clock == policy.ClockReal {
+		cfg = cfg.WithSysWalltime().WithSysNanotime()
+	}
+	seeded, seed, err := c.RandomSource()
+	if err != nil {
+		return err
+	}
+	m.seeded, m.seed = seeded, seed
+	if len(c.Mounts) > 0 {
+		fsc := wazero.NewFSConfig()
+		for _, mt := range c.Mounts {
+			fs, err := confine.New(mt.Host, mt.ReadOnly)
+			if err != nil {
+				return fmt.Errorf("mount %s at %s: %w", mt.Host, mt.Guest, err)
+			}
+			m.mounts = append(m.mounts, fs)
+			fsc = fsc.(sysfs.FSConfig).WithSysFSMount(fs, mt.Guest)
+		}
+		cfg = cfg.WithFSConfig(fsc)
+	}
+	if c.Stdin == policy.StdinInherit {
+		m.stdin = m.rt.stdinPump()
+	}
+	m.base = cfg
+	return nil
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

@@ -1,0 +1,49 @@
+package sandbox
+
+import (
+	"io"
+	"os"
+)
+
+// Engine selects how wazero executes guests.
+type Engine int
+
+const (
+	// EngineCompiler compiles guests to native code ahead of execution (the default).
+	EngineCompiler Engine = iota
+	// EngineInterpreter interprets guests; slower, for platforms without the compiler.
+	EngineInterpreter
+)
+
+// String returns "compiler" or "interpreter".
+func (e Engine) String() string {
+	if e == EngineInterpreter {
+		return "interpreter"
+	}
+	return "compiler"
+}
+
+// Config is an immutable Runtime configuration. The zero value is not
+// usable; start from NewConfig. With methods return a modified copy.
+type Config struct {
+	engine   Engine
+	cacheDir string
+	stdin    io.Reader
+}
+
+// NewConfig returns the default configuration: the compiler engine and no
+// on-disk compilation cache.
+func NewConfig() Config { return Config{engine: EngineCompiler, stdin: os.Stdin} }
+
+// WithEngine returns a copy that uses engine e.
+func (c Config) WithEngine(e Engine) Config { c.engine = e; return c }
+
+// WithCompilationCache returns a copy that keeps compiled code in dir across
+// processes (wazero's file cache). "" disables it.
+func (c Config) WithCompilationCache(dir string) Config { c.cacheDir = dir; return c }
+
+// WithStdin returns a copy whose host standard input (what policies with
+// stdin "inherit" read) is r instead of os.Stdin. Reads from it happen on a
+// helper goroutine so that a guest waiting for input is still stopped at its
+// deadline.
+func (c Config) WithStdin(r io.Reader) Config { c.stdin = r; return c }

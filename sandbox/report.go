@@ -1,0 +1,164 @@
+package sandbox
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// Outcomes of a run, the Report.Outcome field.
+const (
+	// OutcomeExit: the guest returned from _start or the invoked function, or
+	// called proc_exit. Report.ExitCode holds its status (0 on return).
+	OutcomeExit = "exit"
+	// OutcomeTrap: the guest trapped (unreachable, out-of-bounds access,
+	// division by zero, ...). Report.Trap holds the message.
+	OutcomeTrap = "trap"
+	// OutcomeViolation: wasmward stopped the guest for a limit. Report.Violation
+	// says which.
+	OutcomeViolation = "violation"
+	// OutcomeRefused: the module was refused before it ran. Report.Violation
+	// says why.
+	OutcomeRefused = "refused"
+)
+
+// Violation kinds, the Violation.Kind field.
+const (
+	KindMemoryLimit      = "memory_limit"
+	KindTimeout          = "timeout"
+	KindOutputLimit      = "output_limit"
+	KindFuelExhausted    = "fuel_exhausted"
+	KindStackLimit       = "stack_limit"
+	KindImportDenied     = "import_denied"
+	KindInvalidModule    = "invalid_module"
+	KindCapabilityDenied = "capability_denied"
+	// KindSignature is used by the trust layer when a signature check refuses a module.
+	KindSignature = "signature"
+)
+
+// Violation is why a guest was stopped or a module refused.
+type Violation struct {
+	// Kind is one of the Kind constants.
+	Kind string `json:"kind"`
+	// Detail is one line for humans, naming the limit or the import.
+	Detail string `json:"detail"`
+}
+
+// Error formats the violation as "kind: detail".
+func (v *Violation) Error() string {
+	if v.Detail == "" {
+		return v.Kind
+	}
+	return v.Kind + ": " + v.Detail
+}
+
+// Refusal is the error Compile returns when the module is refused before it
+// runs: invalid bytes, a disallowed import, a declared memory above the cap.
+// Use errors.As to find it.
+type Refusal struct {
+	Violation Violation
+}
+
+// Error formats the refusal as "module refused: kind: detail".
+func (r *Refusal) Error() string { return "module refused: " + r.Violation.Error() }
+
+// Report is what one run did. Its JSON form is what `wasmward run --report`
+// writes and what the gateway logs.
+type Report struct {
+	// Module is the name the module was run under (Invocation.Name).
+	Module string `json:"module"`
+	// SHA256 is the lowercase hex SHA-256 of the original module bytes.
+	SHA256 string `json:"sha256"`
+	// Outcome is one of the Outcome constants.
+	Outcome string `json:"outcome"`
+	// ExitCode is the guest's exit status when Outcome is OutcomeExit.
+	ExitCode int `json:"exit_code"`
+	// Violation is set when Outcome is OutcomeViolation or OutcomeRefused.
+	Violation *Violation `json:"violation"`
+	// DurationMS is the wall-clock time of instantiation plus invocation.
+	DurationMS float64 `json:"duration_ms"`
+	// PeakMemoryBytes is the largest size the instance's linear memory reached.
+	PeakMemoryBytes uint64 `json:"peak_memory_bytes"`
+	// HostCalls counts calls per imported host function, keyed "module.name",
+	// for example "wasi_snapshot_preview1.fd_write".
+	HostCalls map[string]uint64 `json:"host_calls"`
+	// StdoutBytes and StderrBytes count what the guest wrote that was
+	// delivered (never more than the output cap).
+	StdoutBytes uint64 `json:"stdout_bytes"`
+	StderrBytes uint64 `json:"stderr_bytes"`
+	// FuelUsed is the fuel the guest consumed (see docs/metering.md).
+	FuelUsed uint64 `json:"fuel_used"`
+	// Results are the invoked function's results (wazero api encoding).
+	Results []uint64 `json:"results,omitempty"`
+	// Trap is the trap message when Outcome is OutcomeTrap. It may reveal
+	// internals of the module: never send it to HTTP clients.
+	Trap string `json:"trap,omitempty"`
+}
+
+// Invocation is one call of a compiled module.
+type Invocation struct {
+	// Args are argv after argv[0], appended after the policy's args.
+	Args []string
+	// Name is argv[0] and Report.Module; "module.wasm" when empty.
+	Name string
+	// Env are extra "K=V" pairs on top of the policy's env (the gateway's CGI
+	// variables). Later pairs override earlier ones with the same key.
+	Env []string
+	// Stdin overrides the policy's stdin when not nil (the gateway's request body).
+	Stdin io.Reader
+	// Stdout receives the guest's stdout, capped at the policy's output limit:
+	// past it the guest is stopped with an output_limit violation. nil discards.
+	Stdout io.Writer
+	// Stderr receives the guest's stderr under the same cap. nil discards.
+	Stderr io.Writer
+	// Function is an export to call instead of _start (--invoke).
+	Function string
+	// Params are its arguments, in wazero's api encoding.
+	Params []uint64
+}
+
+// WriteFile writes the report as indented JSON to path atomically: through a
+// temporary file in the same directory that is synced and renamed over path,
+// so a reader sees the previous file or the whole report, never a part.
+func (r *Report) WriteFile(path string) (err error) {
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode report: %w", err)
+	}
+	data = append(data, '\n')
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(tmp)
+			err = fmt.Errorf("write report %s: %w", path, err)
+		}
+	}()
+	if err = f.Chmod(0o644); err != nil {
+		return err
+	}
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// SHA256Hex returns the lowercase hex SHA-256 of b, the form of Report.SHA256.
+func SHA256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,485 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/wasmward/wasmward/internal/meter"
+	"github.com/wasmward/wasmward/policy"
+)
+
+// ErrInvoke is wrapped by the errors Run returns for an invocation that does
+// not fit the module (no such export, wrong number of arguments, no _start):
+// the caller's mistake, not the guest's behaviour.
+var ErrInvoke = errors.New("invalid invocation")
+
+// fuelSlice is how much fuel one call of the fuel host function hands out
+// when the budget allows: about a millisecond of guest work, so the deadline
+// is checked at least that often.
+const fuelSlice = 1 << 20
+
+// stateKey is the context key of the *runState of the current run.
+type stateKey struct{}
+
+// stateFrom returns the run state carried by ctx, or nil.
+func stateFrom(ctx context.Context) *runState {
+	st, _ := ctx.Value(stateKey{}).(*runState)
+	return st
+}
+
+// runCtx carries the run state without an allocation per run: it is a field
+// of the pooled runState.
+type runCtx struct {
+	context.Context
+	st *runState
+}
+
+func (c *runCtx) Value(key any) any {
+	if _, ok := key.(stateKey); ok {
+		return c.st
+	}
+	return c.Context.Value(key)
+}
+
+// violationError is what host functions panic with to stop a guest; wazero
+// wraps it with %w, so errors.As finds it in the error of the call.
+type violationError Violation
+
+func (v *violationError) Error() string { return (*Violation)(v).Error() }
+
+// runState is the per-run state the host functions reach through the
+// context. States are pooled per Module; everything in them is reset by
+// begin.
+type runState struct {
+	m    *Module
+	rctx runCtx
+
+	deadline       time.Time
+	callerDeadline bool // the caller's context set the deadline, not the policy
+	done           <-chan struct{}
+
+	// fuel accounting: handed is the fuel given to the guest so far (the
+	// guest's counter starts at 0); budget is the run's limit, 0 unmetered.
+	handed int64
+	budget int64
+
+	viol  *violationError // first violation, if any
+	calls []uint64        // per WASI function, by slot
+
+	stdout, stderr capWriter
+	stdin          deadlineReader
+	mem            linearMemory
+	rnd            *mrand.ChaCha8 // seeded random, reseeded per run
+
+	cfg     wazero.ModuleConfig // m.base plus this state's writers, sleep and random
+	sleepFn sys.Nanosleep
+
+	// argv and the environment, NUL-terminated, with each string's offset.
+	argBuf, envBuf   []byte
+	argOffs, envOffs []uint32
+
+	// The invocation, handed to the guest goroutine, and what it did.
+	name, fname string
+	in          Invocation
+	start       time.Time
+	closeStdin  func()
+	results     []uint64
+	fuelLeft    int64
+	callErr     error // the guest call's error: trap, exit, violation
+	hostErr     error // a failure of the host
+	elapsed     time.Duration
+	finished    chan struct{} // capacity 1: execute never blocks on it
+	watch       *time.Timer   // the last-resort watchdog
+}
+
+func (m *Module) newState() *runState {
+	st := &runState{m: m, calls: make([]uint64, len(m.rt.wasiFuncs))}
+	st.rctx.st = st
+	st.finished = make(chan struct{}, 1)
+	st.watch = time.NewTimer(time.Hour)
+	st.watch.Stop()
+	st.stdout = capWriter{st: st, stream: "stdout"}
+	st.stderr = capWriter{st: st, stream: "stderr"}
+	st.stdin.st = st
+	st.mem.st = st
+	st.sleepFn = st.nanosleep
+	cfg := m.base.WithStdout(&st.stdout).WithStderr(&st.stderr).WithStdin(&st.stdin).
+		WithNanosleep(st.sleepFn).WithOsyield(func() {})
+	if m.seeded {
+		st.rnd = mrand.NewChaCha8(seedBytes(m.seed))
+		cfg = cfg.WithRandSource(st.rnd)
+	} else {
+		cfg = cfg.WithRandSource(rand.Reader)
+	}
+	st.cfg = cfg
+	return st
+}
+
+func seedBytes(n int64) (s [32]byte) {
+	binary.LittleEndian.PutUint64(s[:], uint64(n))
+	copy(s[8:], "wasmward seeded random")
+	return s
+}
+
+// record keeps v as the run's violation unless one was recorded before.
+func (st *runState) record(v *violationError) *violationError {
+	if st.viol == nil {
+		st.viol = v
+	}
+	return st.viol
+}
+
+// stop records a violation and panics with it, unwinding the guest.
+func (st *runState) stop(kind, format string, args ...any) {
+	v := &violationError{Kind: kind, Detail: fmt.Sprintf(format, args...)}
+	st.record(v)
+	panic(v)
+}
+
+// checkDeadline stops the guest when the deadline passed or the caller's
+// context is done.
+func (st *runState) checkDeadline() {
+	if st.done != nil {
+		select {
+		case <-st.done:
+			st.stopCanceled()
+		default:
+		}
+	}
+	if !time.Now().Before(st.deadline) {
+		st.stopTimeout()
+	}
+}
+
+func (st *runState) stopTimeout() {
+	if st.callerDeadline {
+		st.stop(KindTimeout, "the caller's deadline passed")
+	}
+	st.stop(KindTimeout, "wall-clock deadline of %s exceeded", st.m.policy.Limits.Timeout)
+}
+
+func (st *runState) stopCanceled() {
+	if err := st.rctx.Context.Err(); errors.Is(err, context.DeadlineExceeded) {
+		st.stop(KindTimeout, "the caller's deadline passed")
+	}
+	st.stop(KindTimeout, "run canceled by the caller")
+}
+
+// refuel implements meter.FuelFunc. c is the guest's counter (< 0: the
+// guest consumed c more than it was handed). It returns the new counter or
+// stops the guest. The budget check is exact whatever the slice size: the
+// counter handed out never exceeds what is left of the budget, so the guest
+// calls back at the first check where consumption exceeds the budget.
+func (st *runState) refuel(c int64) int64 {
+	st.checkDeadline()
+	consumed := st.handed - c
+	grant := st.m.rt.fuelSlice
+	if st.budget > 0 {
+		left := st.budget - consumed
+		if left < 0 {
+			st.stop(KindFuelExhausted, "fuel budget of %d exhausted", st.budget)
+		}
+		grant = min(grant, left)
+	}
+	st.handed = consumed + grant
+	return grant
+}
+
+// nanosleep is the guest's sleep (poll_oneoff with a clock subscription).
+// It really sleeps, but never past the deadline: a guest that sleeps longer
+// is stopped with a timeout when the deadline passes.
+func (st *runState) nanosleep(ns int64) {
+	d := time.Duration(ns)
+	rem := time.Until(st.deadline)
+	late := d >= rem
+	if late {
+		d = rem
+	}
+	if d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-st.done:
+			t.Stop()
+			st.stopCanceled()
+		}
+	}
+	if late {
+		st.stopTimeout()
+	}
+}
+
+// watchdogGrace is how long past its deadline Run waits for a guest that
+// is stuck where no deadline check reaches (a host call blocked in a writer
+// or reader the caller supplied) before it gives up on it.
+const watchdogGrace = time.Second
+
+// Run instantiates a fresh instance of the module and invokes it once: its
+// _start, or in.Function with in.Params. The returned Report is never nil;
+// the error is reserved for failures of the host or of the invocation itself
+// (wrapping ErrInvoke), never for what the guest did. Run never panics and
+// closes the instance.
+//
+// The deadline is the policy's timeout or ctx's deadline, whichever comes
+// first; canceling ctx stops the guest too (a timeout violation). Run
+// returns by the deadline plus a small margin whatever the guest does;
+// should the guest be blocked in a host call that ignores the deadline (a
+// caller-supplied Stdout that blocks forever), Run gives up on it one second
+// after the deadline and reports a timeout; the instance is then closed
+// when that call eventually returns.
+func (m *Module) Run(ctx context.Context, in Invocation) (rep *Report, err error) {
+	name := in.Name
+	if name == "" {
+		name = "module.wasm"
+	}
+	rep = &Report{Module: name, SHA256: m.sha}
+	fname := in.Function
+	if fname == "" {
+		fname = "_start"
+	}
+	def, ok := m.exports[fname]
+	switch {
+	case !ok && in.Function == "":
+		return rep, fmt.Errorf("%w: the module exports no _start function (use an exported function instead)", ErrInvoke)
+	case !ok:
+		return rep, fmt.Errorf("%w: the module exports no function %q", ErrInvoke, fname)
+	case len(def.ParamTypes()) != len(in.Params):
+		return rep, fmt.Errorf("%w: %s takes %d arguments, got %d", ErrInvoke, fname, len(def.ParamTypes()), len(in.Params))
+	}
+
+	st, _ := m.states.Get().(*runState)
+	if st == nil {
+		st = m.newState()
+	}
+	start := time.Now()
+	if err := st.begin(ctx, start, in); err != nil {
+		st.end()
+		m.states.Put(st)
+		return rep, err
+	}
+	st.name, st.fname, st.in = name, fname, in
+
+	// The guest runs on a worker goroutine so that Run can return even if
+	// it never does.
+	m.rt.inflight.Add(1)
+	m.inflight.Add(1)
+	m.rt.dispatch(st)
+	st.watch.Reset(time.Until(st.deadline) + watchdogGrace)
+	select {
+	case <-st.finished:
+		st.watch.Stop()
+	case <-st.watch.C:
+		rep.DurationMS = float64(time.Since(start).Nanoseconds()) / 1e6
+		rep.Outcome = OutcomeViolation
+		rep.HostCalls = map[string]uint64{}
+		rep.Violation = &Violation{Kind: KindTimeout, Detail: fmt.Sprintf(
+			"wall-clock deadline of %s exceeded; the guest was still blocked in a host call %s later and was abandoned",
+			m.policy.Limits.Timeout, watchdogGrace)}
+		// The state stays with the abandoned goroutine; it is never reused.
+		return rep, nil
+	}
+	rep.DurationMS = float64(st.elapsed.Nanoseconds()) / 1e6
+	if st.hostErr != nil {
+		err = st.hostErr
+	} else {
+		st.report(rep)
+	}
+	st.end()
+	m.states.Put(st)
+	return rep, err
+}
+
+// execute instantiates and calls the guest; it runs on its own goroutine and
+// signals st.finished when done. It never panics.
+func (st *runState) execute() {
+	m := st.m
+	defer func() {
+		if r := recover(); r != nil {
+			// A bug of the host, not of the guest: report it, keep the process.
+			st.hostErr = fmt.Errorf("internal error running %s: %v", st.name, r)
+		}
+		if st.closeStdin != nil {
+			st.closeStdin()
+			st.closeStdin = nil
+		}
+		m.inflight.Done()
+		m.rt.inflight.Done()
+		st.finished <- struct{}{}
+	}()
+	ictx := experimental.WithMemoryAllocator(&st.rctx, &st.mem)
+	in := st.in
+	st.setArgs(st.name, in.Args)
+	st.setEnv(in.Env)
+
+	mod, err := m.rt.wz.InstantiateModule(ictx, m.compiled, st.cfg)
+	if err == nil {
+		fuel := mod.ExportedGlobal(meter.FuelGlobal)
+		if in.Function != "" {
+			if ini := mod.ExportedFunction("_initialize"); ini != nil {
+				_, err = ini.Call(ictx)
+			}
+		}
+		if err == nil {
+			st.results, err = mod.ExportedFunction(st.fname).Call(ictx, in.Params...)
+		}
+		if fuel != nil {
+			st.fuelLeft = int64(fuel.Get())
+		}
+		_ = mod.Close(ictx)
+	}
+	st.callErr = err
+	st.elapsed = time.Since(st.start)
+}
+
+// begin resets the state for a run starting at start.
+func (st *runState) begin(ctx context.Context, start time.Time, in Invocation) error {
+	m := st.m
+	st.start = start
+	st.results, st.fuelLeft, st.callErr, st.hostErr, st.closeStdin = nil, 0, nil, nil, nil
+	lim := m.policy.Limits
+	st.rctx.Context = ctx
+	st.done = ctx.Done()
+	st.deadline = start.Add(lim.Timeout.Std())
+	st.callerDeadline = false
+	if d, ok := ctx.Deadline(); ok && d.Before(st.deadline) {
+		st.deadline, st.callerDeadline = d, true
+	}
+	st.handed = 0
+	st.budget = int64(min(lim.Fuel, uint64(1<<63-1)))
+	st.viol = nil
+	st.stdout.reset(in.Stdout, uint64(lim.Output))
+	st.stderr.reset(in.Stderr, uint64(lim.Output))
+	st.mem.reset(m.rt.memPool, uint64(lim.Memory))
+	if st.rnd != nil {
+		st.rnd.Seed(seedBytes(m.seed))
+	}
+	st.stdin.src, st.stdin.pump = nil, nil
+	switch {
+	case in.Stdin != nil:
+		st.stdin.src = in.Stdin
+	case m.stdin != nil:
+		st.stdin.pump = m.stdin
+	case strings.HasPrefix(m.policy.Capabilities.Stdin, "file:"):
+		path := strings.TrimPrefix(m.policy.Capabilities.Stdin, "file:")
+		f, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("open stdin: %w", err)
+		}
+		st.stdin.src = f
+		st.closeStdin = func() { _ = f.Close() }
+	}
+	return nil
+}
+
+// end drops references to the caller's objects so a pooled state keeps none.
+func (st *runState) end() {
+	st.rctx.Context = nil
+	st.done = nil
+	st.stdout.w, st.stderr.w = nil, nil
+	st.stdin.src, st.stdin.pump = nil, nil
+	st.mem.release()
+	st.in = Invocation{}
+	st.results = nil
+	st.callErr, st.hostErr = nil, nil
+}
+
+// report fills rep from the state and the error of the guest call.
+func (st *runState) report(rep *Report) {
+	results, fuelLeft, err := st.results, st.fuelLeft, st.callErr
+	rep.StdoutBytes = st.stdout.n
+	rep.StderrBytes = st.stderr.n
+	rep.PeakMemoryBytes = st.mem.peak
+	rep.HostCalls = make(map[string]uint64, len(st.m.imports))
+	for _, im := range st.m.imports {
+		rep.HostCalls[im.key] += st.calls[im.slot]
+		st.calls[im.slot] = 0
+	}
+	// fuel_used: what was handed out minus what the counter still holds;
+	// a guest stopped for fuel used its whole budget (the block whose charge
+	// overdrew it never ran, and the counter may hold its pre-charge value).
+	used := st.handed - fuelLeft
+	if st.viol != nil && st.viol.Kind == KindFuelExhausted {
+		used = st.budget
+	}
+	if st.budget > 0 && used > st.budget {
+		used = st.budget
+	}
+	if used > 0 {
+		rep.FuelUsed = uint64(used)
+	}
+
+	var exit *sys.ExitError
+	var v *violationError
+	switch {
+	case st.viol != nil:
+		rep.Outcome = OutcomeViolation
+		rep.Violation = &Violation{Kind: st.viol.Kind, Detail: st.viol.Detail}
+		if errors.As(err, &exit) {
+			rep.ExitCode = int(exit.ExitCode())
+		}
+	case errors.As(err, &v):
+		rep.Outcome = OutcomeViolation
+		rep.Violation = &Violation{Kind: v.Kind, Detail: v.Detail}
+	case errors.As(err, &exit):
+		rep.Outcome = OutcomeExit
+		rep.ExitCode = int(exit.ExitCode())
+	case err != nil && firstLine(err.Error()) == "wasm error: stack overflow":
+		// The engine's own stack ran out before the depth bound (the
+		// interpreter's is shallower): the same limit, reached earlier.
+		rep.Outcome = OutcomeViolation
+		rep.Violation = &Violation{Kind: KindStackLimit, Detail: fmt.Sprintf(
+			"the engine's call stack overflowed before the limit of %d nested calls", st.m.policy.Limits.StackDepth)}
+	case err != nil:
+		rep.Outcome = OutcomeTrap
+		rep.Trap = firstLine(err.Error())
+	default:
+		rep.Outcome = OutcomeExit
+		if len(results) > 0 {
+			rep.Results = append([]uint64(nil), results...)
+		}
+	}
+}
+
+// capWriter counts what the guest writes to one stream and stops the guest
+// past the cap. Nothing is buffered: bytes go straight to w.
+type capWriter struct {
+	st     *runState
+	stream string
+	w      io.Writer
+	n, cap uint64
+}
+
+func (c *capWriter) reset(w io.Writer, limit uint64) {
+	if w == nil {
+		w = io.Discard
+	}
+	c.w, c.n, c.cap = w, 0, limit
+}
+
+// Write implements io.Writer for wazero's fd_write.
+func (c *capWriter) Write(p []byte) (int, error) {
+	room := c.cap - c.n
+	if uint64(len(p)) <= room {
+		n, err := c.w.Write(p)
+		c.n += uint64(n)
+		return n, err
+	}
+	if room > 0 {
+		n, _ := c.w.Write(p[:room])
+		c.n += uint64(n)
+	}
+	c.st.stop(KindOutputLimit, "%s exceeded the %s cap", c.stream, policy.Size(c.cap))
+	return 0, nil // unreachable
+}

@@ -1,0 +1,246 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/wasmward/wasmward/internal/meter"
+)
+
+// wasiModule is the import module name of WASI preview1.
+const wasiModule = wasi_snapshot_preview1.ModuleName
+
+// Runtime owns the wazero runtime, the WASI host module and the wasmward
+// metering host functions, all instantiated once. It is safe for concurrent
+// use: any number of goroutines may Compile and Run at the same time.
+type Runtime struct {
+	cfg   Config
+	wz    wazero.Runtime
+	cache wazero.CompilationCache
+
+	// wasiFuncs are the WASI functions the host provides, by name, with the
+	// slot of their call counter in runState.calls.
+	wasiFuncs map[string]hostFunc
+	// fuelSlice is the most fuel one refuel hands out (fuelSlice; tests
+	// shrink it to prove accounting does not depend on it).
+	fuelSlice int64
+	// memPool recycles zeroed linear memories across instances.
+	memPool *memPool
+
+	// inflight counts guest goroutines still running, abandoned ones included.
+	inflight sync.WaitGroup
+	// jobs hands runs to idle workers (see dispatch); closed ends them.
+	jobs   chan *runState
+	closed chan struct{}
+
+	stdinOnce sync.Once
+	stdin     *pumpReader
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// hostFunc describes one host function a guest may import.
+type hostFunc struct {
+	slot    int
+	params  []api.ValueType
+	results []api.ValueType
+}
+
+// New creates a Runtime: a wazero runtime whose page limit is the wasm32
+// maximum (each instance is capped by its own policy instead), the WASI
+// preview1 host module with per-function call counting, and the host module
+// that instrumented guests call for fuel and on stack exhaustion.
+func New(ctx context.Context, cfg Config) (*Runtime, error) {
+	var rc wazero.RuntimeConfig
+	if cfg.engine == EngineInterpreter {
+		rc = wazero.NewRuntimeConfigInterpreter()
+	} else {
+		rc = wazero.NewRuntimeConfigCompiler()
+	}
+	// Only the per-instance allocator decides how far memory grows; wazero's
+	// runtime-wide limit is the wasm32 maximum. WithCloseOnContextDone stays
+	// off: instrumentation stops guests at no cost to code that is not
+	// stopped.
+	rc = rc.WithMemoryLimitPages(65536)
+	r := &Runtime{cfg: cfg, memPool: newMemPool(), fuelSlice: fuelSlice,
+		jobs: make(chan *runState), closed: make(chan struct{})}
+	if cfg.cacheDir != "" {
+		c, err := wazero.NewCompilationCacheWithDir(cfg.cacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("open compilation cache %q: %w", cfg.cacheDir, err)
+		}
+		r.cache = c
+		rc = rc.WithCompilationCache(c)
+	}
+	r.wz = wazero.NewRuntimeWithConfig(ctx, rc)
+	if err := r.instantiateHosts(ctx); err != nil {
+		_ = r.wz.Close(ctx)
+		if r.cache != nil {
+			_ = r.cache.Close(ctx)
+		}
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *Runtime) instantiateHosts(ctx context.Context) error {
+	// WASI, compiled with a listener on every function: wazero calls
+	// listeners of host functions with the caller's context, which carries
+	// the run's counters.
+	fac := &countingFactory{slots: map[string]int{}}
+	lctx := experimental.WithFunctionListenerFactory(ctx, fac)
+	cm, err := wasiBuilder(r.wz).Compile(lctx)
+	if err != nil {
+		return fmt.Errorf("compile WASI host module: %w", err)
+	}
+	r.wasiFuncs = make(map[string]hostFunc, len(fac.slots))
+	for name, def := range cm.ExportedFunctions() {
+		slot, ok := fac.slots[name]
+		if !ok {
+			return fmt.Errorf("WASI host function %s has no call counter", name)
+		}
+		r.wasiFuncs[name] = hostFunc{slot: slot, params: def.ParamTypes(), results: def.ResultTypes()}
+	}
+	if _, err := r.wz.InstantiateModule(lctx, cm, wazero.NewModuleConfig()); err != nil {
+		return fmt.Errorf("instantiate WASI host module: %w", err)
+	}
+
+	_, err = r.wz.NewHostModuleBuilder(meter.ImportModule).
+		NewFunctionBuilder().
+		WithGoFunction(api.GoFunc(fuelHost), []api.ValueType{api.ValueTypeI64}, []api.ValueType{api.ValueTypeI64}).
+		WithName(meter.FuelFunc).Export(meter.FuelFunc).
+		NewFunctionBuilder().
+		WithGoFunction(api.GoFunc(stackHost), nil, nil).
+		WithName(meter.StackFunc).Export(meter.StackFunc).
+		Instantiate(ctx)
+	if err != nil {
+		return fmt.Errorf("instantiate %s host module: %w", meter.ImportModule, err)
+	}
+	return nil
+}
+
+// Close releases the runtime and every module compiled by it. Runs must have
+// returned first; guests that Run abandoned (see Module.Run) are waited for
+// until ctx is done, then closed under them.
+func (r *Runtime) Close(ctx context.Context) error {
+	r.closeOnce.Do(func() {
+		waitGroup(ctx, &r.inflight)
+		close(r.closed)
+		r.closeErr = r.wz.Close(ctx)
+		if r.cache != nil {
+			if err := r.cache.Close(ctx); err != nil && r.closeErr == nil {
+				r.closeErr = err
+			}
+		}
+	})
+	return r.closeErr
+}
+
+// countingFactory gives every WASI function a listener that counts its calls
+// in the run state found in the caller's context.
+type countingFactory struct {
+	slots map[string]int
+}
+
+// NewFunctionListener implements experimental.FunctionListenerFactory. wazero
+// calls it once per host function while compiling the WASI module.
+func (f *countingFactory) NewFunctionListener(def api.FunctionDefinition) experimental.FunctionListener {
+	name := def.Name()
+	if len(def.ExportNames()) > 0 {
+		name = def.ExportNames()[0]
+	}
+	slot, ok := f.slots[name]
+	if !ok {
+		slot = len(f.slots)
+		f.slots[name] = slot
+	}
+	return callCounter(slot)
+}
+
+// callCounter is the listener of one host function: its counter slot.
+type callCounter int
+
+func (c callCounter) Before(ctx context.Context, _ api.Module, _ api.FunctionDefinition, _ []uint64, _ experimental.StackIterator) {
+	if st := stateFrom(ctx); st != nil && int(c) < len(st.calls) {
+		st.calls[c]++
+	}
+}
+
+func (callCounter) After(context.Context, api.Module, api.FunctionDefinition, []uint64) {}
+
+func (callCounter) Abort(context.Context, api.Module, api.FunctionDefinition, error) {}
+
+// fuelHost is meter.FuelFunc: the guest's fuel counter went negative.
+func fuelHost(ctx context.Context, stack []uint64) {
+	st := stateFrom(ctx)
+	if st == nil {
+		panic(&violationError{Kind: KindInvalidModule, Detail: "fuel requested outside a wasmward run"})
+	}
+	stack[0] = uint64(st.refuel(int64(stack[0])))
+}
+
+// stackHost is meter.StackFunc: a call would nest deeper than the bound.
+func stackHost(ctx context.Context, _ []uint64) {
+	st := stateFrom(ctx)
+	depth := uint32(0)
+	if st != nil {
+		depth = st.m.policy.Limits.StackDepth
+	}
+	v := &violationError{Kind: KindStackLimit, Detail: fmt.Sprintf("call depth exceeded the limit of %d nested calls", depth)}
+	if st != nil {
+		st.record(v)
+	}
+	panic(v)
+}
+
+// waitGroup waits for wg or until ctx is done.
+func waitGroup(ctx context.Context, wg *sync.WaitGroup) {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// workerIdle is how long a worker goroutine waits for the next run before it
+// exits.
+const workerIdle = 10 * time.Second
+
+// dispatch runs st.execute on an idle worker goroutine, or on a new one when
+// none is idle. Workers outlive runs so that their stacks, grown by the
+// first call into wazero, are not grown again for every run.
+func (r *Runtime) dispatch(st *runState) {
+	select {
+	case r.jobs <- st:
+	default:
+		go r.worker(st)
+	}
+}
+
+func (r *Runtime) worker(st *runState) {
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		st.execute()
+		idle.Reset(workerIdle)
+		select {
+		case st = <-r.jobs:
+		case <-idle.C:
+			return
+		case <-r.closed:
+			return
+		}
+	}
+}
