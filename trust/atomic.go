@@ -10,7 +10,18 @@ import (
 // writeFileAtomic writes data to path through a temporary file in the same
 // directory that is synced and renamed over path, so readers see the old
 // content or the new, never a part.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	return writeFile(path, data, perm, true)
+}
+
+// writeFileNew is writeFileAtomic for a file that must not exist yet: the
+// synced temporary file is hard-linked to path, which fails if path exists
+// (even if it appeared after any earlier check), instead of renamed over it.
+func writeFileNew(path string, data []byte, perm os.FileMode) error {
+	return writeFile(path, data, perm, false)
+}
+
+func writeFile(path string, data []byte, perm os.FileMode, replace bool) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -35,7 +46,12 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	if err = f.Close(); err != nil {
 		return err
 	}
-	if err = os.Rename(tmp, path); err != nil {
+	if replace {
+		err = os.Rename(tmp, path)
+	} else if err = os.Link(tmp, path); err == nil {
+		_ = os.Remove(tmp)
+	}
+	if err != nil {
 		return err
 	}
 	if d, derr := os.Open(dir); derr == nil {

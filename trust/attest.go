@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/wasmward/wasmward/policy"
 	"github.com/wasmward/wasmward/trust/internal/dsse"
@@ -65,15 +67,25 @@ func Attest(key *PrivateKey, module string, bin []byte, pol policy.Policy) ([]by
 }
 
 // AddAttestationSignature adds key's signature to the envelope of an
-// attestation, for policies that need several signers. It refuses an
+// attestation, for policies that need several signers. Like a first signer,
+// a co-signer vouches for a module it holds: the envelope must be an
+// attestation of bin named module (statement and predicate types, subject
+// digest and name, a valid policy), or it is refused. It also refuses an
 // envelope key already signed.
-func AddAttestationSignature(envelope []byte, key *PrivateKey) ([]byte, error) {
+func AddAttestationSignature(envelope []byte, module string, bin []byte, key *PrivateKey) ([]byte, error) {
 	env, payload, err := dsse.Parse(envelope)
 	if err != nil {
 		return nil, fmt.Errorf("attest: %w", err)
 	}
+	if _, err := readStatement(env.PayloadType, payload, module, bin); err != nil {
+		return nil, fmt.Errorf("attest: cannot co-sign: %w", err)
+	}
 	pae := dsse.PAE(env.PayloadType, payload)
+	checks := checkBudget{what: "attestation"}
 	for _, s := range env.Signatures {
+		if err := checks.spend(); err != nil {
+			return nil, fmt.Errorf("attest: %w", err)
+		}
 		if sig, err := s.DecodeSig(); err == nil && key.Public().verify(pae, sig) {
 			return nil, fmt.Errorf("attest: the envelope is already signed by this key (%s)", key.Public().Fingerprint())
 		}
@@ -104,17 +116,21 @@ func (p *Policy) VerifyAttestation(ctx context.Context, module string, bin, enve
 	if err := ctx.Err(); err != nil {
 		return policy.Policy{}, Result{}, err
 	}
+	if module == "" {
+		return policy.Policy{}, Result{}, refuseNoName()
+	}
 	env, payload, err := dsse.Parse(envelope)
 	if err != nil {
 		return policy.Policy{}, Result{}, refuse(module, ReasonAttestation, "%w", err)
 	}
-	if env.PayloadType != InTotoPayloadType {
-		return policy.Policy{}, Result{}, refuse(module, ReasonAttestation, "payload type %q, want %q", env.PayloadType, InTotoPayloadType)
-	}
 	pae := dsse.PAE(env.PayloadType, payload)
 	var signed []*PublicKey
+	checks := checkBudget{what: "attestation"}
 	for _, k := range p.keys {
 		for _, s := range env.Signatures {
+			if err := checks.spend(); err != nil {
+				return policy.Policy{}, Result{}, refuse(module, ReasonAttestation, "%w", err)
+			}
 			sig, err := s.DecodeSig()
 			if err == nil && k.key.verify(pae, sig) {
 				signed = append(signed, k.key)
@@ -130,42 +146,57 @@ func (p *Policy) VerifyAttestation(ctx context.Context, module string, bin, enve
 	if err != nil {
 		return policy.Policy{}, Result{}, err
 	}
+	pol, err := readStatement(env.PayloadType, payload, module, bin)
+	if err != nil {
+		reason := ReasonAttestation
+		if errors.Is(err, ErrModified) {
+			reason = ReasonModified
+		}
+		return policy.Policy{}, Result{}, &RefusedError{Module: module, Reason: reason, Err: err}
+	}
+	return pol, res, nil
+}
+
+// readStatement checks that payload, of DSSE type payloadType, is a
+// wasmward policy statement about bin named module, and returns the policy
+// it grants. A subject digest other than bin's wraps ErrModified.
+func readStatement(payloadType string, payload []byte, module string, bin []byte) (policy.Policy, error) {
+	if payloadType != InTotoPayloadType {
+		return policy.Policy{}, fmt.Errorf("payload type %q, want %q", payloadType, InTotoPayloadType)
+	}
 	var st statement
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	if err := dec.Decode(&st); err != nil {
-		return policy.Policy{}, Result{}, refuse(module, ReasonAttestation, "statement: %w", err)
+	if err := json.Unmarshal(payload, &st); err != nil {
+		return policy.Policy{}, fmt.Errorf("statement: %w", err)
 	}
 	if st.Type != StatementType {
-		return policy.Policy{}, Result{}, refuse(module, ReasonAttestation, "statement type %q, want %q", st.Type, StatementType)
+		return policy.Policy{}, fmt.Errorf("statement type %q, want %q", st.Type, StatementType)
 	}
 	if st.PredicateType != PredicateType {
-		return policy.Policy{}, Result{}, refuse(module, ReasonAttestation, "predicate type %q, want %q", st.PredicateType, PredicateType)
+		return policy.Policy{}, fmt.Errorf("predicate type %q, want %q", st.PredicateType, PredicateType)
 	}
 	d := sha256.Sum256(bin)
 	want := hex.EncodeToString(d[:])
-	var match *subject
-	for i := range st.Subject {
-		if st.Subject[i].Digest["sha256"] == want {
-			match = &st.Subject[i]
-			break
+	matched := false
+	var others []string // names of subjects with this digest
+	for _, sub := range st.Subject {
+		if strings.EqualFold(sub.Digest["sha256"], want) {
+			if matched = sub.Name == module; matched {
+				break
+			}
+			others = append(others, strconv.Quote(sub.Name))
 		}
 	}
-	if match == nil {
-		return policy.Policy{}, Result{}, &RefusedError{Module: module, Reason: ReasonModified,
-			Err: fmt.Errorf("attestation: %w: no subject has the module's sha256 %s (it attests another binary)", ErrModified, want)}
-	}
-	if match.Name != module {
-		return policy.Policy{}, Result{}, refuse(module, ReasonAttestation, "the attestation names the module %q, not %q", match.Name, module)
+	switch {
+	case !matched && len(others) == 0:
+		return policy.Policy{}, fmt.Errorf("attestation: %w: no subject has the module's sha256 %s (it attests another binary)", ErrModified, want)
+	case !matched:
+		return policy.Policy{}, fmt.Errorf("the attestation names the module %s, not %q", strings.Join(others, ", "), module)
 	}
 	if len(st.Predicate) == 0 || bytes.Equal(st.Predicate, []byte("null")) {
-		return policy.Policy{}, Result{}, refuse(module, ReasonAttestation, "the statement has no predicate")
+		return policy.Policy{}, errors.New("the statement has no predicate")
 	}
 	// JSON is YAML: the policy package's strict parser reads the predicate.
-	pol, err := policy.Parse(st.Predicate, "attestation predicate")
-	if err != nil {
-		return policy.Policy{}, Result{}, refuse(module, ReasonAttestation, "%w", err)
-	}
-	return pol, res, nil
+	return policy.Parse(st.Predicate, "attestation predicate")
 }
 
 // errNoAttestation is returned by Gate.Admit when the gate requires an

@@ -148,14 +148,14 @@ rules:
 	}
 
 	// A second signer meets the 2-of-2 rule.
-	both, err := AddAttestationSignature(acmeOne, k["release"])
+	both, err := AddAttestationSignature(acmeOne, "acme/x", bin, k["release"])
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, res, err := p.VerifyAttestation(context.Background(), "acme/x", bin, both); err != nil || len(res.Signers) != 2 {
 		t.Fatalf("2 of 2: %v %+v", err, res)
 	}
-	if _, err := AddAttestationSignature(both, k["ci"]); err == nil || !strings.Contains(err.Error(), "already signed") {
+	if _, err := AddAttestationSignature(both, "acme/x", bin, k["ci"]); err == nil || !strings.Contains(err.Error(), "already signed") {
 		t.Fatalf("duplicate signer: %v", err)
 	}
 }

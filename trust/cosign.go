@@ -139,6 +139,9 @@ func VerifyBundle(key *PublicKey, data, bundleJSON []byte) error {
 	if !ok {
 		return fmt.Errorf("verify bundle: unsupported media type %q", b.MediaType)
 	}
+	if b.MessageSignature != nil && len(b.DSSEEnvelope) > 0 {
+		return errors.New("verify bundle: both a message signature and a DSSE envelope (a bundle has one content)")
+	}
 	if b.MessageSignature == nil {
 		if len(b.DSSEEnvelope) > 0 {
 			return errors.New("verify bundle: DSSE envelope bundles are not supported for blobs; want a message signature")

@@ -57,6 +57,7 @@ func TestCosignRefusals(t *testing.T) {
 		{"bundle media type", VerifyBundle(k.Public(), data, bytes.Replace(b, []byte("v0.3+json"), []byte("v9+json"), 1)), "unsupported media type"},
 		{"bundle not json", VerifyBundle(k.Public(), data, []byte("{")), "parse"},
 		{"bundle no signature", VerifyBundle(k.Public(), data, []byte(`{"mediaType":"`+BundleMediaType+`"}`)), "no message signature"},
+		{"bundle both contents", VerifyBundle(k.Public(), data, bytes.Replace(b, []byte(`"messageSignature"`), []byte(`"dsseEnvelope":{},"messageSignature"`), 1)), "both a message signature and a DSSE envelope"},
 		{"bundle dsse", VerifyBundle(k.Public(), data, []byte(`{"mediaType":"`+BundleMediaType+`","dsseEnvelope":{}}`)), "DSSE envelope bundles are not supported"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"unicode/utf8"
 
 	"github.com/wasmward/wasmward/internal/wasm"
 	"github.com/wasmward/wasmward/trust/internal/wasmsig"
@@ -173,10 +172,7 @@ func findVersion(secs []wasm.Section) (string, error) {
 			return "", fmt.Errorf("a second %s section at offset %#x", VersionSection, s.Offset)
 		}
 		found = true
-		if !utf8.Valid(s.Data) {
-			return "", fmt.Errorf("%s section at offset %#x is not UTF-8", VersionSection, s.Offset)
-		}
-		v = string(s.Data)
+		v = string(s.Data) // ParseVersion admits only ASCII letters, digits, ".", "-", "+"
 		if _, err := ParseVersion(v); err != nil {
 			return "", fmt.Errorf("%s section at offset %#x: %w", VersionSection, s.Offset, err)
 		}
@@ -264,6 +260,7 @@ func VerifyModule(bin, detached []byte, keys []*PublicKey) (*EmbeddedResult, err
 	for i, k := range keys {
 		keyIDs[i] = k.WasmsigKeyID()
 	}
+	checks := checkBudget{what: "signature section"}
 	for _, set := range data.Sets {
 		if set.Hashes[len(set.Hashes)-1] != whole {
 			continue
@@ -276,8 +273,11 @@ func VerifyModule(bin, detached []byte, keys []*PublicKey) (*EmbeddedResult, err
 				pk := k.ed25519Key()
 				// wasmsign2 skips a signature whose key ID differs from the
 				// verifier's; a verifier's key ID is the default derivation.
-				if pk == nil || signed[i] || (len(sig.KeyID) > 0 && !bytes.Equal(sig.KeyID, keyIDs[i])) {
+				if pk == nil || signed[i] || len(sig.Signature) != ed25519.SignatureSize || (len(sig.KeyID) > 0 && !bytes.Equal(sig.KeyID, keyIDs[i])) {
 					continue
+				}
+				if err := checks.spend(); err != nil {
+					return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 				}
 				signed[i] = ed25519.Verify(pk, msg, sig.Signature)
 			}
@@ -297,4 +297,26 @@ func VerifyModule(bin, detached []byte, keys []*PublicKey) (*EmbeddedResult, err
 		return nil, fmt.Errorf("%w: %d signature(s) cover this module, none by the %d key(s) given", ErrUntrusted, res.Signatures, len(keys))
 	}
 	return res, nil
+}
+
+// maxSignatureChecks bounds the signature verifications one module or
+// envelope may cost. The signature section and the DSSE signature list are
+// not signed, so anyone can pad them with up to 64 x 256 (or, for DSSE,
+// unboundedly many) bogus signatures, each tried against every trusted key:
+// without a bound a 1 MiB section costs seconds of CPU per key. Honest input
+// needs at most signers x keys checks.
+const maxSignatureChecks = 1024
+
+// checkBudget counts signature verifications against maxSignatureChecks.
+type checkBudget struct {
+	what string
+	n    int
+}
+
+func (b *checkBudget) spend() error {
+	if b.n >= maxSignatureChecks {
+		return fmt.Errorf("%s: more than %d signature checks needed (padded with signatures that do not verify?)", b.what, maxSignatureChecks)
+	}
+	b.n++
+	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -262,7 +263,10 @@ func ParsePrivateKey(data []byte, passphrase func() ([]byte, error)) (*PrivateKe
 		}
 		return newPrivateKey(sk)
 	}
-	block, _ := pem.Decode(data)
+	block, err := decodePEM(data)
+	if err != nil {
+		return nil, err
+	}
 	if block == nil {
 		if k, err := parsePKCS8(data); err == nil {
 			return k, nil
@@ -320,7 +324,11 @@ func ParsePublicKey(data []byte) (*PublicKey, error) {
 		return newPublicKey(ed25519.PublicKey(bytes.Clone(data[1:])))
 	}
 	der := data
-	if block, _ := pem.Decode(data); block != nil {
+	block, err := decodePEM(data)
+	if err != nil {
+		return nil, err
+	}
+	if block != nil {
 		if block.Type != pemPublic {
 			return nil, fmt.Errorf("unsupported PEM block %q for a public key (want %q)", block.Type, pemPublic)
 		}
@@ -331,6 +339,24 @@ func ParsePublicKey(data []byte) (*PublicKey, error) {
 		return nil, errors.New("not a public key: want PEM \"PUBLIC KEY\" (PKIX), PKIX DER, or a raw wasmsign2 public key")
 	}
 	return newPublicKey(k)
+}
+
+// decodePEM returns the one PEM block in data, nil when data is not PEM.
+// Text before the block is allowed (openssl writes some); anything but
+// white space after it is refused, so that a file with a second key, or
+// with a key appended by someone else, is not silently read as its first.
+func decodePEM(data []byte) (*pem.Block, error) {
+	block, rest := pem.Decode(data)
+	if block == nil {
+		return nil, nil
+	}
+	if len(bytes.TrimSpace(rest)) > 0 {
+		if next, _ := pem.Decode(rest); next != nil {
+			return nil, fmt.Errorf("more than one PEM block (%q, then %q): want exactly one key", block.Type, next.Type)
+		}
+		return nil, fmt.Errorf("unexpected data after the %q PEM block", block.Type)
+	}
+	return block, nil
 }
 
 // LoadPrivateKey reads the private key file at path (see ParsePrivateKey).
@@ -363,14 +389,18 @@ func LoadPublicKey(path string) (*PublicKey, error) {
 // not empty) and prefix.pub (mode 0644), each atomically. It refuses to
 // overwrite an existing private key file.
 func WriteKeyPair(k *PrivateKey, prefix string, passphrase []byte) error {
+	exists := fmt.Errorf("write key pair: %s.key already exists", prefix)
 	if _, err := os.Lstat(prefix + ".key"); err == nil {
-		return fmt.Errorf("write key pair: %s.key already exists", prefix)
+		return exists // early, before the slow encryption; writeFileNew makes sure
 	}
 	priv, err := k.MarshalPEM(passphrase)
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(prefix+".key", priv, 0o600); err != nil {
+	if err := writeFileNew(prefix+".key", priv, 0o600); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return exists
+		}
 		return fmt.Errorf("write private key: %w", err)
 	}
 	if err := writeFileAtomic(prefix+".pub", k.pub.MarshalPEM(), 0o644); err != nil {

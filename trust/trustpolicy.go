@@ -81,6 +81,15 @@ func ParsePolicy(data []byte, name, dir string) (*Policy, error) {
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) { // io.EOF: empty file
 		return nil, policyYAMLError(name, err)
 	}
+	// A second document would be ignored: refuse it rather than run with
+	// half of what the operator wrote.
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return nil, policyYAMLError(name, err)
+		}
+		return nil, fmt.Errorf("%s:%d: a second YAML document (---): a trust policy is one document", name, extra.Line)
+	}
 	p := &Policy{name: name, requireSignature: true}
 	if f.RequireSignature != nil {
 		p.requireSignature = *f.RequireSignature
@@ -246,6 +255,12 @@ func ModuleName(file string) string {
 	return strings.TrimSuffix(filepath.Base(file), ".wasm")
 }
 
+// refuseNoName refuses an empty module name: "*" matches it, and all
+// unnamed modules would share one rollback record.
+func refuseNoName() *RefusedError {
+	return refuse("", ReasonNotAllowed, "the module has no name (name it, e.g. with --name)")
+}
+
 // ruleFor returns the first rule whose glob matches module. ok is false when
 // rules exist and none matches.
 func (p *Policy) ruleFor(module string) (Rule, bool) {
@@ -286,6 +301,9 @@ func (p *Policy) verify(ctx context.Context, module string, bin, detached []byte
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
+	if module == "" {
+		return Result{}, refuseNoName()
+	}
 	keys := make([]*PublicKey, len(p.keys))
 	for i, k := range p.keys {
 		keys[i] = k.key
@@ -305,9 +323,7 @@ func (p *Policy) verify(ctx context.Context, module string, bin, detached []byte
 	case err != nil:
 		return Result{}, &RefusedError{Module: module, Reason: ReasonMalformed, Err: err}
 	}
-	signers := make([]*PublicKey, len(er.Signers))
-	copy(signers, er.Signers)
-	res, err := p.applyRule(module, signers)
+	res, err := p.applyRule(module, er.Signers)
 	if err != nil {
 		return Result{}, err
 	}

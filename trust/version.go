@@ -1,6 +1,7 @@
 package trust
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -42,7 +43,7 @@ func ParseVersion(s string) (Version, error) {
 	}
 	nums := [3]*uint64{&v.Major, &v.Minor, &v.Patch}
 	for i, p := range parts {
-		if p == "" || (len(p) > 1 && p[0] == '0') || strings.Trim(p, "0123456789") != "" {
+		if !isNumeric(p) || (len(p) > 1 && p[0] == '0') {
 			return Version{}, fmt.Errorf("invalid version %q: %q is not a number", orig, p)
 		}
 		n, err := strconv.ParseUint(p, 10, 64)
@@ -67,7 +68,7 @@ func validIdents(s string, pre bool) bool {
 				return false
 			}
 		}
-		if pre && len(id) > 1 && id[0] == '0' && strings.Trim(id, "0123456789") == "" {
+		if pre && len(id) > 1 && id[0] == '0' && isNumeric(id) {
 			return false // numeric identifiers have no leading zeros
 		}
 	}
@@ -77,50 +78,35 @@ func validIdents(s string, pre bool) bool {
 // Compare returns -1, 0 or +1 as v is lower than, equal to or higher than w
 // in semver precedence (build metadata is ignored).
 func (v Version) Compare(w Version) int {
-	for _, c := range [][2]uint64{{v.Major, w.Major}, {v.Minor, w.Minor}, {v.Patch, w.Patch}} {
-		if c[0] != c[1] {
-			if c[0] < c[1] {
-				return -1
-			}
-			return 1
-		}
+	if c := cmp.Or(cmp.Compare(v.Major, w.Major), cmp.Compare(v.Minor, w.Minor), cmp.Compare(v.Patch, w.Patch)); c != 0 {
+		return c
 	}
-	switch {
-	case len(v.Pre) == 0 && len(w.Pre) == 0:
-		return 0
-	case len(v.Pre) == 0:
-		return 1
-	case len(w.Pre) == 0:
-		return -1
+	if len(v.Pre) == 0 || len(w.Pre) == 0 {
+		// A release sorts above its pre-releases.
+		return -cmp.Compare(len(v.Pre), len(w.Pre))
 	}
 	for i := 0; i < len(v.Pre) && i < len(w.Pre); i++ {
-		a, b := v.Pre[i], w.Pre[i]
-		an, aerr := strconv.ParseUint(a, 10, 64)
-		bn, berr := strconv.ParseUint(b, 10, 64)
-		switch {
-		case aerr == nil && berr == nil:
-			if an != bn {
-				if an < bn {
-					return -1
-				}
-				return 1
-			}
-		case aerr == nil:
-			return -1 // numeric identifiers sort before alphanumeric ones
-		case berr == nil:
-			return 1
-		case a != b:
-			if a < b {
-				return -1
-			}
-			return 1
+		if c := comparePre(v.Pre[i], w.Pre[i]); c != 0 {
+			return c
 		}
 	}
+	return cmp.Compare(len(v.Pre), len(w.Pre))
+}
+
+// comparePre orders two pre-release identifiers: numeric ones by value, of
+// any size (they have no leading zeros, so the longer is the larger), and
+// before alphanumeric ones, which compare in ASCII order.
+func comparePre(a, b string) int {
+	an, bn := isNumeric(a), isNumeric(b)
 	switch {
-	case len(v.Pre) < len(w.Pre):
+	case an && bn:
+		return cmp.Or(cmp.Compare(len(a), len(b)), strings.Compare(a, b))
+	case an:
 		return -1
-	case len(v.Pre) > len(w.Pre):
+	case bn:
 		return 1
 	}
-	return 0
+	return strings.Compare(a, b)
 }
+
+func isNumeric(s string) bool { return s != "" && strings.Trim(s, "0123456789") == "" }

@@ -20,7 +20,8 @@ is the policy in --policy FILE. 'run --attestation FILE' verifies it against the
 trust policy and runs the module under exactly that policy.
 
 --append FILE adds this key's signature to an existing attestation instead
-(for trust policy rules that need several signers).`,
+(for trust policy rules that need several signers). It is refused unless FILE
+attests MODULE: the same binary, under the same name (--name).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
@@ -46,7 +47,7 @@ trust policy and runs the module under exactly that policy.
 				if err != nil {
 					return err
 				}
-				if env, err = trust.AddAttestationSignature(prev, k); err != nil {
+				if env, err = trust.AddAttestationSignature(prev, name, bin, k); err != nil {
 					return withCode(exitFailure, err)
 				}
 			} else {

@@ -108,8 +108,8 @@ func TestTrustCommands(t *testing.T) {
 	if code, _, e := trustRun(t, "verify", p("one.wasm"), "--format", "cosign", "--key", p("ec.pub"), "--sig", p("mod.cosig")); code != 1 || !strings.Contains(e, "does not match") {
 		t.Fatalf("cosign verify other file: %d %s", code, e)
 	}
-	t.Setenv("WASMWARD_KEY_PASSWORD", "wrong")
-	if code, out, e := trustRun(t, "sign", mod, "--format", "cosign", "--key", p("ec.key")); code != 2 || strings.Contains(out+e, "wrong") && !strings.Contains(e, "wrong or missing") {
+	t.Setenv("WASMWARD_KEY_PASSWORD", "pw-xyzzy-guess")
+	if code, out, e := trustRun(t, "sign", mod, "--format", "cosign", "--key", p("ec.key")); code != 2 || strings.Contains(out+e, "xyzzy") || !strings.Contains(e, "wrong or missing passphrase") {
 		t.Fatalf("wrong passphrase: %d %s %s", code, out, e)
 	}
 	t.Setenv("WASMWARD_KEY_PASSWORD", "")
@@ -125,5 +125,18 @@ func TestTrustCommands(t *testing.T) {
 	}
 	if code, _, e := trustRun(t, "verify", p("two.wasm"), "--trust", p("trust.yaml"), "--attestation", p("one.intoto.json")); code != 1 || !strings.Contains(e, "attests another binary") {
 		t.Fatalf("attestation for another binary: %d %s", code, e)
+	}
+	// A co-signer signs only an attestation of the module it holds.
+	if code, _, e := trustRun(t, "attest", p("two.wasm"), "--append", p("one.intoto.json"), "--key", p("release.key"), "-o", p("x.intoto.json")); code != 1 || !strings.Contains(e, "cannot co-sign") || !strings.Contains(e, "attests another binary") {
+		t.Fatalf("append for another binary: %d %s", code, e)
+	}
+	if code, _, e := trustRun(t, "attest", p("one.wasm"), "--name", "other", "--append", p("one.intoto.json"), "--key", p("release.key"), "-o", p("x.intoto.json")); code != 1 || !strings.Contains(e, `names the module "one", not "other"`) {
+		t.Fatalf("append for another name: %d %s", code, e)
+	}
+	if code, _, e := trustRun(t, "attest", p("one.wasm"), "--append", p("one.intoto.json"), "--key", p("release.key"), "-o", p("both.intoto.json")); code != 0 {
+		t.Fatalf("append: %d %s", code, e)
+	}
+	if code, out, e := trustRun(t, "verify", p("one.wasm"), "--trust", p("trust.yaml"), "--attestation", p("both.intoto.json")); code != 0 || !strings.Contains(out, "attestation verified (signed by ci)") {
+		t.Fatalf("co-signed attestation: %d %s %s", code, out, e)
 	}
 }

@@ -305,7 +305,7 @@ func (r *rd) count(field string, max int) (int, error) {
 }
 
 func (r *rd) take(n int, field string) ([]byte, error) {
-	if n > len(r.b)-r.pos {
+	if n < 0 || n > len(r.b)-r.pos { // n < 0: a huge length on a 32-bit int
 		return nil, fmt.Errorf("signature section: %s at payload offset %d: %w", field, r.base+r.pos, ErrTruncated)
 	}
 	p := r.b[r.pos : r.pos+n]

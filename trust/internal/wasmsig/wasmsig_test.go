@@ -79,3 +79,22 @@ func TestParseHostile(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParse(f *testing.F) {
+	f.Add(sample().Marshal())
+	f.Add([]byte{1, 1, 1, 1, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Fuzz(func(t *testing.T, p []byte) {
+		d, err := Parse(p)
+		if err != nil {
+			return
+		}
+		// What parses re-encodes to something that parses to the same data.
+		again, err := Parse(d.Marshal())
+		if err != nil {
+			t.Fatalf("re-encoded payload does not parse: %v", err)
+		}
+		if !bytes.Equal(again.Marshal(), d.Marshal()) {
+			t.Fatal("re-encoding is not stable")
+		}
+	})
+}
