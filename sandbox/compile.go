@@ -157,7 +157,7 @@ func (m *Module) checkImports(mod *wasm.Module) error {
 		}
 		ft := mod.Types[im.TypeIndex]
 		if !sameTypes(ft.Params, hf.params) || !sameTypes(ft.Results, hf.results) {
-			return refuse(KindImportDenied, "import %s: signature %s does not match the host's", full, sigString(ft))
+			return refuse(KindImportDenied, "import %s: signature %s does not match the host's", full, ft)
 		}
 		m.imports = append(m.imports, importSlot{key: full, slot: hf.slot})
 	}
@@ -187,26 +187,6 @@ func sameTypes(a []wasm.ValType, b []api.ValueType) bool {
 		}
 	}
 	return true
-}
-
-func sigString(ft wasm.FuncType) string {
-	var b strings.Builder
-	b.WriteString("(")
-	for i, p := range ft.Params {
-		if i > 0 {
-			b.WriteString(" ")
-		}
-		b.WriteString(p.String())
-	}
-	b.WriteString(") -> (")
-	for i, p := range ft.Results {
-		if i > 0 {
-			b.WriteString(" ")
-		}
-		b.WriteString(p.String())
-	}
-	b.WriteString(")")
-	return b.String()
 }
 
 // checkMemories refuses a module whose memory declares a minimum above the

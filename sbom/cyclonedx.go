@@ -4,13 +4,12 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
+	"github.com/wasmward/wasmward/internal/atomicfile"
 )
 
 // SpecVersion is the CycloneDX version WriteCycloneDX emits.
@@ -195,34 +194,11 @@ func WriteCycloneDX(w io.Writer, inv *Inventory, toolVersion string) error {
 
 // WriteCycloneDXFile writes the SBOM to path atomically: a temporary file in
 // the same directory, synced, then renamed over path.
-func WriteCycloneDXFile(path string, inv *Inventory, toolVersion string) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+func WriteCycloneDXFile(path string, inv *Inventory, toolVersion string) error {
+	err := atomicfile.WriteFunc(path, 0o644, func(w io.Writer) error {
+		return WriteCycloneDX(w, inv, toolVersion)
+	})
 	if err != nil {
-		return fmt.Errorf("write SBOM %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err = WriteCycloneDX(f, inv, toolVersion); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return fmt.Errorf("write SBOM %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("write SBOM %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("write SBOM %s: %w", path, err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
 		return fmt.Errorf("write SBOM %s: %w", path, err)
 	}
 	return nil

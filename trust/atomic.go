@@ -4,61 +4,19 @@ import (
 	"encoding/base64"
 	"fmt"
 	"os"
-	"path/filepath"
+
+	"github.com/wasmward/wasmward/internal/atomicfile"
 )
 
-// writeFileAtomic writes data to path through a temporary file in the same
-// directory that is synced and renamed over path, so readers see the old
-// content or the new, never a part.
+// writeFileAtomic replaces path with data atomically.
 func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	return writeFile(path, data, perm, true)
+	return atomicfile.Write(path, data, perm)
 }
 
-// writeFileNew is writeFileAtomic for a file that must not exist yet: the
-// synced temporary file is hard-linked to path, which fails if path exists
-// (even if it appeared after any earlier check), instead of renamed over it.
+// writeFileNew writes data to path, which must not exist yet (see
+// atomicfile.WriteNew: the check and the write are one step).
 func writeFileNew(path string, data []byte, perm os.FileMode) error {
-	return writeFile(path, data, perm, false)
-}
-
-func writeFile(path string, data []byte, perm os.FileMode, replace bool) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			_ = os.Remove(tmp)
-		}
-	}()
-	if err = f.Chmod(perm); err != nil {
-		return err
-	}
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if replace {
-		err = os.Rename(tmp, path)
-	} else if err = os.Link(tmp, path); err == nil {
-		_ = os.Remove(tmp)
-	}
-	if err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
-	return nil
+	return atomicfile.WriteNew(path, data, perm)
 }
 
 // WriteFile writes data to path atomically (temporary file, fsync, rename)

@@ -165,22 +165,5 @@ func sigString(m *wasm.Module, ti uint32) string {
 	if int(ti) >= len(m.Types) {
 		return "type[" + strconv.FormatUint(uint64(ti), 10) + "]"
 	}
-	t := m.Types[ti]
-	var b strings.Builder
-	b.WriteString("(")
-	for i, v := range t.Params {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(v.String())
-	}
-	b.WriteString(") -> (")
-	for i, v := range t.Results {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(v.String())
-	}
-	b.WriteString(")")
-	return b.String()
+	return m.Types[ti].String()
 }

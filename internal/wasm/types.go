@@ -1,5 +1,7 @@
 package wasm
 
+import "strings"
+
 // ValType is a value type. Code is the type's binary code; for the
 // reference types of the typed function references proposal (Code is
 // [RefNull] or [Ref]) Heap holds the heap type as the s33 it is encoded as: a
@@ -418,4 +420,25 @@ func (e Expr) ConstInt() (int64, bool) {
 		return 0, false
 	}
 	return v, true
+}
+
+// String formats the type as "(i32, i64) -> (f32)".
+func (t FuncType) String() string {
+	var b strings.Builder
+	b.WriteByte('(')
+	for i, v := range t.Params {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(v.String())
+	}
+	b.WriteString(") -> (")
+	for i, v := range t.Results {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(v.String())
+	}
+	b.WriteByte(')')
+	return b.String()
 }
