@@ -1,0 +1,561 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/wasmward/wasmward/policy"
+)
+
+// Config is a validated gateway configuration with every module's bytes
+// loaded. Build it with LoadConfig or ParseConfig; New compiles it.
+type Config struct {
+	// Source names where the configuration came from (a file path or
+	// "quickstart"), for logs and the audit trail.
+	Source string
+	// Listen is the public address, AdminListen the admin one (health,
+	// readiness, metrics, routes). AdminListen "" disables the admin listener.
+	Listen      string
+	AdminListen string
+	// AuditLog is the audit file, resolved against the config's directory;
+	// "" means no audit file (events still go to the log).
+	AuditLog string
+	// Request bounds what a client may send, Response what a guest may write.
+	Request  RequestLimits
+	Response ResponseLimits
+	// RateLimit is the per-client token bucket; RequestsPerSecond 0 disables it.
+	RateLimit RateLimit
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// SecurityHeaders are set on every response, replacing a guest's value.
+	SecurityHeaders map[string]string
+	// ShutdownTimeout bounds how long in-flight requests may take to finish
+	// after a shutdown begins.
+	ShutdownTimeout time.Duration
+	// Routes, in the order of the file.
+	Routes []Route
+}
+
+// RequestLimits bound a client request.
+type RequestLimits struct {
+	MaxBody        int64
+	MaxHeaderBytes int
+	MaxHeaders     int
+	// Timeout covers the whole request: reading the body, running the
+	// handler, writing the response.
+	Timeout time.Duration
+}
+
+// ResponseLimits bound a guest's response.
+type ResponseLimits struct {
+	MaxHeaderBytes int
+	MaxHeaders     int
+	MaxBody        int
+}
+
+// RateLimit is a per-client token bucket.
+type RateLimit struct {
+	RequestsPerSecond float64
+	Burst             int
+	// MaxClients bounds the clients tracked; the least recently seen is
+	// forgotten first.
+	MaxClients int
+}
+
+// Route maps a path to a module.
+type Route struct {
+	// Path is the route as written; Prefix is true for "/x/..." routes, and
+	// then Path holds "/x".
+	Path   string
+	Prefix bool
+	// Module is the module path as written, Wasm its bytes.
+	Module string
+	Wasm   []byte
+	// Policy is the default policy with the route's merged over it.
+	Policy policy.Policy
+	// MaxConcurrency bounds the instances of this route running at once.
+	MaxConcurrency int
+	// PassHeaders are the request headers (lowercase) the guest receives as
+	// HTTP_* variables.
+	PassHeaders []string
+}
+
+// Defaults applied to what a configuration leaves out.
+const (
+	DefaultMaxBody         = 1 << 20
+	DefaultMaxHeaderBytes  = 16 << 10
+	DefaultMaxHeaders      = 100
+	DefaultRequestTimeout  = 5 * time.Second
+	DefaultResponseHeaders = 16 << 10
+	DefaultResponseBody    = 4 << 20
+	DefaultMaxConcurrency  = 64
+	DefaultMaxClients      = 10000
+	DefaultShutdownTimeout = 10 * time.Second
+)
+
+// DefaultPassHeaders are the request headers passed to guests when neither
+// the route nor the file names any.
+var defaultPassHeaders = []string{"accept", "accept-language", "content-type", "user-agent"}
+
+// DefaultSecurityHeaders returns the headers added to every response unless
+// the configuration's security_headers replaces them.
+func DefaultSecurityHeaders() map[string]string {
+	return map[string]string{
+		"X-Content-Type-Options":  "nosniff",
+		"X-Frame-Options":         "DENY",
+		"Referrer-Policy":         "no-referrer",
+		"Content-Security-Policy": "frame-ancestors 'none'",
+	}
+}
+
+// file is the YAML shape.
+type file struct {
+	Listen          string            `yaml:"listen"`
+	AdminListen     *string           `yaml:"admin_listen"`
+	AuditLog        string            `yaml:"audit_log"`
+	Request         fileRequest       `yaml:"request"`
+	Response        fileResponse      `yaml:"response"`
+	RateLimit       fileRate          `yaml:"rate_limit"`
+	TrustedProxies  []string          `yaml:"trusted_proxies"`
+	SecurityHeaders map[string]string `yaml:"security_headers"`
+	PassHeaders     []string          `yaml:"pass_headers"`
+	ShutdownTimeout *policy.Duration  `yaml:"shutdown_timeout"`
+	Policy          yaml.Node         `yaml:"policy"`
+	Routes          []fileRoute       `yaml:"routes"`
+}
+
+type fileRequest struct {
+	MaxBody        *policy.Size     `yaml:"max_body"`
+	MaxHeaderBytes *policy.Size     `yaml:"max_header_bytes"`
+	MaxHeaders     *int             `yaml:"max_headers"`
+	Timeout        *policy.Duration `yaml:"timeout"`
+}
+
+type fileResponse struct {
+	MaxHeaderBytes *policy.Size `yaml:"max_header_bytes"`
+	MaxHeaders     *int         `yaml:"max_headers"`
+	MaxBody        *policy.Size `yaml:"max_body"`
+}
+
+type fileRate struct {
+	RequestsPerSecond *float64 `yaml:"requests_per_second"`
+	Burst             *int     `yaml:"burst"`
+	MaxClients        *int     `yaml:"max_clients"`
+}
+
+type fileRoute struct {
+	Route          string    `yaml:"route"`
+	Module         string    `yaml:"module"`
+	Policy         yaml.Node `yaml:"policy"`
+	MaxConcurrency *int      `yaml:"max_concurrency"`
+	PassHeaders    []string  `yaml:"pass_headers"`
+	line           int
+}
+
+// LoadConfig reads the configuration file at path. Relative module and audit
+// paths resolve against the file's directory.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	dir := filepath.Dir(path)
+	return ParseConfig(data, path, func(p string) ([]byte, error) {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		return os.ReadFile(p)
+	}, dir)
+}
+
+// ParseConfig parses and validates a configuration. name is used in errors
+// ("gateway.yaml:12: unknown key \"modul\""), readModule loads a module by
+// the path the file gives, and dir is where relative paths of the file (the
+// audit log, policy mounts) resolve ("" leaves them as they are). Every
+// error names the key or the line it is about.
+func ParseConfig(data []byte, name string, readModule func(path string) ([]byte, error), dir string) (*Config, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, yamlError(name, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, fmt.Errorf("%s: empty configuration", name)
+	}
+	root := doc.Content[0]
+	if err := checkKeys(root, reflect.TypeOf(file{}), name); err != nil {
+		return nil, err
+	}
+	var f file
+	if err := root.Decode(&f); err != nil {
+		return nil, yamlError(name, err)
+	}
+	routesNode := mappingValue(root, "routes")
+	if routesNode != nil {
+		for i := range f.Routes {
+			if i < len(routesNode.Content) {
+				f.Routes[i].line = routesNode.Content[i].Line
+			}
+		}
+	}
+
+	c := &Config{
+		Source:          name,
+		Listen:          f.Listen,
+		AdminListen:     "127.0.0.1:9090",
+		AuditLog:        f.AuditLog,
+		ShutdownTimeout: DefaultShutdownTimeout,
+		Request: RequestLimits{
+			MaxBody: DefaultMaxBody, MaxHeaderBytes: DefaultMaxHeaderBytes,
+			MaxHeaders: DefaultMaxHeaders, Timeout: DefaultRequestTimeout,
+		},
+		Response: ResponseLimits{
+			MaxHeaderBytes: DefaultResponseHeaders, MaxHeaders: DefaultMaxHeaders, MaxBody: DefaultResponseBody,
+		},
+		RateLimit:       RateLimit{RequestsPerSecond: 100, Burst: 200, MaxClients: DefaultMaxClients},
+		SecurityHeaders: DefaultSecurityHeaders(),
+	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if f.AdminListen != nil {
+		c.AdminListen = *f.AdminListen
+	}
+	if c.AuditLog != "" && dir != "" && !filepath.IsAbs(c.AuditLog) {
+		c.AuditLog = filepath.Join(dir, c.AuditLog)
+	}
+	if f.ShutdownTimeout != nil {
+		c.ShutdownTimeout = f.ShutdownTimeout.Std()
+	}
+	if err := applyLimits(c, &f); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	for i, s := range f.TrustedProxies {
+		p, err := parsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s: trusted_proxies[%d]: %w", name, i, err)
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p)
+	}
+	if f.SecurityHeaders != nil {
+		c.SecurityHeaders = map[string]string{}
+		for k, v := range f.SecurityHeaders {
+			if !validToken(k) || strings.ContainsAny(v, "\r\n\x00") {
+				return nil, fmt.Errorf("%s: security_headers: invalid header %q", name, k)
+			}
+			if v != "" {
+				c.SecurityHeaders[k] = v
+			}
+		}
+	}
+	pass := defaultPassHeaders
+	if f.PassHeaders != nil {
+		var err error
+		if pass, err = passHeaders(f.PassHeaders, false); err != nil {
+			return nil, fmt.Errorf("%s: pass_headers: %w", name, err)
+		}
+	}
+
+	base := policy.Default()
+	var err error
+	if f.Policy.Kind != 0 {
+		if base, err = overlay(base, &f.Policy, name, "policy", dir); err != nil {
+			return nil, err
+		}
+	}
+	if len(f.Routes) == 0 {
+		return nil, fmt.Errorf("%s: routes: at least one route is needed", name)
+	}
+	seen := map[string]int{}
+	for i, fr := range f.Routes {
+		where := fmt.Sprintf("%s:%d: routes[%d]", name, fr.line, i)
+		r := Route{Module: fr.Module, MaxConcurrency: DefaultMaxConcurrency, PassHeaders: pass}
+		r.Path, r.Prefix, err = parseRoute(fr.Route)
+		if err != nil {
+			return nil, fmt.Errorf("%s: route: %w", where, err)
+		}
+		key := fr.Route
+		if r.Prefix {
+			key = r.Path + "/..."
+		}
+		if j, dup := seen[key]; dup {
+			return nil, fmt.Errorf("%s: route %q is also routes[%d]", where, fr.Route, j)
+		}
+		seen[key] = i
+		if fr.MaxConcurrency != nil {
+			if *fr.MaxConcurrency < 1 {
+				return nil, fmt.Errorf("%s: max_concurrency: must be at least 1", where)
+			}
+			r.MaxConcurrency = *fr.MaxConcurrency
+		}
+		if fr.PassHeaders != nil {
+			if r.PassHeaders, err = passHeaders(fr.PassHeaders, true); err != nil {
+				return nil, fmt.Errorf("%s: pass_headers: %w", where, err)
+			}
+		}
+		r.Policy = base
+		if fr.Policy.Kind != 0 {
+			if r.Policy, err = overlay(base, &fr.Policy, name, fmt.Sprintf("routes[%d].policy", i), dir); err != nil {
+				return nil, err
+			}
+		}
+		if fr.Module == "" {
+			return nil, fmt.Errorf("%s: module: missing", where)
+		}
+		if r.Wasm, err = readModule(fr.Module); err != nil {
+			return nil, fmt.Errorf("%s: module: %w", where, err)
+		}
+		c.Routes = append(c.Routes, r)
+	}
+	return c, nil
+}
+
+func applyLimits(c *Config, f *file) error {
+	const maxInt = int64(^uint(0) >> 1)
+	size := func(key string, s *policy.Size, dst *int, min int) error {
+		if s == nil {
+			return nil
+		}
+		if int64(*s) < int64(min) || uint64(*s) > uint64(maxInt) {
+			return fmt.Errorf("%s: %s is out of range (at least %d bytes)", key, *s, min)
+		}
+		*dst = int(*s)
+		return nil
+	}
+	count := func(key string, n *int, dst *int) error {
+		if n == nil {
+			return nil
+		}
+		if *n < 1 {
+			return fmt.Errorf("%s: must be at least 1", key)
+		}
+		*dst = *n
+		return nil
+	}
+	if s := f.Request.MaxBody; s != nil {
+		if uint64(*s) > uint64(maxInt) {
+			return fmt.Errorf("request.max_body: %s is too large", *s)
+		}
+		c.Request.MaxBody = int64(*s)
+	}
+	if f.Request.Timeout != nil {
+		if *f.Request.Timeout <= 0 {
+			return errors.New("request.timeout: must be greater than zero")
+		}
+		c.Request.Timeout = f.Request.Timeout.Std()
+	}
+	for _, e := range []error{
+		size("request.max_header_bytes", f.Request.MaxHeaderBytes, &c.Request.MaxHeaderBytes, 1024),
+		count("request.max_headers", f.Request.MaxHeaders, &c.Request.MaxHeaders),
+		size("response.max_header_bytes", f.Response.MaxHeaderBytes, &c.Response.MaxHeaderBytes, 64),
+		count("response.max_headers", f.Response.MaxHeaders, &c.Response.MaxHeaders),
+		size("response.max_body", f.Response.MaxBody, &c.Response.MaxBody, 0),
+		count("rate_limit.max_clients", f.RateLimit.MaxClients, &c.RateLimit.MaxClients),
+	} {
+		if e != nil {
+			return e
+		}
+	}
+	if r := f.RateLimit.RequestsPerSecond; r != nil {
+		if *r < 0 {
+			return errors.New("rate_limit.requests_per_second: must not be negative (0 disables the limit)")
+		}
+		c.RateLimit.RequestsPerSecond = *r
+	}
+	if b := f.RateLimit.Burst; b != nil {
+		if *b < 1 {
+			return errors.New("rate_limit.burst: must be at least 1")
+		}
+		c.RateLimit.Burst = *b
+	} else if f.RateLimit.RequestsPerSecond != nil && c.RateLimit.RequestsPerSecond > 0 {
+		c.RateLimit.Burst = max(1, int(2*c.RateLimit.RequestsPerSecond))
+	}
+	return nil
+}
+
+// overlay merges a policy node over base, with errors naming the file and
+// the key.
+func overlay(base policy.Policy, n *yaml.Node, name, key, dir string) (policy.Policy, error) {
+	if err := checkKeys(n, reflect.TypeOf(policy.Policy{}), name); err != nil {
+		return policy.Policy{}, err
+	}
+	p, err := policy.Overlay(base, n, fmt.Sprintf("%s:%d: %s", name, n.Line, key))
+	if err != nil {
+		return policy.Policy{}, err
+	}
+	if dir != "" {
+		p.ResolvePaths(dir)
+	}
+	return p, nil
+}
+
+// parseRoute accepts "/exact" and "/prefix/..." (and "/..." for every path).
+func parseRoute(s string) (string, bool, error) {
+	if !strings.HasPrefix(s, "/") {
+		return "", false, fmt.Errorf("%q must start with /", s)
+	}
+	if strings.ContainsAny(s, "?#*\x00 ") || strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return "", false, fmt.Errorf("%q: invalid character", s)
+	}
+	p, prefix := strings.CutSuffix(s, "/...")
+	if !prefix && strings.Contains(s, "...") {
+		return "", false, fmt.Errorf("%q: \"...\" is allowed only as a final /... segment", s)
+	}
+	check := p
+	if check == "" {
+		check = "/"
+	} else if !prefix && len(check) > 1 {
+		check = strings.TrimSuffix(check, "/") // "/dir/" is an exact route too
+	}
+	if path.Clean(check) != check {
+		return "", false, fmt.Errorf("%q is not a clean path", s)
+	}
+	return p, prefix, nil
+}
+
+// passHeaders lowercases and checks a pass_headers list. Credentials may be
+// passed only by a route naming them.
+func passHeaders(list []string, route bool) ([]string, error) {
+	out := make([]string, 0, len(list))
+	for _, h := range list {
+		l := strings.ToLower(h)
+		if !validToken(l) {
+			return nil, fmt.Errorf("%q is not a header name", h)
+		}
+		if strings.Contains(l, "_") {
+			// X-A_B and X-A-B would both be HTTP_X_A_B: a client could
+			// forge one with the other.
+			return nil, fmt.Errorf("%q: names with \"_\" are ambiguous as CGI variables", h)
+		}
+		if !route && sensitiveHeader(l) {
+			return nil, fmt.Errorf("%q may be passed only by a route's own pass_headers, never by default", h)
+		}
+		if l == "content-length" || l == "connection" || l == "transfer-encoding" || l == "host" {
+			return nil, fmt.Errorf("%q cannot be passed (the gateway sets CONTENT_LENGTH and SERVER_NAME itself)", h)
+		}
+		out = append(out, l)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func sensitiveHeader(lower string) bool {
+	return lower == "authorization" || lower == "cookie" || strings.HasPrefix(lower, "proxy-")
+}
+
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not an address or CIDR prefix", s)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not an address or CIDR prefix", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func mappingValue(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// checkKeys walks n against the YAML shape of t and reports the first key
+// that t does not have, with its line in the original file. (Decoding alone
+// cannot: yaml.v3 checks known fields only on a Decoder, whose lines are
+// those of a re-encoded node.)
+func checkKeys(n *yaml.Node, t reflect.Type, name string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if t == reflect.TypeOf(yaml.Node{}) || n.Kind != yaml.MappingNode {
+			return nil
+		}
+		fields := map[string]reflect.Type{}
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+			if tag == "" || tag == "-" {
+				continue
+			}
+			fields[tag] = f.Type
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			ft, ok := fields[k.Value]
+			if !ok {
+				return fmt.Errorf("%s:%d: unknown key %q", name, k.Line, k.Value)
+			}
+			if ft == reflect.TypeOf(yaml.Node{}) {
+				continue // checked by its own consumer
+			}
+			if err := checkKeys(n.Content[i+1], ft, name); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			return nil
+		}
+		for _, c := range n.Content {
+			if err := checkKeys(c, t.Elem(), name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+var lineRE = regexp.MustCompile(`^line (\d+): `)
+
+// yamlError makes a yaml.v3 error one line: "NAME:LINE: what".
+func yamlError(name string, err error) error {
+	var te *yaml.TypeError
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg = te.Errors[0]
+	}
+	if m := lineRE.FindStringSubmatch(msg); m != nil {
+		return fmt.Errorf("%s:%s: %s", name, m[1], msg[len(m[0]):])
+	}
+	return fmt.Errorf("%s: %s", name, msg)
+}

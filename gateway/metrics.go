@@ -1,0 +1,120 @@
+package gateway
+
+import (
+	"strconv"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the gateway's Prometheus collectors, on a registry of its own
+// (never the global one), so two servers in one process do not collide.
+type metrics struct {
+	reg         *prometheus.Registry
+	requests    *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	instance    *prometheus.HistogramVec
+	inFlight    *prometheus.GaugeVec
+	violations  *prometheus.CounterVec
+	memPeak     *prometheus.GaugeVec
+	fuel        *prometheus.CounterVec
+	rateLimited prometheus.Counter
+	refused     *prometheus.CounterVec
+	guestErrors *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wasmward_requests_total", Help: "HTTP requests answered, by route and status code.",
+	}, []string{"route", "code"})
+	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "wasmward_request_duration_seconds", Help: "Time from the request's arrival to its response, by route.",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"route"})
+	m.instance = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "wasmward_instance_duration_seconds", Help: "Time to instantiate a fresh instance and run the handler in it, by route.",
+		Buckets: []float64{.00001, .000025, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .5, 1, 5},
+	}, []string{"route"})
+	m.inFlight = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "wasmward_instances_in_flight", Help: "Guest instances running now, by route.",
+	}, []string{"route"})
+	m.violations = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wasmward_violations_total", Help: "Guests stopped for a policy limit, by route and kind.",
+	}, []string{"route", "kind"})
+	m.memPeak = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "wasmward_guest_memory_peak_bytes", Help: "Largest linear memory any instance of the route reached.",
+	}, []string{"route"})
+	m.fuel = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wasmward_fuel_consumed_total", Help: "Fuel consumed by guests of routes with metering on.",
+	}, []string{"route"})
+	m.rateLimited = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "wasmward_rate_limited_total", Help: "Requests refused with 429 by the per-client rate limit.",
+	})
+	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wasmward_refused_total", Help: "Requests refused before a guest ran, by route and reason.",
+	}, []string{"route", "reason"})
+	m.guestErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wasmward_guest_errors_total", Help: "Guest runs that gave no valid response (trap, violation, bad response, exit status), by route and kind.",
+	}, []string{"route", "kind"})
+	m.reg.MustRegister(m.requests, m.duration, m.instance, m.inFlight, m.violations, m.memPeak,
+		m.fuel, m.rateLimited, m.refused, m.guestErrors,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// routeMetrics are one route's children, looked up once so the request path
+// does no label hashing for them.
+type routeMetrics struct {
+	m        *metrics
+	label    string
+	duration prometheus.Observer
+	instance prometheus.Observer
+	inFlight prometheus.Gauge
+	memPeak  prometheus.Gauge
+	fuel     prometheus.Counter
+	peak     atomic.Uint64
+	codes    [600]atomic.Pointer[prometheus.Counter]
+}
+
+func (m *metrics) forRoute(label string) *routeMetrics {
+	return &routeMetrics{
+		m:        m,
+		label:    label,
+		duration: m.duration.WithLabelValues(label),
+		instance: m.instance.WithLabelValues(label),
+		inFlight: m.inFlight.WithLabelValues(label),
+		memPeak:  m.memPeak.WithLabelValues(label),
+		fuel:     m.fuel.WithLabelValues(label),
+	}
+}
+
+// code counts one response with status code.
+func (rm *routeMetrics) code(code int) {
+	if code < 0 || code >= len(rm.codes) {
+		rm.m.requests.WithLabelValues(rm.label, strconv.Itoa(code)).Inc()
+		return
+	}
+	c := rm.codes[code].Load()
+	if c == nil {
+		n := rm.m.requests.WithLabelValues(rm.label, strconv.Itoa(code))
+		rm.codes[code].CompareAndSwap(nil, &n)
+		c = rm.codes[code].Load()
+	}
+	(*c).Inc()
+}
+
+// observePeak raises the route's memory peak gauge.
+func (rm *routeMetrics) observePeak(b uint64) {
+	for {
+		old := rm.peak.Load()
+		if b <= old {
+			return
+		}
+		if rm.peak.CompareAndSwap(old, b) {
+			rm.memPeak.Set(float64(b))
+			return
+		}
+	}
+}
