@@ -10,17 +10,16 @@
 package policy
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/wasmward/wasmward/internal/yamlstrict"
 	"gopkg.in/yaml.v3"
 )
 
@@ -149,17 +148,12 @@ func Load(path string) (Policy, error) {
 // Parse reads a YAML policy over Default and validates it. name is used in
 // error messages ("policy.yaml:3: unknown key \"memroy\"").
 func Parse(data []byte, name string) (Policy, error) {
-	var n yaml.Node
-	if err := yaml.Unmarshal(data, &n); err != nil {
-		return Policy{}, yamlError(name, err)
-	}
-	if len(n.Content) == 0 { // empty document: the defaults
-		p := Default()
-		return p, p.Validate()
-	}
-	p, err := Overlay(Default(), n.Content[0], name)
-	if err != nil {
+	p := Default()
+	if err := yamlstrict.Unmarshal(data, &p, name); err != nil {
 		return Policy{}, err
+	}
+	if err := p.Validate(); err != nil {
+		return Policy{}, fmt.Errorf("%s: %w", name, err)
 	}
 	return p, nil
 }
@@ -173,53 +167,13 @@ func Overlay(base Policy, node *yaml.Node, name string) (Policy, error) {
 	if node == nil {
 		return p, p.Validate()
 	}
-	if err := decodeStrict(node, &p); err != nil {
-		return Policy{}, yamlError(name, err)
+	if err := yamlstrict.Decode(node, &p, name); err != nil {
+		return Policy{}, err
 	}
 	if err := p.Validate(); err != nil {
 		return Policy{}, fmt.Errorf("%s: %w", name, err)
 	}
 	return p, nil
-}
-
-// decodeStrict decodes node into v, refusing unknown keys.
-func decodeStrict(node *yaml.Node, v any) error {
-	// yaml.v3 has KnownFields only on Decoder, so round-trip the node.
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	if err := enc.Encode(node); err != nil {
-		return err
-	}
-	_ = enc.Close()
-	dec := yaml.NewDecoder(&buf)
-	dec.KnownFields(true)
-	return dec.Decode(v)
-}
-
-var unknownKeyRE = regexp.MustCompile(`line (\d+): field (\S+) not found in type \S+`)
-
-// yamlError turns yaml.v3's messages into one line: "NAME:LINE: what".
-func yamlError(name string, err error) error {
-	var te *yaml.TypeError
-	if errors.As(err, &te) && len(te.Errors) > 0 {
-		msg := te.Errors[0]
-		if m := unknownKeyRE.FindStringSubmatch(msg); m != nil {
-			return fmt.Errorf("%s:%s: unknown key %q", name, m[1], m[2])
-		}
-		if strings.HasPrefix(msg, "line ") {
-			if i := strings.Index(msg, ": "); i > 0 {
-				return fmt.Errorf("%s:%s: %s", name, strings.TrimPrefix(msg[:i], "line "), msg[i+2:])
-			}
-		}
-		return fmt.Errorf("%s: %s", name, msg)
-	}
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	if strings.HasPrefix(msg, "line ") {
-		if i := strings.Index(msg, ": "); i > 0 {
-			return fmt.Errorf("%s:%s: %s", name, strings.TrimPrefix(msg[:i], "line "), msg[i+2:])
-		}
-	}
-	return fmt.Errorf("%s: %s", name, msg)
 }
 
 // ResolvePaths makes relative mount host paths relative to dir.

@@ -219,3 +219,16 @@ func TestMarshalRoundTrip(t *testing.T) {
 		t.Fatalf("round trip: %+v != %+v", q, p)
 	}
 }
+
+func TestOverlayErrorLinesPointIntoTheFile(t *testing.T) {
+	src := "routes:\n  - route: /x\n    policy:\n      limits:\n        timeout: 1s\n        memroy: 1MiB\n"
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
+		t.Fatal(err)
+	}
+	pol := doc.Content[0].Content[1].Content[0].Content[3] // routes[0].policy
+	_, err := Overlay(Default(), pol, "gw.yaml")
+	if err == nil || err.Error() != `gw.yaml:6: unknown key "memroy"` {
+		t.Fatalf("err = %v", err)
+	}
+}

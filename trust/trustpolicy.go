@@ -1,18 +1,15 @@
 package trust
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"github.com/wasmward/wasmward/internal/yamlstrict"
 )
 
 // Policy is a trust policy: the public keys a host trusts, which of them may
@@ -66,9 +63,6 @@ func LoadPolicy(path string) (*Policy, error) {
 	return ParsePolicy(data, path, filepath.Dir(path))
 }
 
-var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-var yamlUnknownRE = regexp.MustCompile(`^field (\S+) not found in type .*$`)
-
 // ParsePolicy reads a trust policy from data. name is used in messages
 // ("trust.yaml:7: unknown key \"thresold\""); relative key paths are
 // resolved against dir. Unknown keys, unknown key names in rules, duplicate
@@ -76,19 +70,8 @@ var yamlUnknownRE = regexp.MustCompile(`^field (\S+) not found in type .*$`)
 // require_signature defaults to true.
 func ParsePolicy(data []byte, name, dir string) (*Policy, error) {
 	var f policyFile
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) { // io.EOF: empty file
-		return nil, policyYAMLError(name, err)
-	}
-	// A second document would be ignored: refuse it rather than run with
-	// half of what the operator wrote.
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		if err != nil {
-			return nil, policyYAMLError(name, err)
-		}
-		return nil, fmt.Errorf("%s:%d: a second YAML document (---): a trust policy is one document", name, extra.Line)
+	if err := yamlstrict.Unmarshal(data, &f, name); err != nil {
+		return nil, err
 	}
 	p := &Policy{name: name, requireSignature: true}
 	if f.RequireSignature != nil {
@@ -156,22 +139,6 @@ func ParsePolicy(data []byte, name, dir string) (*Policy, error) {
 		p.rules = append(p.rules, Rule{Modules: r.Modules, Keys: append([]string(nil), r.Keys...), Threshold: t})
 	}
 	return p, nil
-}
-
-func policyYAMLError(name string, err error) error {
-	var te *yaml.TypeError
-	msgs := []string{err.Error()}
-	if errors.As(err, &te) && len(te.Errors) > 0 {
-		msgs = te.Errors
-	}
-	m := msgs[0]
-	if g := yamlLineRE.FindStringSubmatch(m); g != nil {
-		if u := yamlUnknownRE.FindStringSubmatch(g[2]); u != nil {
-			return fmt.Errorf("%s:%s: unknown key %q", name, g[1], u[1])
-		}
-		return fmt.Errorf("%s:%s: %s", name, g[1], g[2])
-	}
-	return fmt.Errorf("%s: %s", name, strings.TrimPrefix(m, "yaml: "))
 }
 
 // RequireSignature reports whether unsigned modules are refused.
