@@ -1,15 +1,23 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
+	gopath "path"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
 
+	"github.com/wasmward/wasmward/internal/atomicfile"
 	"github.com/wasmward/wasmward/policy"
 	"github.com/wasmward/wasmward/sandbox"
+	"github.com/wasmward/wasmward/trust"
 )
 
 // runFlags are the flags of `wasmward run`; set ones override the policy file.
@@ -25,6 +33,13 @@ type runFlags struct {
 	report       string
 	fuel         uint64
 	stackDepth   uint32
+
+	// Trust: verified before anything is compiled.
+	trustFile      string
+	name           string
+	attestation    string
+	stateFile      string
+	allowDowngrade bool
 }
 
 func newRunCmd(s streams) *cobra.Command {
@@ -36,6 +51,14 @@ func newRunCmd(s streams) *cobra.Command {
 exported function, under a policy: a memory cap per instance, a wall-clock
 deadline, output caps, optional fuel, a call-depth bound, confined mounts and
 an import allowlist. Flags override the policy file.
+
+With --trust FILE the module's embedded signatures are verified against the
+trust policy before it is compiled; with --attestation FILE too, the module
+runs under the policy its publisher signed for this exact binary: operator
+flags may then only tighten limits, and each attested mount must be given a
+host directory by --dir or --policy (see docs/trust.md). --state FILE keeps
+the highest version accepted per module name and refuses older ones unless
+--allow-downgrade.
 
 Exit status: the guest's own exit code when it exits; 126 when the module is
 refused before it runs; 134 when the guest traps; 137 when wasmward stopped it
@@ -57,6 +80,11 @@ for a limit; 2 for usage errors.`,
 	fl.StringVar(&f.report, "report", "", "write the run report (JSON) to FILE")
 	fl.Uint64Var(&f.fuel, "fuel", 0, "fuel budget (0: unmetered; the deadline still holds)")
 	fl.Uint32Var(&f.stackDepth, "stack-depth", 0, "maximum nested guest calls")
+	fl.StringVar(&f.trustFile, "trust", "", "verify the module's signatures against this trust policy (YAML) before compiling")
+	fl.StringVar(&f.name, "name", "", "module name for the trust policy and the version state (default: file base name without .wasm)")
+	fl.StringVar(&f.attestation, "attestation", "", "run under this signed capability manifest (needs --trust)")
+	fl.StringVar(&f.stateFile, "state", "", "version state file: refuse versions older than one accepted before (needs --trust)")
+	fl.BoolVar(&f.allowDowngrade, "allow-downgrade", false, "accept an older version than the state file records (needs --state)")
 	return cmd
 }
 
@@ -69,25 +97,36 @@ func buildPolicy(cmd *cobra.Command, f *runFlags) (policy.Policy, error) {
 			return p, err
 		}
 	}
+	if err := applyFlags(cmd, f, &p); err != nil {
+		return p, err
+	}
+	if err := p.Validate(); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+// applyFlags sets the fields of p that flags were given for.
+func applyFlags(cmd *cobra.Command, f *runFlags, p *policy.Policy) error {
 	fl := cmd.Flags()
 	if fl.Changed("memory") {
 		v, err := policy.ParseSize(f.memory)
 		if err != nil {
-			return p, fmt.Errorf("--memory: %w", err)
+			return fmt.Errorf("--memory: %w", err)
 		}
 		p.Limits.Memory = v
 	}
 	if fl.Changed("timeout") {
 		v, err := policy.ParseDuration(f.timeout)
 		if err != nil {
-			return p, fmt.Errorf("--timeout: %w", err)
+			return fmt.Errorf("--timeout: %w", err)
 		}
 		p.Limits.Timeout = v
 	}
 	if fl.Changed("output") {
 		v, err := policy.ParseSize(f.output)
 		if err != nil {
-			return p, fmt.Errorf("--output: %w", err)
+			return fmt.Errorf("--output: %w", err)
 		}
 		p.Limits.Output = v
 	}
@@ -100,14 +139,14 @@ func buildPolicy(cmd *cobra.Command, f *runFlags) (policy.Policy, error) {
 	for _, d := range f.dirs {
 		m, err := policy.ParseMount(d)
 		if err != nil {
-			return p, fmt.Errorf("--dir: %w", err)
+			return fmt.Errorf("--dir: %w", err)
 		}
 		p.Capabilities.Mounts = append(p.Capabilities.Mounts, m)
 	}
 	for _, kv := range f.env {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return p, fmt.Errorf("--env %q: want K=V", kv)
+			return fmt.Errorf("--env %q: want K=V", kv)
 		}
 		if p.Capabilities.Env == nil {
 			p.Capabilities.Env = map[string]string{}
@@ -115,15 +154,211 @@ func buildPolicy(cmd *cobra.Command, f *runFlags) (policy.Policy, error) {
 		p.Capabilities.Env[k] = v
 	}
 	p.Capabilities.Imports = append(p.Capabilities.Imports, f.allowImports...)
-	if err := p.Validate(); err != nil {
+	return nil
+}
+
+// checkTrustFlags refuses flag combinations that would silently mean
+// nothing, or that would hand a signed module capabilities its publisher
+// did not sign for.
+func checkTrustFlags(cmd *cobra.Command, f *runFlags, guestArgs []string) error {
+	fl := cmd.Flags()
+	if f.trustFile == "" {
+		for _, n := range []string{"name", "attestation", "state", "allow-downgrade"} {
+			if fl.Changed(n) {
+				return usageErr("--%s needs --trust FILE", n)
+			}
+		}
+		return nil
+	}
+	if fl.Changed("name") && f.name == "" {
+		return usageErr("--name: empty module name")
+	}
+	if f.allowDowngrade && f.stateFile == "" {
+		return usageErr("--allow-downgrade needs --state FILE")
+	}
+	if f.attestation == "" {
+		return nil
+	}
+	const why = "with --attestation the module gets the capabilities its publisher signed; add them to the attested policy instead"
+	switch {
+	case len(f.env) > 0:
+		return usageErr("--env: %s", why)
+	case len(f.allowImports) > 0:
+		return usageErr("--allow-import: %s", why)
+	case len(guestArgs) > 0 && f.invoke == "":
+		return usageErr("guest arguments: %s", why)
+	}
+	return nil
+}
+
+func moduleName(f *runFlags, path string) string {
+	if f.name != "" {
+		return f.name
+	}
+	return trust.ModuleName(path)
+}
+
+// admit runs the trust gate. A refusal is a *sandbox.Refusal of kind
+// signature; other errors carry their exit status.
+func admit(ctx context.Context, f *runFlags, path string, bin []byte) (trust.Admission, error) {
+	tp, err := trust.LoadPolicy(f.trustFile)
+	if err != nil {
+		return trust.Admission{}, withCode(exitUsage, err)
+	}
+	var att []byte
+	if f.attestation != "" {
+		if att, err = os.ReadFile(f.attestation); err != nil {
+			return trust.Admission{}, withCode(exitUsage, fmt.Errorf("read attestation: %w", err))
+		}
+	}
+	name := moduleName(f, path)
+	g := &trust.Gate{Policy: tp, AllowDowngrade: f.allowDowngrade}
+	if f.stateFile != "" {
+		// An unreadable or corrupt state refuses every module rather than
+		// starting over empty, which would re-admit old versions.
+		st, err := trust.OpenState(f.stateFile)
+		if err != nil {
+			return trust.Admission{}, signatureRefusal(&trust.RefusedError{Module: name, Reason: trust.ReasonState, Err: err})
+		}
+		g.State = st
+	}
+	adm, err := g.Admit(ctx, name, bin, att)
+	var re *trust.RefusedError
+	switch {
+	case errors.As(err, &re):
+		return trust.Admission{}, signatureRefusal(re)
+	case err != nil:
+		return trust.Admission{}, withCode(exitFailure, fmt.Errorf("verify module %q: %w", name, err))
+	}
+	return adm, nil
+}
+
+func signatureRefusal(e *trust.RefusedError) *sandbox.Refusal {
+	return &sandbox.Refusal{Violation: sandbox.Violation{
+		Kind:   sandbox.KindSignature,
+		Detail: fmt.Sprintf("%s (module %q): %v", e.Reason, e.Module, e.Err),
+	}}
+}
+
+// operatorCeiling is the operator's side of an attested run: the limits of
+// the policy file and flags, as ceilings (a limit neither sets has none), and
+// the mounts that give attested guest paths a host directory. The policy
+// file may set nothing else: every other capability is the publisher's.
+func operatorCeiling(cmd *cobra.Command, f *runFlags) (policy.Policy, error) {
+	p := policy.Default()
+	p.Limits = policy.Limits{
+		Memory:     policy.MaxMemory,
+		Timeout:    policy.Duration(math.MaxInt64),
+		Output:     policy.Size(math.MaxUint64),
+		StackDepth: math.MaxUint32,
+	}
+	if f.policyFile != "" {
+		data, err := os.ReadFile(f.policyFile)
+		if err != nil {
+			return p, fmt.Errorf("read policy: %w", err)
+		}
+		// Parse first: strict keys, validation, and its error messages.
+		if _, err := policy.Parse(data, f.policyFile); err != nil {
+			return p, err
+		}
+		var doc yaml.Node
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			return p, fmt.Errorf("%s: %w", f.policyFile, err)
+		}
+		if len(doc.Content) > 0 {
+			if err := onlyLimitsAndMounts(doc.Content[0], f.policyFile); err != nil {
+				return p, err
+			}
+			if p, err = policy.Overlay(p, doc.Content[0], f.policyFile); err != nil {
+				return p, err
+			}
+			p.ResolvePaths(filepath.Dir(f.policyFile))
+		}
+	}
+	if err := applyFlags(cmd, f, &p); err != nil {
 		return p, err
 	}
-	return p, nil
+	return p, p.Validate()
+}
+
+// onlyLimitsAndMounts refuses a policy document that sets a capability other
+// than mounts.
+func onlyLimitsAndMounts(doc *yaml.Node, file string) error {
+	if doc.Kind != yaml.MappingNode {
+		return nil // policy.Parse refused it already
+	}
+	for i := 0; i+1 < len(doc.Content); i += 2 {
+		k, v := doc.Content[i], doc.Content[i+1]
+		if k.Value != "capabilities" || v.Kind != yaml.MappingNode {
+			continue
+		}
+		for j := 0; j+1 < len(v.Content); j += 2 {
+			if c := v.Content[j]; c.Value != "mounts" {
+				return fmt.Errorf("%s:%d: capabilities.%s: with --attestation the publisher's signed policy decides it; the operator's policy may set only limits and capabilities.mounts", file, c.Line, c.Value)
+			}
+		}
+	}
+	return nil
+}
+
+// attestedPolicy is the policy an attested module runs under: the attested
+// policy, with limits lowered to the operator's where those are tighter and
+// each attested mount backed by the operator's host directory for the same
+// guest path. A mount one side has and the other has not is refused with a
+// capability_denied *sandbox.Refusal.
+func attestedPolicy(att, op policy.Policy) (policy.Policy, error) {
+	e := att.Clone()
+	l, o := &e.Limits, op.Limits
+	l.Memory = min(l.Memory, o.Memory)
+	l.Timeout = min(l.Timeout, o.Timeout)
+	l.Output = min(l.Output, o.Output)
+	l.StackDepth = min(l.StackDepth, o.StackDepth)
+	if o.Fuel != 0 && (l.Fuel == 0 || o.Fuel < l.Fuel) { // 0 is unmetered
+		l.Fuel = o.Fuel
+	}
+	deny := func(format string, args ...any) error {
+		return &sandbox.Refusal{Violation: sandbox.Violation{Kind: sandbox.KindCapabilityDenied, Detail: fmt.Sprintf(format, args...)}}
+	}
+	if strings.HasPrefix(e.Capabilities.Stdin, "file:") {
+		return e, deny("the attestation grants stdin %q, a file of the publisher's machine; run does not open attested stdin files", e.Capabilities.Stdin)
+	}
+	operator := map[string]policy.Mount{}
+	for _, m := range op.Capabilities.Mounts {
+		operator[gopath.Clean(m.Guest)] = m
+	}
+	granted := map[string]bool{}
+	e.Capabilities.Mounts = nil
+	for _, am := range att.Capabilities.Mounts {
+		g := gopath.Clean(am.Guest)
+		granted[g] = true
+		om, ok := operator[g]
+		if !ok {
+			return e, deny("the attestation grants mount %s, but no --dir or --policy mount gives it a host directory", g)
+		}
+		e.Capabilities.Mounts = append(e.Capabilities.Mounts, policy.Mount{Host: om.Host, Guest: am.Guest, ReadOnly: am.ReadOnly || om.ReadOnly})
+	}
+	for _, m := range op.Capabilities.Mounts {
+		if g := gopath.Clean(m.Guest); !granted[g] {
+			return e, deny("mount %s is not granted by the attestation", g)
+		}
+	}
+	return e, e.Validate()
 }
 
 func runModule(cmd *cobra.Command, s streams, f *runFlags, path string, guestArgs []string) error {
 	ctx := cmd.Context()
-	p, err := buildPolicy(cmd, f)
+	if err := checkTrustFlags(cmd, f, guestArgs); err != nil {
+		return err
+	}
+	var (
+		p   policy.Policy
+		err error
+	)
+	if f.attestation == "" {
+		p, err = buildPolicy(cmd, f)
+	} else {
+		p, err = operatorCeiling(cmd, f)
+	}
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
@@ -131,22 +366,44 @@ func runModule(cmd *cobra.Command, s streams, f *runFlags, path string, guestArg
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("read module: %w", err))
 	}
+	name := path
+	refused := func(r *sandbox.Refusal) error {
+		if werr := writeReport(f.report, sandbox.RefusedReport(name, sha256Hex(bin), r), nil); werr != nil {
+			return withCode(exitFailure, werr)
+		}
+		return withCode(exitRefused, r)
+	}
+	var info *trustInfo
+	if f.trustFile != "" {
+		adm, err := admit(ctx, f, path, bin)
+		var r *sandbox.Refusal
+		switch {
+		case errors.As(err, &r):
+			return refused(r)
+		case err != nil:
+			return err
+		}
+		info = newTrustInfo(f, path, adm)
+		if adm.Attested {
+			if p, err = attestedPolicy(adm.Policy, p); err != nil {
+				if errors.As(err, &r) {
+					return refused(r)
+				}
+				return withCode(exitUsage, err)
+			}
+		}
+	}
 	rt, err := sandbox.New(ctx, sandbox.NewConfig().WithStdin(s.in))
 	if err != nil {
 		return withCode(exitFailure, err)
 	}
 	defer rt.Close(ctx)
 
-	name := path
 	mod, err := rt.Compile(ctx, bin, p)
 	var refusal *sandbox.Refusal
 	switch {
 	case errors.As(err, &refusal):
-		rep := sandbox.RefusedReport(name, sha256Hex(bin), refusal)
-		if werr := writeReport(f.report, rep); werr != nil {
-			return withCode(exitFailure, werr)
-		}
-		return withCode(exitRefused, refusal)
+		return refused(refusal)
 	case err != nil:
 		return withCode(exitUsage, err)
 	}
@@ -180,7 +437,7 @@ func runModule(cmd *cobra.Command, s streams, f *runFlags, path string, guestArg
 		}
 		return withCode(exitFailure, err)
 	}
-	if werr := writeReport(f.report, rep); werr != nil {
+	if werr := writeReport(f.report, rep, info); werr != nil {
 		return withCode(exitFailure, werr)
 	}
 	switch rep.Outcome {
@@ -209,11 +466,59 @@ func runModule(cmd *cobra.Command, s streams, f *runFlags, path string, guestArg
 	}
 }
 
-func writeReport(path string, rep *sandbox.Report) error {
+// runReport is the JSON of --report: the sandbox report, plus what the trust
+// check found when --trust was given.
+type runReport struct {
+	*sandbox.Report
+	Trust *trustInfo `json:"trust,omitempty"`
+}
+
+// trustInfo is the "trust" object of a run report.
+type trustInfo struct {
+	// Name is the module name the trust policy was evaluated for.
+	Name string `json:"name"`
+	// Signed is false only for an unsigned module let through by
+	// require_signature: false.
+	Signed bool `json:"signed"`
+	// Signers are the names of the trusted keys that signed the module.
+	Signers []string `json:"signers"`
+	// Version is the module's signed version ("" when unversioned).
+	Version string `json:"version,omitempty"`
+	// AttestedBy are the names of the keys that signed the attestation the
+	// module ran under; absent without --attestation.
+	AttestedBy []string `json:"attested_by,omitempty"`
+}
+
+func newTrustInfo(f *runFlags, path string, adm trust.Admission) *trustInfo {
+	ti := &trustInfo{Name: moduleName(f, path), Signed: adm.Signature.Signed, Signers: []string{}, Version: adm.Signature.Version}
+	for _, sg := range adm.Signature.Signers {
+		ti.Signers = append(ti.Signers, sg.Name)
+	}
+	if adm.Attested {
+		for _, sg := range adm.Attestation.Signers {
+			ti.AttestedBy = append(ti.AttestedBy, sg.Name)
+		}
+	}
+	return ti
+}
+
+// writeReport writes the report to path (nothing when path is empty)
+// atomically, with the trust object when info is not nil.
+func writeReport(path string, rep *sandbox.Report, info *trustInfo) error {
 	if path == "" {
 		return nil
 	}
-	return rep.WriteFile(path)
+	if info == nil {
+		return rep.WriteFile(path)
+	}
+	data, err := json.MarshalIndent(runReport{Report: rep, Trust: info}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode report: %w", err)
+	}
+	if err := atomicfile.Write(path, append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write report %s: %w", path, err)
+	}
+	return nil
 }
 
 func sha256Hex(b []byte) string { return sandbox.SHA256Hex(b) }
