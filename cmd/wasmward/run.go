@@ -5,14 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"os"
-	gopath "path"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"gopkg.in/yaml.v3"
 
 	"github.com/wasmward/wasmward/internal/atomicfile"
 	"github.com/wasmward/wasmward/policy"
@@ -240,109 +237,24 @@ func signatureRefusal(e *trust.RefusedError) *sandbox.Refusal {
 	}}
 }
 
-// operatorCeiling is the operator's side of an attested run: the limits of
-// the policy file and flags, as ceilings (a limit neither sets has none), and
-// the mounts that give attested guest paths a host directory. The policy
-// file may set nothing else: every other capability is the publisher's.
+// operatorCeiling is the operator's side of an attested run: the policy
+// file's limits as ceilings and its mounts (policy.ParseCeiling), then the flags.
 func operatorCeiling(cmd *cobra.Command, f *runFlags) (policy.Policy, error) {
-	p := policy.Default()
-	p.Limits = policy.Limits{
-		Memory:     policy.MaxMemory,
-		Timeout:    policy.Duration(math.MaxInt64),
-		Output:     policy.Size(math.MaxUint64),
-		StackDepth: math.MaxUint32,
-	}
+	p := policy.Ceiling()
 	if f.policyFile != "" {
 		data, err := os.ReadFile(f.policyFile)
 		if err != nil {
 			return p, fmt.Errorf("read policy: %w", err)
 		}
-		// Parse first: strict keys, validation, and its error messages.
-		if _, err := policy.Parse(data, f.policyFile); err != nil {
+		if p, err = policy.ParseCeiling(data, f.policyFile); err != nil {
 			return p, err
 		}
-		var doc yaml.Node
-		if err := yaml.Unmarshal(data, &doc); err != nil {
-			return p, fmt.Errorf("%s: %w", f.policyFile, err)
-		}
-		if len(doc.Content) > 0 {
-			if err := onlyLimitsAndMounts(doc.Content[0], f.policyFile); err != nil {
-				return p, err
-			}
-			if p, err = policy.Overlay(p, doc.Content[0], f.policyFile); err != nil {
-				return p, err
-			}
-			p.ResolvePaths(filepath.Dir(f.policyFile))
-		}
+		p.ResolvePaths(filepath.Dir(f.policyFile))
 	}
 	if err := applyFlags(cmd, f, &p); err != nil {
 		return p, err
 	}
 	return p, p.Validate()
-}
-
-// onlyLimitsAndMounts refuses a policy document that sets a capability other
-// than mounts.
-func onlyLimitsAndMounts(doc *yaml.Node, file string) error {
-	if doc.Kind != yaml.MappingNode {
-		return nil // policy.Parse refused it already
-	}
-	for i := 0; i+1 < len(doc.Content); i += 2 {
-		k, v := doc.Content[i], doc.Content[i+1]
-		if k.Value != "capabilities" || v.Kind != yaml.MappingNode {
-			continue
-		}
-		for j := 0; j+1 < len(v.Content); j += 2 {
-			if c := v.Content[j]; c.Value != "mounts" {
-				return fmt.Errorf("%s:%d: capabilities.%s: with --attestation the publisher's signed policy decides it; the operator's policy may set only limits and capabilities.mounts", file, c.Line, c.Value)
-			}
-		}
-	}
-	return nil
-}
-
-// attestedPolicy is the policy an attested module runs under: the attested
-// policy, with limits lowered to the operator's where those are tighter and
-// each attested mount backed by the operator's host directory for the same
-// guest path. A mount one side has and the other has not is refused with a
-// capability_denied *sandbox.Refusal.
-func attestedPolicy(att, op policy.Policy) (policy.Policy, error) {
-	e := att.Clone()
-	l, o := &e.Limits, op.Limits
-	l.Memory = min(l.Memory, o.Memory)
-	l.Timeout = min(l.Timeout, o.Timeout)
-	l.Output = min(l.Output, o.Output)
-	l.StackDepth = min(l.StackDepth, o.StackDepth)
-	if o.Fuel != 0 && (l.Fuel == 0 || o.Fuel < l.Fuel) { // 0 is unmetered
-		l.Fuel = o.Fuel
-	}
-	deny := func(format string, args ...any) error {
-		return &sandbox.Refusal{Violation: sandbox.Violation{Kind: sandbox.KindCapabilityDenied, Detail: fmt.Sprintf(format, args...)}}
-	}
-	if strings.HasPrefix(e.Capabilities.Stdin, "file:") {
-		return e, deny("the attestation grants stdin %q, a file of the publisher's machine; run does not open attested stdin files", e.Capabilities.Stdin)
-	}
-	operator := map[string]policy.Mount{}
-	for _, m := range op.Capabilities.Mounts {
-		operator[gopath.Clean(m.Guest)] = m
-	}
-	granted := map[string]bool{}
-	e.Capabilities.Mounts = nil
-	for _, am := range att.Capabilities.Mounts {
-		g := gopath.Clean(am.Guest)
-		granted[g] = true
-		om, ok := operator[g]
-		if !ok {
-			return e, deny("the attestation grants mount %s, but no --dir or --policy mount gives it a host directory", g)
-		}
-		e.Capabilities.Mounts = append(e.Capabilities.Mounts, policy.Mount{Host: om.Host, Guest: am.Guest, ReadOnly: am.ReadOnly || om.ReadOnly})
-	}
-	for _, m := range op.Capabilities.Mounts {
-		if g := gopath.Clean(m.Guest); !granted[g] {
-			return e, deny("mount %s is not granted by the attestation", g)
-		}
-	}
-	return e, e.Validate()
 }
 
 func runModule(cmd *cobra.Command, s streams, f *runFlags, path string, guestArgs []string) error {
@@ -385,9 +297,10 @@ func runModule(cmd *cobra.Command, s streams, f *runFlags, path string, guestArg
 		}
 		info = newTrustInfo(f, path, adm)
 		if adm.Attested {
-			if p, err = attestedPolicy(adm.Policy, p); err != nil {
-				if errors.As(err, &r) {
-					return refused(r)
+			if p, err = policy.Attested(adm.Policy, p); err != nil {
+				var ce *policy.CapabilityError
+				if errors.As(err, &ce) {
+					return refused(&sandbox.Refusal{Violation: sandbox.Violation{Kind: sandbox.KindCapabilityDenied, Detail: ce.Detail}})
 				}
 				return withCode(exitUsage, err)
 			}

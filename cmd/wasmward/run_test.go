@@ -270,7 +270,7 @@ func TestRunTrust(t *testing.T) {
 		{"operator env refused", args("--attestation", envAtt, "--env", "GREETING=mine", p("tool.wasm")), exitUsage, "", "--env: with --attestation"},
 		{"operator import refused", args("--attestation", envAtt, "--allow-import", "env.*", p("tool.wasm")), exitUsage, "", "--allow-import: with --attestation"},
 		{"operator args refused", args("--attestation", envAtt, p("tool.wasm"), "--", "hello"), exitUsage, "", "guest arguments: with --attestation"},
-		{"operator policy capabilities refused", args("--attestation", envAtt, "--policy", p("openv.yaml"), p("tool.wasm")), exitUsage, "", "openv.yaml:2: capabilities.env: with --attestation"},
+		{"operator policy capabilities refused", args("--attestation", envAtt, "--policy", p("openv.yaml"), p("tool.wasm")), exitUsage, "", "openv.yaml:2: capabilities.env: with an attestation"},
 
 		{"attested memory cap", args("--attestation", bombAtt, p("bomb.wasm")), exitViolated, "", "memory_limit: memory.grow to 4160KiB denied: above the 4MiB per-instance cap"},
 		{"operator tightens memory", args("--attestation", bombAtt, "--memory", "2MiB", p("bomb.wasm")), exitViolated, "", "above the 2MiB per-instance cap"},
@@ -281,7 +281,7 @@ func TestRunTrust(t *testing.T) {
 		{"operator fuel meters an unmetered attestation", args("--attestation", loopAtt, "--fuel", "1000", p("loop.wasm")), exitViolated, "", "fuel_exhausted: fuel budget of 1000 exhausted"},
 		{"operator tightens timeout", args("--attestation", loopAtt, "--timeout", "100ms", p("loop.wasm")), exitViolated, "", "deadline of 100ms exceeded"},
 
-		{"attested mount without operator mount", args("--attestation", catAtt, p("tool.wasm")), exitRefused, "", "capability_denied: the attestation grants mount /m, but no --dir or --policy mount"},
+		{"attested mount without operator mount", args("--attestation", catAtt, p("tool.wasm")), exitRefused, "", "capability_denied: the attestation grants mount /m, but the operator gives it no host directory"},
 		{"operator mount not granted", args("--attestation", envAtt, "--dir", mnt+":/other", p("tool.wasm")), exitRefused, "", "capability_denied: mount /other is not granted by the attestation"},
 		{"attested mount backed by operator dir", args("--attestation", catAtt, "--dir", mnt+":/m", p("tool.wasm")), 0, "operator data", ""},
 		{"attested mount from operator policy", args("--attestation", catAtt, "--policy", p("opmount.yaml"), p("tool.wasm")), 0, "operator data", ""},
