@@ -13,6 +13,7 @@ import (
 	"github.com/wasmward/wasmward/examples"
 	"github.com/wasmward/wasmward/gateway"
 	"github.com/wasmward/wasmward/sandbox"
+	"github.com/wasmward/wasmward/trust"
 )
 
 type serveFlags struct {
@@ -24,6 +25,9 @@ type serveFlags struct {
 	logLevel    string
 	cacheDir    string
 	pprof       bool
+	trustFile   string
+	stateFile   string
+	downgrade   bool
 }
 
 func newServeCmd(s streams) *cobra.Command {
@@ -53,6 +57,9 @@ listens. SIGTERM or SIGINT stops accepting, lets in-flight requests finish
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fl.StringVar(&f.cacheDir, "compilation-cache", "", "keep compiled modules in DIR across restarts")
 	fl.BoolVar(&f.pprof, "pprof", false, "serve /debug/pprof/ on the admin listener")
+	fl.StringVar(&f.trustFile, "trust", "", "verify every route's module against this trust policy before compiling it")
+	fl.StringVar(&f.stateFile, "state", "", "with --trust: rollback state file (highest accepted version per module name)")
+	fl.BoolVar(&f.downgrade, "allow-downgrade", false, "with --trust and --state: accept a version older than the recorded one")
 	return cmd
 }
 
@@ -109,9 +116,11 @@ func serve(ctx context.Context, s streams, f *serveFlags) error {
 	}
 	defer rt.Close(context.WithoutCancel(ctx))
 
-	// Signature verification (`serve --trust FILE`) plugs in here as
-	// gateway.Options.Verify once the trust package offers a verifier.
-	srv, err := gateway.New(ctx, cfg, gateway.Options{Runtime: rt, Logger: logger, Audit: al, Pprof: f.pprof})
+	verify, err := serveVerifier(f)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	srv, err := gateway.New(ctx, cfg, gateway.Options{Runtime: rt, Logger: logger, Audit: al, Pprof: f.pprof, Verify: verify})
 	if err != nil {
 		return withCode(exitRefused, err)
 	}
@@ -143,4 +152,33 @@ func loadServeConfig(path string) (*gateway.Config, error) {
 	return gateway.ParseConfig(data, examples.QuickstartName, func(p string) ([]byte, error) {
 		return fs.ReadFile(qs, strings.TrimPrefix(p, "./"))
 	}, "")
+}
+
+// serveVerifier returns the gateway's module check for --trust: each route's
+// module is admitted by the trust gate under its module name (the file's base
+// name without .wasm) before it is compiled. Nil without --trust.
+func serveVerifier(f *serveFlags) (func(context.Context, gateway.Route) error, error) {
+	if f.trustFile == "" {
+		if f.stateFile != "" || f.downgrade {
+			return nil, fmt.Errorf("--state and --allow-downgrade need --trust")
+		}
+		return nil, nil
+	}
+	if f.downgrade && f.stateFile == "" {
+		return nil, fmt.Errorf("--allow-downgrade needs --state")
+	}
+	pol, err := trust.LoadPolicy(f.trustFile)
+	if err != nil {
+		return nil, err
+	}
+	g := &trust.Gate{Policy: pol, AllowDowngrade: f.downgrade}
+	if f.stateFile != "" {
+		if g.State, err = trust.OpenState(f.stateFile); err != nil {
+			return nil, err
+		}
+	}
+	return func(ctx context.Context, r gateway.Route) error {
+		_, err := g.Admit(ctx, trust.ModuleName(r.Module), r.Wasm, nil)
+		return err
+	}, nil
 }
