@@ -1,0 +1,383 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wasmward/wasmward/sandbox"
+)
+
+// Adversarial tests of the gateway: hostile guests (through a fake module
+// that writes chosen bytes) and hostile HTTP clients. Helpers carry an adv
+// prefix so this file depends only on fakeServer from unit_test.go.
+
+// advServe serves s on loopback and returns its base URL.
+func advServe(t *testing.T, s *Server) string {
+	t.Helper()
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
+// advRaw writes req on a fresh connection and returns everything the server
+// sends until it closes the connection or 2 s pass.
+func advRaw(t *testing.T, base, req string) string {
+	t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(c)
+	return string(b)
+}
+
+// A guest's response is validated, never repaired: header injection through
+// the Status line or a value, protocol switches, floods of headers and
+// framing headers are refused or dropped, and the gateway's own headers win.
+func TestAdvHostileGuestResponses(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		out    string
+		status int
+		check  func(t *testing.T, h http.Header, body string)
+	}{
+		{name: "CR in the reason phrase", out: "Status: 200 OK\rSet-Cookie: a=b\r\n\r\nx", status: 502},
+		{name: "bare CR inside a value", out: "Content-Type: text/plain\r\nX-A: a\rSet-Cookie: b\r\n\r\nx", status: 502},
+		{name: "NUL in a value", out: "Content-Type: text/plain\x00x\n\nx", status: 502},
+		{name: "obs-fold", out: "Content-Type: text/plain\n folded\n\nx", status: 502},
+		{name: "switching protocols", out: "Status: 101 Switching Protocols\nUpgrade: h2c\n\n", status: 502},
+		{name: "interim response", out: "Status: 100 Continue\n\n", status: 502},
+		{name: "status 600", out: "Status: 600\n\n", status: 502},
+		{name: "two statuses", out: "Status: 200\nStatus: 302\n\n", status: 502},
+		{name: "space before colon", out: "Content-Type : text/plain\n\nx", status: 502},
+		{name: "101 Set-Cookie lines", out: "Content-Type: text/plain\n" + strings.Repeat("Set-Cookie: a=b\n", 100) + "\nx", status: 502},
+		{name: "99 Set-Cookie lines kept in order", out: "Content-Type: text/plain\n" + func() string {
+			var b strings.Builder
+			for i := 0; i < 99; i++ {
+				fmt.Fprintf(&b, "Set-Cookie: c%d=v\n", i)
+			}
+			return b.String()
+		}() + "\nbody", status: 200, check: func(t *testing.T, h http.Header, body string) {
+			if c := h.Values("Set-Cookie"); len(c) != 99 || c[0] != "c0=v" || c[98] != "c98=v" {
+				t.Fatalf("Set-Cookie: %d values", len(c))
+			}
+		}},
+		{name: "framing headers dropped, gateway frames", out: "Content-Type: text/plain\nContent-Length: 1\nTransfer-Encoding: chunked\nConnection: keep-alive, X-Request-Id\n\nhello world", status: 200,
+			check: func(t *testing.T, h http.Header, body string) {
+				if body != "hello world" || h.Get("Content-Length") != "11" || h.Get("Transfer-Encoding") != "" {
+					t.Fatalf("body %q, headers %v", body, h)
+				}
+			}},
+		{name: "guest cannot forge the request ID or security headers", out: "Content-Type: text/html\nX-Request-Id: forged\nX-Frame-Options: ALLOWALL\nX-Content-Type-Options: sniff\n\n<b>", status: 200,
+			check: func(t *testing.T, h http.Header, body string) {
+				if v := h.Values("X-Request-Id"); len(v) != 1 || v[0] == "forged" {
+					t.Fatalf("X-Request-Id %v", v)
+				}
+				if v := h.Values("X-Frame-Options"); len(v) != 1 || v[0] == "ALLOWALL" {
+					t.Fatalf("X-Frame-Options %v", v)
+				}
+				if v := h.Values("X-Content-Type-Options"); len(v) != 1 || v[0] != "nosniff" {
+					t.Fatalf("X-Content-Type-Options %v", v)
+				}
+			}},
+		{name: "no content type: never sniffed", out: "Status: 200\n\n<script>alert(1)</script>", status: 200,
+			check: func(t *testing.T, h http.Header, body string) {
+				if h.Get("Content-Type") != "application/octet-stream" || h.Get("X-Content-Type-Options") != "nosniff" {
+					t.Fatalf("headers %v", h)
+				}
+			}},
+		{name: "location without status redirects", out: "Location: /elsewhere\n\n", status: 302},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := fakeServer(t, fakeCfg, exitOK(tc.out))
+			base := advServe(t, s)
+			c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			resp, err := c.Get(base + "/r")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d (body %q)", resp.StatusCode, tc.status, b)
+			}
+			if tc.status >= 500 && (strings.Contains(string(b), "Set-Cookie") || resp.Header.Get("X-A") != "" || resp.Header.Get("Set-Cookie") != "") {
+				t.Fatalf("guest bytes reached the client: %q %v", b, resp.Header)
+			}
+			if tc.check != nil {
+				tc.check(t, resp.Header, string(b))
+			}
+		})
+	}
+}
+
+// Failures never send guest text (trap message, violation detail, stderr,
+// partial stdout) to the client: only the status and the request ID.
+func TestAdvFailureBodiesCarryNoGuestText(t *testing.T) {
+	const secret = "SECRET-7f3a"
+	for _, tc := range []struct {
+		name string
+		rep  sandbox.Report
+	}{
+		{"trap", sandbox.Report{Outcome: sandbox.OutcomeTrap, Trap: "wasm error: " + secret}},
+		{"violation", sandbox.Report{Outcome: sandbox.OutcomeViolation, Violation: &sandbox.Violation{Kind: sandbox.KindMemoryLimit, Detail: secret}}},
+		{"exit 3", sandbox.Report{Outcome: sandbox.OutcomeExit, ExitCode: 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := fakeServer(t, fakeCfg, func(_ context.Context, in sandbox.Invocation) (*sandbox.Report, error) {
+				io.WriteString(in.Stdout, "Content-Type: text/plain\n\n"+secret)
+				io.WriteString(in.Stderr, secret)
+				rep := tc.rep
+				return &rep, nil
+			})
+			base := advServe(t, s)
+			resp, err := http.Get(base + "/r")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 502 || strings.Contains(string(b), secret) {
+				t.Fatalf("%d %q", resp.StatusCode, b)
+			}
+			for k, vs := range resp.Header {
+				for _, v := range vs {
+					if strings.Contains(v, secret) {
+						t.Fatalf("secret in header %s", k)
+					}
+				}
+			}
+		})
+	}
+}
+
+// 300 concurrent requests against max_concurrency 2: at most two guests run
+// at once, everything else is an immediate 503 (no queue), and every slot is
+// given back.
+func TestAdvConcurrencyFlood(t *testing.T) {
+	var running, peak atomic.Int32
+	release := make(chan struct{})
+	s := fakeServer(t, `
+rate_limit: {requests_per_second: 0}
+routes:
+  - {route: /r, module: m.wasm, max_concurrency: 2}
+`, func(ctx context.Context, in sandbox.Invocation) (*sandbox.Report, error) {
+		n := running.Add(1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		<-release
+		running.Add(-1)
+		io.WriteString(in.Stdout, "Content-Type: text/plain\n\nok")
+		return &sandbox.Report{Outcome: sandbox.OutcomeExit}, nil
+	})
+	base := advServe(t, s)
+	tr := &http.Transport{MaxConnsPerHost: 0, MaxIdleConnsPerHost: 300}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr}
+	const n = 300
+	var wg sync.WaitGroup
+	codes := make(chan int, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := c.Get(base + "/r")
+			if err != nil {
+				codes <- -1
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	// Wait until both slots are taken and the rest answered.
+	deadline := time.Now().Add(5 * time.Second)
+	for len(codes) < n-2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	close(codes)
+	count := map[int]int{}
+	for c := range codes {
+		count[c]++
+	}
+	if count[200] != 2 || count[503] != n-2 || peak.Load() != 2 {
+		t.Fatalf("codes %v, peak %d", count, peak.Load())
+	}
+	if ri := s.Routes()[0]; ri.InFlight != 0 || ri.Requests != n {
+		t.Fatalf("after the flood: %+v", ri)
+	}
+}
+
+// Hostile raw requests: smuggling with both framings, HTTP/1.0 without Host,
+// encoded traversal and NUL in the path.
+func TestAdvRawRequests(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	s := fakeServer(t, `
+rate_limit: {requests_per_second: 0}
+request: {max_body: 64}
+routes:
+  - {route: /r, module: m.wasm}
+  - {route: /p/..., module: m.wasm}
+`, func(_ context.Context, in sandbox.Invocation) (*sandbox.Report, error) {
+		b, _ := io.ReadAll(in.Stdin)
+		var path string
+		for _, kv := range in.Env {
+			if strings.HasPrefix(kv, "PATH_INFO=") || strings.HasPrefix(kv, "SCRIPT_NAME=") {
+				path += kv + ";"
+			}
+		}
+		mu.Lock()
+		seen = append(seen, path+"body="+string(b))
+		mu.Unlock()
+		io.WriteString(in.Stdout, "Content-Type: text/plain\n\nok")
+		return &sandbox.Report{Outcome: sandbox.OutcomeExit}, nil
+	})
+	base := advServe(t, s)
+	reset := func() { mu.Lock(); seen = nil; mu.Unlock() }
+	// Both framings at once (CL.TE smuggling) is in adversarial_bugs_test.go.
+	get := func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), seen...) }
+
+	t.Run("HTTP/1.0 without Host", func(t *testing.T) {
+		out := advRaw(t, base, "GET /r HTTP/1.0\r\n\r\n")
+		if !strings.HasPrefix(out, "HTTP/1.0 200") {
+			t.Fatalf("got %q", firstLineOf(out))
+		}
+	})
+	t.Run("encoded NUL", func(t *testing.T) {
+		if out := advRaw(t, base, "GET /p/a%00b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); !strings.HasPrefix(out, "HTTP/1.1 400") {
+			t.Fatalf("got %q", firstLineOf(out))
+		}
+	})
+	t.Run("encoded traversal stays in the matched route", func(t *testing.T) {
+		reset()
+		out := advRaw(t, base, "GET /p/%2e%2e/r HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		got := get()
+		if !strings.HasPrefix(out, "HTTP/1.1 200") || len(got) != 1 || !strings.Contains(got[0], "PATH_INFO=/../r;") {
+			t.Fatalf("got %q, guest saw %q", firstLineOf(out), got)
+		}
+	})
+	t.Run("traversal out of a prefix route does not reach it", func(t *testing.T) {
+		if out := advRaw(t, base, "GET /r/%2e%2e/p/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); !strings.HasPrefix(out, "HTTP/1.1 404") {
+			t.Fatalf("got %q", firstLineOf(out))
+		}
+	})
+	t.Run("chunked body over the cap", func(t *testing.T) {
+		body := strings.Repeat("a", 65)
+		out := advRaw(t, base, fmt.Sprintf("POST /r HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n%x\r\n%s\r\n0\r\n\r\n", len(body), body))
+		if !strings.HasPrefix(out, "HTTP/1.1 413") {
+			t.Fatalf("got %q", firstLineOf(out))
+		}
+	})
+}
+
+func firstLineOf(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// Without trusted proxies, X-Forwarded-For never selects the rate-limit
+// bucket, whatever its shape; with a trusted proxy, entries a client
+// prepends are walked past only while they are trusted.
+func TestAdvClientAddrSpoofing(t *testing.T) {
+	mk := func(remote string, xff ...string) *http.Request {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = remote
+		for _, v := range xff {
+			r.Header.Add("X-Forwarded-For", v)
+		}
+		return r
+	}
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	for _, tc := range []struct {
+		name    string
+		r       *http.Request
+		trusted bool
+		want    string
+	}{
+		{"no proxies: xff ignored", mk("198.51.100.1:5", "1.2.3.4"), false, "198.51.100.1"},
+		{"untrusted peer: xff ignored", mk("198.51.100.1:5", "10.0.0.1"), true, "198.51.100.1"},
+		{"client prepends a trusted address", mk("10.0.0.9:5", "10.1.1.1, 203.0.113.5"), true, "203.0.113.5"},
+		{"garbage entry stops at the proxy", mk("10.0.0.9:5", "203.0.113.5, not-an-ip"), true, "10.0.0.9"},
+		{"v4-mapped v6 peer unmapped", mk("[::ffff:198.51.100.1]:5"), false, "198.51.100.1"},
+		{"zone in xff", mk("10.0.0.9:5", "fe80::1%eth0"), true, "fe80::1%eth0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var tp = trusted
+			if !tc.trusted {
+				tp = nil
+			}
+			if got := clientAddr(tc.r, tp).String(); got != tc.want {
+				t.Fatalf("client %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// A flood of requests refused with 413 (declared and chunked) does not
+// accumulate host memory: refused bodies are never buffered past the cap.
+func TestAdvBodyFloodMemory(t *testing.T) {
+	s := fakeServer(t, `
+rate_limit: {requests_per_second: 0}
+request: {max_body: 1KiB}
+routes:
+  - {route: /r, module: m.wasm}
+`, exitOK("Content-Type: text/plain\n\nok"))
+	base := advServe(t, s)
+	big := strings.Repeat("x", 64<<10)
+	var wg sync.WaitGroup
+	var bad atomic.Int32
+	for i := 0; i < 200; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			var body io.Reader = strings.NewReader(big)
+			if i%2 == 0 {
+				body = io.MultiReader(strings.NewReader(big)) // unknown length: chunked
+			}
+			resp, err := http.Post(base+"/r", "text/plain", body)
+			if err != nil {
+				return // the server may close mid-upload
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 413 {
+				bad.Add(1)
+			}
+		}(i)
+	}
+	wg.Wait()
+	if bad.Load() != 0 {
+		t.Fatalf("%d requests not refused with 413", bad.Load())
+	}
+	// Pooled request buffers stay small: nothing above the cap was kept.
+	st := s.states.Get().(*reqState)
+	defer s.states.Put(st)
+	if st.body.Cap() > maxPooledBuffer {
+		t.Fatalf("pooled body buffer of %d bytes", st.body.Cap())
+	}
+}

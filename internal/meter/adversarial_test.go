@@ -1,0 +1,112 @@
+package meter
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/wasmward/wasmward/internal/wasm"
+)
+
+// Instrument runs before anything bounds the module: its time and output
+// size must stay linear in the input for shapes an attacker can make huge
+// cheaply. (Deep nesting is quadratic today: adversarial_bugs_test.go.)
+func TestAdvInstrumentLinearShapes(t *testing.T) {
+	brTable := func(targets int) []byte {
+		var b []byte
+		b = append(b, 0x02, 0x40, 0x41, 0x00, 0x0e)
+		b = wasm.AppendU32(b, uint32(targets))
+		for i := 0; i < targets; i++ {
+			b = append(b, 0x00)
+		}
+		b = append(b, 0x00, 0x0b, 0x0b)
+		return b
+	}
+	for _, tc := range []struct {
+		name   string
+		bin    []byte
+		growth int // output may be at most growth x input + 4 KiB
+	}{
+		{"200k empty functions", advModule(200000, []byte{0x0b}, nil), 64},
+		{"1 MiB straight-line body", advModule(1, append(bytes.Repeat([]byte{0x01}, 1<<20), 0x0b), nil), 2},
+		{"256k sequential loops", advModule(1, append(bytes.Repeat([]byte{0x03, 0x40, 0x0b}, 256<<10), 0x0b), nil), 40},
+		{"br_table with 500k targets", advModule(1, brTable(500000), nil), 2},
+		{"4 billion locals declared", advModule(1, []byte{0x0b}, []byte{1, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x7f}), 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			out, err := Instrument(tc.bin, Options{})
+			el := time.Since(start)
+			if el > 2*time.Second {
+				t.Fatalf("Instrument of %d bytes took %v", len(tc.bin), el)
+			}
+			if err == nil && len(out) > tc.growth*len(tc.bin)+4096 {
+				t.Fatalf("output %d bytes from %d", len(out), len(tc.bin))
+			}
+		})
+	}
+}
+
+// Indices just past the module's own index spaces would land on the
+// meter's state once it appends its globals, locals and imports: they must
+// be refused, never made valid.
+func TestAdvInstrumentRefusesIndicesIntoMeterState(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		body []byte
+	}{
+		{"global.set of the would-be fuel global", []byte{0x42, 0x00, 0x24, 0x00, 0x0b}},
+		{"global.get of the would-be depth global", []byte{0x23, 0x01, 0x1a, 0x0b}},
+		{"local.set of the would-be fuel scratch local", []byte{0x42, 0x00, 0x21, 0x00, 0x0b}},
+		{"call of the would-be fuel import", []byte{0x42, 0x00, 0x10, 0x01, 0x1a, 0x0b}},
+		{"br past the function label", []byte{0x0c, 0x01, 0x0b}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if out, err := Instrument(advModule(1, tc.body, nil), Options{}); err == nil {
+				t.Fatalf("instrumented (%d bytes); want a refusal", len(out))
+			}
+		})
+	}
+}
+
+// advModule assembles a minimal module: one type () -> (), nfuncs copies of
+// body (with the given local declarations) as defined functions, the first
+// exported as _start.
+func advModule(nfuncs int, body, locals []byte) []byte {
+	uleb := func(b []byte, v uint64) []byte {
+		for {
+			c := byte(v & 0x7f)
+			v >>= 7
+			if v != 0 {
+				b = append(b, c|0x80)
+				continue
+			}
+			return append(b, c)
+		}
+	}
+	section := func(out []byte, id byte, payload []byte) []byte {
+		out = append(out, id)
+		out = uleb(out, uint64(len(payload)))
+		return append(out, payload...)
+	}
+	out := []byte{0, 'a', 's', 'm', 1, 0, 0, 0}
+	out = section(out, 1, []byte{1, 0x60, 0, 0})
+	var fs []byte
+	fs = uleb(fs, uint64(nfuncs))
+	for i := 0; i < nfuncs; i++ {
+		fs = append(fs, 0)
+	}
+	out = section(out, 3, fs)
+	out = section(out, 7, []byte{1, 6, '_', 's', 't', 'a', 'r', 't', 0, 0})
+	if locals == nil {
+		locals = []byte{0}
+	}
+	fb := append(append([]byte(nil), locals...), body...)
+	var code []byte
+	code = uleb(code, uint64(nfuncs))
+	for i := 0; i < nfuncs; i++ {
+		code = uleb(code, uint64(len(fb)))
+		code = append(code, fb...)
+	}
+	return section(out, 10, code)
+}
