@@ -12,15 +12,18 @@ import (
 // bounds its call depth, as described in the package documentation and
 // docs/metering.md. It does not modify bin.
 //
-// For a module wazero accepts, the output is accepted too and computes the
-// same results (the spec-suite differential test checks this), apart from
-// calling the added imports. It refuses, with a one-line error saying what
-// and where, a module that does not decode, uses an index outside its own
-// index spaces (which instrumentation would otherwise make valid and point
-// at the meter's own state), uses the legacy exception-handling encoding or
-// 64-bit memories, or already uses the wasmward namespace
-// (ErrAlreadyMetered). Beyond indices it checks structure, not types: an
-// invalid module yields an output the compiler rejects.
+// For a module wazero accepts and within the bounds of opt, the output is
+// accepted too and computes the same results (the spec-suite differential
+// test checks this), apart from calling the added imports and table.grow
+// failing (-1, table unchanged) past MaxTableElements. It refuses, with a
+// one-line error saying what and where, a module that does not decode, uses
+// an index outside its own index spaces (which instrumentation would
+// otherwise make valid and point at the meter's own state), uses the legacy
+// exception-handling encoding or 64-bit memories, or already uses the
+// wasmward namespace (ErrAlreadyMetered); and, with a *LimitError, a module
+// with a function nested deeper than MaxNesting or a defined table whose
+// minimum exceeds MaxTableElements. Beyond indices it checks structure, not
+// types: an invalid module yields an output the compiler rejects.
 func Instrument(bin []byte, opt Options) ([]byte, error) {
 	depth := opt.StackDepth
 	if depth == 0 {
@@ -29,12 +32,25 @@ func Instrument(bin []byte, opt Options) ([]byte, error) {
 	if depth > math.MaxInt32 {
 		return nil, fmt.Errorf("instrument: stack depth %d exceeds %d", depth, math.MaxInt32)
 	}
+	maxNesting := opt.MaxNesting
+	if maxNesting == 0 {
+		maxNesting = DefaultMaxNesting
+	}
+	maxTable := opt.MaxTableElements
+	if maxTable == 0 {
+		maxTable = DefaultMaxTableElements
+	}
 	m, err := wasm.Decode(bin)
 	if err != nil {
 		return nil, fmt.Errorf("instrument: decode module: %w", err)
 	}
 	if err := checkSupported(m); err != nil {
 		return nil, fmt.Errorf("instrument: %w", err)
+	}
+	for i, t := range m.Tables {
+		if t.Limits.Min > uint64(maxTable) {
+			return nil, fmt.Errorf("instrument: %w", &LimitError{What: "table elements", Limit: maxTable, Func: -1, Table: int64(i) + int64(importedTables(m)), Offset: -1})
+		}
 	}
 
 	lay := &layout{}
@@ -59,7 +75,7 @@ func Instrument(bin []byte, opt Options) ([]byte, error) {
 	if len(m.Code) != len(m.Functions) {
 		return nil, fmt.Errorf("instrument: %d function bodies for %d functions", len(m.Code), len(m.Functions))
 	}
-	rw := &bodyRewriter{lay: lay, types: m.Types, limits: limits{
+	rw := &bodyRewriter{lay: lay, types: m.Types, maxNesting: maxNesting, maxTable: maxTable, limits: limits{
 		types:   uint32(len(m.Types)),
 		funcs:   lay.importedFuncs + uint32(len(m.Functions)),
 		globals: lay.fuelGlobal,
@@ -72,6 +88,11 @@ func Instrument(bin []byte, opt Options) ([]byte, error) {
 	}
 	for i := range m.Code {
 		if err := instrumentFunc(m, rw, i); err != nil {
+			var le *LimitError
+			if errors.As(err, &le) {
+				le.Func = int64(lay.importedFuncs) + int64(i)
+				return nil, fmt.Errorf("instrument: %w", le)
+			}
 			return nil, fmt.Errorf("instrument: function %d: %w", lay.importedFuncs+uint32(i), err)
 		}
 	}
@@ -137,6 +158,18 @@ func Instrument(bin []byte, opt Options) ([]byte, error) {
 		return nil, fmt.Errorf("instrument: encode module: %w", err)
 	}
 	return out, nil
+}
+
+// importedTables counts the module's table imports (defined tables come
+// after them in the table index space).
+func importedTables(m *wasm.Module) int {
+	n := 0
+	for _, im := range m.Imports {
+		if im.Kind == wasm.ExternTable {
+			n++
+		}
+	}
+	return n
 }
 
 // checkSupported refuses what Instrument cannot meter correctly.

@@ -16,7 +16,10 @@
 // charges and checks are described in docs/metering.md.
 package meter
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Names shared with the host (the sandbox) that runs instrumented modules.
 const (
@@ -53,11 +56,54 @@ const (
 // DefaultStackDepth is the call-depth bound used when Options.StackDepth is 0.
 const DefaultStackDepth = 10000
 
+// DefaultMaxNesting is the control nesting bound used when
+// Options.MaxNesting is 0.
+const DefaultMaxNesting = 1024
+
+// DefaultMaxTableElements is the table size bound used when
+// Options.MaxTableElements is 0 (8 MiB of host memory per table).
+const DefaultMaxTableElements = 1 << 20
+
 // Options configures Instrument.
 type Options struct {
 	// StackDepth is the maximum number of nested calls of functions defined
 	// in the module; it is baked into the module. 0 means DefaultStackDepth.
 	StackDepth uint32
+
+	// MaxNesting is the deepest control nesting (block, loop, if and
+	// try_table open at once, in the original body) a function may have;
+	// Instrument refuses a deeper function with a *LimitError. It bounds
+	// the compile time of the output (wazero's compiler is quadratic in
+	// nesting). 0 means DefaultMaxNesting.
+	MaxNesting uint32
+
+	// MaxTableElements bounds every table the module defines or grows.
+	// Instrument refuses a defined table whose minimum size exceeds it
+	// (*LimitError), and a table.grow that would take a table past it
+	// fails as the spec allows: it returns -1 and leaves the table as it
+	// was. 0 means DefaultMaxTableElements.
+	MaxTableElements uint32
+}
+
+// LimitError is returned (wrapped) by Instrument for a module that exceeds
+// a bound set by Options. A host maps it to a refusal of the module.
+type LimitError struct {
+	What   string // "control nesting" or "table elements"
+	Limit  uint32 // the bound exceeded
+	Func   int64  // function index (original module) where it was exceeded; -1 if not in code
+	Table  int64  // table index (original module) whose declared size exceeds Limit; -1 if none
+	Offset int    // byte offset in the module of the offending instruction or -1
+}
+
+// Error says what exceeded which limit, and where, in one line.
+func (e *LimitError) Error() string {
+	switch {
+	case e.Table >= 0:
+		return fmt.Sprintf("table %d: %s exceed the limit of %d", e.Table, e.What, e.Limit)
+	case e.Offset >= 0:
+		return fmt.Sprintf("function %d: offset %#x: %s exceeds the limit of %d", e.Func, e.Offset, e.What, e.Limit)
+	}
+	return fmt.Sprintf("function %d: %s exceeds the limit of %d", e.Func, e.What, e.Limit)
 }
 
 // ErrAlreadyMetered is returned (wrapped) by Instrument for a module that

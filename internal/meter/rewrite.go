@@ -53,6 +53,7 @@ type instrRec struct {
 
 type frame struct {
 	inserted    uint32 // labels the rewriter inserts just outside this frame
+	below       uint32 // sum of inserted over the frames under this one
 	op          wasm.Opcode
 	open        int  // index of the opening instruction in recs
 	live        bool // entered by reachable code
@@ -80,9 +81,12 @@ type bodyRewriter struct {
 	lay    *layout
 	limits limits
 	cached bool // keep the fuel counter in a local (see emit)
-	recs   []instrRec
-	segs   []segment
-	frames []frame
+	// maxNesting bounds len(frames) (Options.MaxNesting); maxTable is
+	// Options.MaxTableElements, checked before every table.grow.
+	maxNesting, maxTable uint32
+	recs                 []instrRec
+	segs                 []segment
+	frames               []frame
 }
 
 // scratch holds the local indices of the locals a rewritten body adds.
@@ -141,6 +145,12 @@ func (r *bodyRewriter) analyze(code []byte, offset int) (hasBulk bool, err error
 		if err := r.checkIndices(&in); err != nil {
 			return false, fmt.Errorf("offset %#x: %s: %w", offset+in.Start, in.Op, err)
 		}
+		switch in.Op {
+		case wasm.OpBlock, wasm.OpLoop, wasm.OpIf, wasm.OpTryTable:
+			if uint32(len(r.frames)) >= r.maxNesting {
+				return false, &LimitError{What: "control nesting", Limit: r.maxNesting, Func: -1, Table: -1, Offset: offset + in.Start}
+			}
+		}
 		r.relabel(&in, i)
 		for _, p := range cur {
 			r.segs[p].cost += staticCost(in.Op)
@@ -160,7 +170,7 @@ func (r *bodyRewriter) analyze(code []byte, offset int) (hasBulk bool, err error
 					}
 				}
 			}
-			r.frames = append(r.frames, frame{op: in.Op, open: i, live: live})
+			r.push(frame{op: in.Op, open: i, live: live})
 		case wasm.OpLoop:
 			f := frame{op: in.Op, open: i, live: live}
 			if live && r.blockParams(in.Block) == 0 {
@@ -168,12 +178,12 @@ func (r *bodyRewriter) analyze(code []byte, offset int) (hasBulk bool, err error
 				f.inserted = 3
 				r.recs[i].wrapLoop = true
 			}
-			r.frames = append(r.frames, f)
+			r.push(f)
 			if live {
 				newSeg(i, chargeCheck)
 			}
 		case wasm.OpIf:
-			r.frames = append(r.frames, frame{op: in.Op, open: i, live: live, preIf: cur})
+			r.push(frame{op: in.Op, open: i, live: live, preIf: cur})
 			if live {
 				newSeg(i, chargeDecrement)
 			}
@@ -265,17 +275,37 @@ func (r *bodyRewriter) blockParams(bt wasm.BlockType) int {
 	return len(r.types[bt.Index].Params)
 }
 
+// push opens a frame, recording the labels inserted under it so that
+// newLabel runs in constant time.
+func (r *bodyRewriter) push(f frame) {
+	f.below = r.insertedTotal()
+	r.frames = append(r.frames, f)
+}
+
+// insertedTotal is the number of labels inserted around all open frames.
+func (r *bodyRewriter) insertedTotal() uint32 {
+	if len(r.frames) == 0 {
+		return 0
+	}
+	top := &r.frames[len(r.frames)-1]
+	return top.below + top.inserted
+}
+
 // newLabel maps label l (relative to the current position, before the
 // instruction at hand opens a block) to its index in the output, where
-// frames may have labels inserted around them.
+// frames may have labels inserted around them: l plus the labels inserted
+// around the l innermost frames.
 func (r *bodyRewriter) newLabel(l uint32) uint32 {
-	n := l
-	for k := uint32(0); k < l && int(k) < len(r.frames); k++ {
-		n += r.frames[len(r.frames)-1-int(k)].inserted
+	// l >= len(r.frames): the function's label (or past it, which
+	// checkIndices refuses) is the wrapper block's in the output: it sits
+	// where the function label was, outside every frame.
+	if int64(l) >= int64(len(r.frames)) {
+		return l + r.insertedTotal()
 	}
-	// l = len(r.frames), the function's label, is the wrapper block's in
-	// the output: it sits where the function label was.
-	return n
+	if l == 0 {
+		return 0
+	}
+	return l + r.insertedTotal() - r.frames[len(r.frames)-int(l)].below
 }
 
 // relabel records the new label indices of a branch instruction when any
@@ -478,6 +508,10 @@ func (r *bodyRewriter) emit(dst, code, wrapper []byte, s scratch) []byte {
 			if k := bulkOf(rec.op); k != bulkNone {
 				dst = r.appendBulkCharge(dst, k, s)
 			}
+			if rec.op == wasm.OpTableGrow {
+				dst = r.appendTableGrow(dst, rec.index, s)
+				break
+			}
 			dst = append(dst, code[rec.start:rec.end]...)
 		}
 		if rec.depthFix {
@@ -676,6 +710,34 @@ func (r *bodyRewriter) appendBulkCharge(dst []byte, k bulkKind, s scratch) []byt
 	return r.appendStoreAndCheck(dst, s)
 }
 
+// appendTableGrow emits table.grow of table x, its operands (init, n) on
+// the stack and n also in $n, so that a grow taking the table past
+// r.maxTable grows by 0 instead and yields -1 (the spec's failure value):
+//
+//	i32.const 0
+//	table.size x; i64.extend_i32_u; local.get $n; i64.extend_i32_u; i64.add
+//	i64.const max; i64.le_u; local.tee $n   ;; $n = ok
+//	select                                   ;; n if ok, else 0
+//	table.grow x
+//	i32.const -1; local.get $n; select       ;; result if ok, else -1
+//
+// No block is added, so nesting is unchanged.
+func (r *bodyRewriter) appendTableGrow(dst []byte, x uint32, s scratch) []byte {
+	dst = append(dst, opI32Const, 0)
+	dst = r.op(append(dst, opPrefixFC), subTableSize, x)
+	dst = append(dst, opI64ExtendI32U)
+	dst = r.op(dst, opLocalGet, s.n)
+	dst = append(dst, opI64ExtendI32U, opI64Add, opI64Const)
+	dst = wasm.AppendS64(dst, int64(r.maxTable))
+	dst = append(dst, opI64LeU)
+	dst = r.op(dst, opLocalTee, s.n)
+	dst = append(dst, opSelect)
+	dst = r.op(append(dst, opPrefixFC), subTableGrow, x)
+	dst = append(dst, opI32Const, 0x7f) // -1
+	dst = r.op(dst, opLocalGet, s.n)
+	return append(dst, opSelect)
+}
+
 // Opcode bytes the rewriter emits.
 const (
 	opUnreachable   = 0x00
@@ -686,6 +748,7 @@ const (
 	opBr            = 0x0c
 	opBrIf          = 0x0d
 	opCall          = 0x10
+	opSelect        = 0x1b
 	opLocalGet      = 0x20
 	opLocalSet      = 0x21
 	opLocalTee      = 0x22
@@ -695,11 +758,15 @@ const (
 	opI64Const      = 0x42
 	opI32Eqz        = 0x45
 	opI64LtS        = 0x53
+	opI64LeU        = 0x58
 	opI32Sub        = 0x6b
 	opI64Add        = 0x7c
 	opI64Sub        = 0x7d
 	opI64Shl        = 0x86
 	opI64ShrU       = 0x88
 	opI64ExtendI32U = 0xad
+	opPrefixFC      = 0xfc
+	subTableGrow    = 0x0f // after opPrefixFC
+	subTableSize    = 0x10
 	blockEmpty      = 0x40
 )
