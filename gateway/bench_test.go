@@ -70,7 +70,7 @@ func BenchmarkSandboxRunHello(b *testing.B) {
 						for pb.Next() {
 							out.reset(1 << 20)
 							stdin.Reset(nil)
-							if _, err := m.Run(context.Background(), sandbox.Invocation{Env: v.env, Stdin: &stdin, Stdout: &out}); err != nil {
+							if _, err := m.Run(context.Background(), sandbox.Invocation{Env: v.env, Stdin: &stdin, Stdout: &out, NonBlocking: true}); err != nil {
 								b.Fatal(err)
 							}
 						}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/wasmward/wasmward/internal/atomicfile"
 )
@@ -119,6 +120,18 @@ type Invocation struct {
 	Function string
 	// Params are its arguments, in wazero's api encoding.
 	Params []uint64
+	// Deadline, when not zero, ends the run like a deadline of ctx would
+	// (a timeout violation, "the caller's deadline passed"), without the
+	// cost of a context.WithDeadline per run.
+	Deadline time.Time
+	// NonBlocking promises that Stdin, Stdout and Stderr never block
+	// (in-memory buffers, as the gateway's are). Run then runs the guest on
+	// the calling goroutine instead of handing it to a worker guarded by a
+	// watchdog, and saves the hand-off; a stream that blocks anyway holds
+	// Run until it returns. nil streams, *bytes.Buffer, *bytes.Reader,
+	// *strings.Reader, *strings.Builder and io.Discard are recognised
+	// without it.
+	NonBlocking bool
 }
 
 // WriteFile writes the report as indented JSON to path atomically: through a

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -65,6 +66,9 @@ func (v *violationError) Error() string { return (*Violation)(v).Error() }
 type runState struct {
 	m    *Module
 	rctx runCtx
+	// ictx is rctx with the memory allocator, built once per state: its
+	// parent is &rctx, whose Context changes per run.
+	ictx context.Context
 
 	deadline       time.Time
 	callerDeadline bool // the caller's context set the deadline, not the policy
@@ -107,6 +111,7 @@ type runState struct {
 func (m *Module) newState() *runState {
 	st := &runState{m: m, calls: make([]uint64, len(m.rt.wasiFuncs))}
 	st.rctx.st = st
+	st.ictx = experimental.WithMemoryAllocator(&st.rctx, &st.mem)
 	st.finished = make(chan struct{}, 1)
 	st.watch = time.NewTimer(time.Hour)
 	st.watch.Stop()
@@ -233,12 +238,15 @@ const watchdogGrace = time.Second
 // closes the instance.
 //
 // The deadline is the policy's timeout or ctx's deadline, whichever comes
-// first; canceling ctx stops the guest too (a timeout violation). Run
-// returns by the deadline plus a small margin whatever the guest does;
-// should the guest be blocked in a host call that ignores the deadline (a
-// caller-supplied Stdout that blocks forever), Run gives up on it one second
-// after the deadline and reports a timeout; the instance is then closed
-// when that call eventually returns.
+// first (and in.Deadline's); canceling ctx stops the guest too (a timeout
+// violation). Every path of the guest reaches a deadline check, so Run
+// returns by the deadline plus a small margin. When a stream of the
+// invocation may block (see Invocation.NonBlocking), the guest runs on a
+// worker goroutine: should it be blocked in a host call that ignores the
+// deadline (a caller-supplied Stdout that blocks forever), Run gives up on
+// it one second after the deadline and reports a timeout; the instance is
+// then closed when that call eventually returns. Otherwise the guest runs on
+// the calling goroutine.
 func (m *Module) Run(ctx context.Context, in Invocation) (rep *Report, err error) {
 	name := in.Name
 	if name == "" {
@@ -271,10 +279,16 @@ func (m *Module) Run(ctx context.Context, in Invocation) (rep *Report, err error
 	}
 	st.name, st.fname, st.in = name, fname, in
 
-	// The guest runs on a worker goroutine so that Run can return even if
-	// it never does.
 	m.rt.inflight.Add(1)
 	m.inflight.Add(1)
+	if st.closeStdin == nil && len(m.mounts) == 0 && nonBlocking(in) {
+		// Nothing the guest can reach blocks past a deadline check: run it
+		// here, without a hand-off to a worker.
+		st.execute()
+		return m.finish(st, rep)
+	}
+	// The guest runs on a worker goroutine so that Run can return even if
+	// it never does.
 	m.rt.dispatch(st)
 	st.watch.Reset(time.Until(st.deadline) + watchdogGrace)
 	select {
@@ -290,6 +304,11 @@ func (m *Module) Run(ctx context.Context, in Invocation) (rep *Report, err error
 		// The state stays with the abandoned goroutine; it is never reused.
 		return rep, nil
 	}
+	return m.finish(st, rep)
+}
+
+// finish reports a run that returned and puts its state back in the pool.
+func (m *Module) finish(st *runState, rep *Report) (_ *Report, err error) {
 	rep.DurationMS = float64(st.elapsed.Nanoseconds()) / 1e6
 	if st.hostErr != nil {
 		err = st.hostErr
@@ -301,8 +320,31 @@ func (m *Module) Run(ctx context.Context, in Invocation) (rep *Report, err error
 	return rep, err
 }
 
-// execute instantiates and calls the guest; it runs on its own goroutine and
-// signals st.finished when done. It never panics.
+// nonBlocking reports whether the invocation's streams are known never to
+// block: nil, in-memory types of the standard library, or promised by the
+// caller (Invocation.NonBlocking).
+func nonBlocking(in Invocation) bool {
+	if in.NonBlocking {
+		return true
+	}
+	switch in.Stdin.(type) {
+	case nil, *bytes.Reader, *strings.Reader, *bytes.Buffer:
+	default:
+		return false
+	}
+	return memWriter(in.Stdout) && memWriter(in.Stderr)
+}
+
+func memWriter(w io.Writer) bool {
+	switch w.(type) {
+	case nil, *bytes.Buffer, *strings.Builder:
+		return true
+	}
+	return w == io.Discard
+}
+
+// execute instantiates and calls the guest, on the caller's goroutine or a
+// worker's (which then signals st.finished). It never panics.
 func (st *runState) execute() {
 	m := st.m
 	defer func() {
@@ -316,9 +358,8 @@ func (st *runState) execute() {
 		}
 		m.inflight.Done()
 		m.rt.inflight.Done()
-		st.finished <- struct{}{}
 	}()
-	ictx := experimental.WithMemoryAllocator(&st.rctx, &st.mem)
+	ictx := st.ictx
 	in := st.in
 	st.setArgs(st.name, in.Args)
 	st.setEnv(in.Env)
@@ -354,6 +395,9 @@ func (st *runState) begin(ctx context.Context, start time.Time, in Invocation) e
 	st.deadline = start.Add(lim.Timeout.Std())
 	st.callerDeadline = false
 	if d, ok := ctx.Deadline(); ok && d.Before(st.deadline) {
+		st.deadline, st.callerDeadline = d, true
+	}
+	if d := in.Deadline; !d.IsZero() && d.Before(st.deadline) {
 		st.deadline, st.callerDeadline = d, true
 	}
 	st.handed = 0

@@ -8,7 +8,6 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/wasmward/wasmward/internal/meter"
@@ -92,24 +91,25 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 }
 
 func (r *Runtime) instantiateHosts(ctx context.Context) error {
-	// WASI, compiled with a listener on every function: wazero calls
-	// listeners of host functions with the caller's context, which carries
-	// the run's counters.
-	fac := &countingFactory{slots: map[string]int{}}
-	lctx := experimental.WithFunctionListenerFactory(ctx, fac)
-	cm, err := wasiBuilder(r.wz).Compile(lctx)
+	// WASI, with every function wrapped to count its calls in the run state
+	// found in the caller's context.
+	b, slots, err := wasiHost(ctx, r.wz)
+	if err != nil {
+		return err
+	}
+	cm, err := b.Compile(ctx)
 	if err != nil {
 		return fmt.Errorf("compile WASI host module: %w", err)
 	}
-	r.wasiFuncs = make(map[string]hostFunc, len(fac.slots))
+	r.wasiFuncs = make(map[string]hostFunc, len(slots))
 	for name, def := range cm.ExportedFunctions() {
-		slot, ok := fac.slots[name]
+		slot, ok := slots[name]
 		if !ok {
 			return fmt.Errorf("WASI host function %s has no call counter", name)
 		}
 		r.wasiFuncs[name] = hostFunc{slot: slot, params: def.ParamTypes(), results: def.ResultTypes()}
 	}
-	if _, err := r.wz.InstantiateModule(lctx, cm, wazero.NewModuleConfig()); err != nil {
+	if _, err := r.wz.InstantiateModule(ctx, cm, wazero.NewModuleConfig()); err != nil {
 		return fmt.Errorf("instantiate WASI host module: %w", err)
 	}
 
@@ -143,40 +143,6 @@ func (r *Runtime) Close(ctx context.Context) error {
 	})
 	return r.closeErr
 }
-
-// countingFactory gives every WASI function a listener that counts its calls
-// in the run state found in the caller's context.
-type countingFactory struct {
-	slots map[string]int
-}
-
-// NewFunctionListener implements experimental.FunctionListenerFactory. wazero
-// calls it once per host function while compiling the WASI module.
-func (f *countingFactory) NewFunctionListener(def api.FunctionDefinition) experimental.FunctionListener {
-	name := def.Name()
-	if len(def.ExportNames()) > 0 {
-		name = def.ExportNames()[0]
-	}
-	slot, ok := f.slots[name]
-	if !ok {
-		slot = len(f.slots)
-		f.slots[name] = slot
-	}
-	return callCounter(slot)
-}
-
-// callCounter is the listener of one host function: its counter slot.
-type callCounter int
-
-func (c callCounter) Before(ctx context.Context, _ api.Module, _ api.FunctionDefinition, _ []uint64, _ experimental.StackIterator) {
-	if st := stateFrom(ctx); st != nil && int(c) < len(st.calls) {
-		st.calls[c]++
-	}
-}
-
-func (callCounter) After(context.Context, api.Module, api.FunctionDefinition, []uint64) {}
-
-func (callCounter) Abort(context.Context, api.Module, api.FunctionDefinition, error) {}
 
 // fuelHost is meter.FuelFunc: the guest's fuel counter went negative.
 func fuelHost(ctx context.Context, stack []uint64) {
@@ -234,6 +200,7 @@ func (r *Runtime) worker(st *runState) {
 	defer idle.Stop()
 	for {
 		st.execute()
+		st.finished <- struct{}{}
 		idle.Reset(workerIdle)
 		select {
 		case st = <-r.jobs:
