@@ -8,13 +8,13 @@ import (
 	"path"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/wasmward/wasmward/internal/yamlstrict"
 	"github.com/wasmward/wasmward/policy"
 )
 
@@ -185,22 +185,21 @@ func LoadConfig(path string) (*Config, error) {
 // audit log, policy mounts) resolve ("" leaves them as they are). Every
 // error names the key or the line it is about.
 func ParseConfig(data []byte, name string, readModule func(path string) ([]byte, error), dir string) (*Config, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, yamlError(name, err)
-	}
-	if len(doc.Content) == 0 {
-		return nil, fmt.Errorf("%s: empty configuration", name)
-	}
-	root := doc.Content[0]
-	if err := checkKeys(root, reflect.TypeOf(file{}), name); err != nil {
+	// One strict YAML decoder for every configuration file
+	// (internal/yamlstrict): one document, unknown keys named with their
+	// line, one-line errors.
+	var root yaml.Node
+	if err := yamlstrict.Unmarshal(data, &root, name); err != nil {
 		return nil, err
 	}
-	var f file
-	if err := root.Decode(&f); err != nil {
-		return nil, yamlError(name, err)
+	if root.Kind == 0 {
+		return nil, fmt.Errorf("%s: empty configuration", name)
 	}
-	routesNode := mappingValue(root, "routes")
+	var f file
+	if err := yamlstrict.Decode(&root, &f, name); err != nil {
+		return nil, err
+	}
+	routesNode := mappingValue(&root, "routes")
 	if routesNode != nil {
 		for i := range f.Routes {
 			if i < len(routesNode.Content) {
@@ -386,7 +385,7 @@ func applyLimits(c *Config, f *file) error {
 // overlay merges a policy node over base, with errors naming the file and
 // the key.
 func overlay(base policy.Policy, n *yaml.Node, name, key, dir string) (policy.Policy, error) {
-	if err := checkKeys(n, reflect.TypeOf(policy.Policy{}), name); err != nil {
+	if err := yamlstrict.CheckKeys(n, reflect.TypeOf(policy.Policy{}), name); err != nil {
 		return policy.Policy{}, err
 	}
 	p, err := policy.Overlay(base, n, fmt.Sprintf("%s:%d: %s", name, n.Line, key))
@@ -492,70 +491,4 @@ func mappingValue(n *yaml.Node, key string) *yaml.Node {
 		}
 	}
 	return nil
-}
-
-// checkKeys walks n against the YAML shape of t and reports the first key
-// that t does not have, with its line in the original file. (Decoding alone
-// cannot: yaml.v3 checks known fields only on a Decoder, whose lines are
-// those of a re-encoded node.)
-func checkKeys(n *yaml.Node, t reflect.Type, name string) error {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
-	switch t.Kind() {
-	case reflect.Struct:
-		if t == reflect.TypeOf(yaml.Node{}) || n.Kind != yaml.MappingNode {
-			return nil
-		}
-		fields := map[string]reflect.Type{}
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
-			if tag == "" || tag == "-" {
-				continue
-			}
-			fields[tag] = f.Type
-		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i]
-			ft, ok := fields[k.Value]
-			if !ok {
-				return fmt.Errorf("%s:%d: unknown key %q", name, k.Line, k.Value)
-			}
-			if ft == reflect.TypeOf(yaml.Node{}) {
-				continue // checked by its own consumer
-			}
-			if err := checkKeys(n.Content[i+1], ft, name); err != nil {
-				return err
-			}
-		}
-	case reflect.Slice:
-		if n.Kind != yaml.SequenceNode {
-			return nil
-		}
-		for _, c := range n.Content {
-			if err := checkKeys(c, t.Elem(), name); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-var lineRE = regexp.MustCompile(`^line (\d+): `)
-
-// yamlError makes a yaml.v3 error one line: "NAME:LINE: what".
-func yamlError(name string, err error) error {
-	var te *yaml.TypeError
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	if errors.As(err, &te) && len(te.Errors) > 0 {
-		msg = te.Errors[0]
-	}
-	if m := lineRE.FindStringSubmatch(msg); m != nil {
-		return fmt.Errorf("%s:%s: %s", name, m[1], msg[len(m[0]):])
-	}
-	return fmt.Errorf("%s: %s", name, msg)
 }

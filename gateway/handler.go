@@ -37,6 +37,9 @@ type reqState struct {
 	// become one string (see appendEnv).
 	envBuf []byte
 	envEnd []int
+	// revoked marks a state a run may still hold (see serveHTTP): putState
+	// drops it instead of pooling it.
+	revoked bool
 }
 
 // Buffers above this are dropped instead of pooled, so one large request
@@ -44,6 +47,9 @@ type reqState struct {
 const maxPooledBuffer = 256 << 10
 
 func (s *Server) putState(st *reqState) {
+	if st.revoked {
+		return // the guest of an abandoned run may still use its buffers
+	}
 	if st.body.Cap() > maxPooledBuffer {
 		st.body = bytes.Buffer{}
 	}
@@ -93,6 +99,14 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	id := s.requestID()
 	h := w.Header()
 	h["X-Request-Id"] = []string{id}
+	if len(r.TransferEncoding) > 0 {
+		// A chunked (or otherwise transfer-coded) request: close the
+		// connection after the response, so that bytes a front end framed
+		// differently (Content-Length next to Transfer-Encoding: CL.TE
+		// smuggling) are never read as another request. Costs keep-alive
+		// for such uploads only.
+		h["Connection"] = connClose
+	}
 	client := clientAddr(r, s.cfg.TrustedProxies)
 
 	if ok, wait := s.limiter.allow(client, start); !ok {
@@ -165,6 +179,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	st.stdout.reset(s.respLim.MaxHeaderBytes + s.respLim.MaxBody)
 	st.stderr.reset(stderrKeep)
 	rep, err := s.run(ctx, rt, st, deadline)
+	if rep == nil || rep.Abandoned || (rep.Violation != nil && rep.Violation.Kind == sandbox.KindTimeout) {
+		// Run may have returned while the guest still runs (the sandbox
+		// abandoned it): never hand its stdin and buffers to another
+		// request. Any timeout counts, whoever reported it; the cost is an
+		// allocation on timeouts only.
+		st.revoked = true
+	}
 	var ctxErr error
 	if !time.Now().Before(deadline) {
 		ctxErr = context.DeadlineExceeded
@@ -176,12 +197,14 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	if err := r.Context().Err(); err != nil { // the client went away
-		rt.requests.Add(1)
-		return
-	}
+	// A client that went away still gets its run judged, audited, logged
+	// and counted; only the response is not written.
+	gone := r.Context().Err() != nil
 	status, kind, detail, evType := s.judge(rep, err, ctxErr, st)
 	if status != 0 {
+		if gone {
+			detail += " (client gone)"
+		}
 		ev := audit.Event{Type: evType, Route: rt.label, Module: rt.cfg.Module, SHA256: rt.sha,
 			RequestID: id, Client: client.String(), Kind: kind, Detail: detail}
 		s.event(ev)
@@ -194,7 +217,16 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			s.metrics.violations.WithLabelValues(rt.label, kind).Inc()
 		}
 		s.metrics.guestErrors.WithLabelValues(rt.label, kind).Inc()
+		if gone {
+			rt.requests.Add(1)
+			rt.errors.Add(1)
+			return
+		}
 		s.reject(w, r, rm, rt, status, id, start)
+		return
+	}
+	if gone {
+		rt.requests.Add(1)
 		return
 	}
 	s.respond(w, r, rt, &st.resp, id, start)
@@ -310,7 +342,10 @@ func (s *Server) access(r *http.Request, route string, status int, id string, st
 		slog.Int("status", status), slog.Duration("duration", time.Since(start)))
 }
 
-var octetStream = []string{"application/octet-stream"}
+var (
+	octetStream = []string{"application/octet-stream"}
+	connClose   = []string{"close"}
+)
 
 // reject answers with a generic error body that names only the status and
 // the request ID.

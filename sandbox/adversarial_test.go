@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -294,4 +296,218 @@ func TestAdvTableGrowStoppedByFuel(t *testing.T) {
 	if r.rep.FuelUsed != 1_000_000 || r.elapsed > time.Second {
 		t.Fatalf("fuel_used %d after %v", r.rep.FuelUsed, r.elapsed)
 	}
+}
+
+// table.grow is bounded by the per-instance memory cap: the instrumented
+// grow fails (returns -1, table unchanged, as the spec allows) past
+// limits.memory / 8 elements. One grow of 64Mi elements (512 MiB of host
+// memory) fails at once; grows of 1Mi elements succeed exactly up to the
+// budget (64 MiB / 8 = 8Mi elements: 8 grows; 16 MiB: 2 grows). The
+// meter emits no host call on this path, so the run ends normally with the
+// guest's result: no memory_limit violation is reported.
+func TestAdvTableGrowBoundedByMemoryCap(t *testing.T) {
+	rt := advRuntime(t)
+	m := advCompile(t, rt, fixture.Bytes(t, "adv_tablegrow"), advPolicy(nil))
+	if r := advRun(t, m, sandbox.Invocation{Function: "big"}); r.rep.Outcome != sandbox.OutcomeExit ||
+		len(r.rep.Results) != 1 || int32(r.rep.Results[0]) != -1 {
+		t.Errorf("default policy: table.grow of 64Mi elements: %+v %+v", r.rep, r.rep.Violation)
+	}
+	for _, tc := range []struct {
+		mem   policy.Size
+		steps uint64
+	}{{64 << 20, 8}, {16 << 20, 2}} {
+		m := advCompile(t, rt, fixture.Bytes(t, "adv_tablegrow"), advPolicy(func(l *policy.Limits) { l.Memory = tc.mem }))
+		r := advRun(t, m, sandbox.Invocation{Function: "big"})
+		if r.rep.Outcome != sandbox.OutcomeExit || len(r.rep.Results) != 1 || int32(r.rep.Results[0]) != -1 {
+			t.Errorf("%s: table.grow of 64Mi elements: %+v %+v", tc.mem, r.rep, r.rep.Violation)
+		}
+		r = advRun(t, m, sandbox.Invocation{Function: "steps"})
+		if r.rep.Outcome != sandbox.OutcomeExit || len(r.rep.Results) != 1 || r.rep.Results[0] != tc.steps {
+			t.Errorf("%s: grows of 1Mi elements: %+v, want %d", tc.mem, r.rep, tc.steps)
+		}
+	}
+}
+
+// Compile honours its context although wazero's compiler does not: under a
+// context that ends first, it returns at once with a timeout refusal that
+// wraps context.DeadlineExceeded (the compilation finishes in the
+// background). Nesting deep enough to make the compiler slow (8000 nested
+// loops took ~5 s) is refused up front by the meter's nesting bound.
+func TestAdvCompileHonoursContext(t *testing.T) {
+	rt := advRuntime(t)
+	nested := func(depth int) []byte {
+		body := append(append(bytes.Repeat([]byte{0x03, 0x40}, depth), bytes.Repeat([]byte{0x0b}, depth)...), 0x0b)
+		return advModule(1, body, nil)
+	}
+	start := time.Now()
+	advRefused(t, rt, nested(8000), advPolicy(nil), sandbox.KindInvalidModule)
+	if el := time.Since(start); el > time.Second {
+		t.Errorf("refusing 8000 nested loops took %v", el)
+	}
+
+	// 1000 nested loops: accepted, and slow enough to compile (tens of ms)
+	// that a 1 ms context ends first.
+	bin := nested(1000)
+	start = time.Now()
+	m, err := rt.Compile(context.Background(), bin, advPolicy(nil))
+	full := time.Since(start)
+	if err != nil {
+		t.Fatalf("1000 nested loops: %v", err)
+	}
+	_ = m.Close(context.Background())
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	m, err = rt.Compile(ctx, bin, advPolicy(nil))
+	el := time.Since(start)
+	if err == nil {
+		_ = m.Close(context.Background())
+		t.Fatalf("Compile succeeded after its context's deadline (%v; a full compile takes %v)", el, full)
+	}
+	var ref *sandbox.Refusal
+	if !errors.As(err, &ref) || ref.Violation.Kind != sandbox.KindTimeout || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err %v, want a timeout refusal wrapping context.DeadlineExceeded", err)
+	}
+	if el > full/2+5*time.Millisecond {
+		t.Errorf("Compile returned after %v under a 1ms context; a full compile takes %v", el, full)
+	}
+	t.Logf("full compile %v, canceled compile returned after %v", full, el)
+
+	// A canceled context is an error, not a refusal.
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	cancel2()
+	if _, err := rt.Compile(ctx2, bin, advPolicy(nil)); !errors.Is(err, context.Canceled) || errors.As(err, &ref) {
+		t.Errorf("canceled: %v", err)
+	}
+}
+
+// advLateWriter records writes with their time.
+type advLateWriter struct {
+	mu  sync.Mutex
+	buf []byte
+	at  []time.Time
+}
+
+func (w *advLateWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	w.at = append(w.at, time.Now())
+	return len(p), nil
+}
+
+// advSlowReader is a caller's stdin whose reads block until a set time.
+type advSlowReader struct {
+	until time.Time
+	mu    sync.Mutex
+	at    []time.Time
+}
+
+func (r *advSlowReader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	r.at = append(r.at, time.Now())
+	r.mu.Unlock()
+	time.Sleep(time.Until(r.until))
+	return copy(p, "request body"), nil
+}
+
+// No read or write reaches the Invocation's streams after Run returned. The
+// guest (adv_abandon) reads stdin and then writes stdout; the caller's
+// stdin blocks past the watchdog (deadline + 1 s), so Run abandons the
+// guest and returns. Before the fix the read then returned into the guest,
+// which wrote "LATE-WRITE" and the body to the caller's Stdout after Run
+// returned (in the gateway: into the next request's pooled buffers). Now
+// the abandonment revokes the streams: the guest is stopped when the read
+// returns, and any read or write it starts later is refused.
+func TestAdvIOAfterRunReturned(t *testing.T) {
+	rt := advRuntime(t)
+	p := advPolicy(func(l *policy.Limits) { l.Timeout = policy.Duration(300 * time.Millisecond) })
+	m := advCompile(t, rt, fixture.Bytes(t, "adv_abandon"), p)
+	w := &advLateWriter{}
+	start := time.Now()
+	in := &advSlowReader{until: start.Add(1700 * time.Millisecond)}
+	rep, err := m.Run(context.Background(), sandbox.Invocation{Stdout: w, Stdin: in})
+	returned := time.Now()
+	if err != nil {
+		t.Fatal(err)
+	}
+	advViolation(t, rep, sandbox.KindTimeout)
+	if !rep.Abandoned || !strings.Contains(rep.Violation.Detail, "abandoned") ||
+		!strings.HasPrefix(rep.Violation.Detail, "wall-clock deadline of 300ms exceeded;") {
+		t.Errorf("abandoned %v, detail %q", rep.Abandoned, rep.Violation.Detail)
+	}
+	t.Logf("Run returned after %v: %s", returned.Sub(start), rep.Violation.Detail)
+	time.Sleep(time.Until(in.until) + 500*time.Millisecond) // let the abandoned guest go on
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.at) > 0 {
+		t.Errorf("the guest wrote %q to the caller's Stdout %v after Run returned", w.buf, w.at[0].Sub(returned))
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for _, at := range in.at {
+		if at.After(returned) {
+			t.Errorf("the guest read the caller's Stdin %v after Run returned", at.Sub(returned))
+		}
+	}
+}
+
+// The watchdog's detail names the deadline that applied: a caller's
+// deadline shorter than the policy's timeout.
+func TestAdvAbandonedDetailNamesCallerDeadline(t *testing.T) {
+	rt := advRuntime(t)
+	m := advCompile(t, rt, fixture.Bytes(t, "adv_abandon"), advPolicy(nil))
+	start := time.Now()
+	in := &advSlowReader{until: start.Add(1500 * time.Millisecond)}
+	rep, err := m.Run(context.Background(), sandbox.Invocation{Stdin: in, Deadline: start.Add(200 * time.Millisecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	advViolation(t, rep, sandbox.KindTimeout)
+	if !rep.Abandoned || !strings.HasPrefix(rep.Violation.Detail, "the caller's deadline passed;") {
+		t.Errorf("abandoned %v, detail %q", rep.Abandoned, rep.Violation.Detail)
+	}
+	time.Sleep(time.Until(in.until) + 100*time.Millisecond)
+}
+
+// advModule assembles a minimal module: one type () -> (), n copies of body
+// as defined functions, the first exported as _start.
+func advModule(nfuncs int, body []byte, locals []byte) []byte {
+	uleb := func(b []byte, v uint64) []byte {
+		for {
+			c := byte(v & 0x7f)
+			v >>= 7
+			if v != 0 {
+				b = append(b, c|0x80)
+				continue
+			}
+			return append(b, c)
+		}
+	}
+	section := func(out []byte, id byte, payload []byte) []byte {
+		out = append(out, id)
+		out = uleb(out, uint64(len(payload)))
+		return append(out, payload...)
+	}
+	out := []byte{0, 'a', 's', 'm', 1, 0, 0, 0}
+	out = section(out, 1, []byte{1, 0x60, 0, 0})
+	var fs []byte
+	fs = uleb(fs, uint64(nfuncs))
+	for i := 0; i < nfuncs; i++ {
+		fs = append(fs, 0)
+	}
+	out = section(out, 3, fs)
+	out = section(out, 7, []byte{1, 6, '_', 's', 't', 'a', 'r', 't', 0, 0})
+	if locals == nil {
+		locals = []byte{0}
+	}
+	fb := append(append([]byte(nil), locals...), body...)
+	var code []byte
+	code = uleb(code, uint64(nfuncs))
+	for i := 0; i < nfuncs; i++ {
+		code = uleb(code, uint64(len(fb)))
+		code = append(code, fb...)
+	}
+	return section(out, 10, code)
 }

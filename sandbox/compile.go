@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -86,14 +87,26 @@ func refuse(kind, format string, args ...any) error {
 
 // Compile checks bin against p before the compiler sees it: it must decode,
 // every import must be allowed by p and provided by the host (nothing may be
-// imported from the reserved "wasmward" namespace), and no memory may declare
-// a minimum above p.Limits.Memory. It then instruments the module for fuel,
-// call depth and the deadline, compiles it, and opens p's mounts. A module
-// that fails a check is refused with a *Refusal; other errors are host-side
-// (for example a mount that does not exist).
+// imported from the reserved "wasmward" namespace), no memory may declare a
+// minimum above p.Limits.Memory and no table one above the table budget
+// (p.Limits.Memory / 8 elements, within [1024, 1<<24]). It then instruments
+// the module for fuel, call depth, the deadline and table growth (refusing
+// control nesting deeper than 1024), compiles it, and opens p's mounts. A
+// module that fails a check is refused with a *Refusal; other errors are
+// host-side (for example a mount that does not exist).
+//
+// Compile returns promptly when ctx is done, even in the middle of wazero's
+// compiler (which does not look at ctx; the compilation finishes in the
+// background and is discarded): when ctx's deadline passed, with a
+// *Refusal of kind timeout that wraps context.DeadlineExceeded (the
+// caller's bound on compile time is a limit the module exceeded); when ctx
+// was canceled, with an error wrapping context.Canceled.
 func (r *Runtime) Compile(ctx context.Context, bin []byte, p policy.Policy) (*Module, error) {
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
+	}
+	if ctx.Err() != nil {
+		return nil, compileStopped(ctx)
 	}
 	sum := sha256.Sum256(bin)
 	mod, err := wasm.Decode(bin)
@@ -107,21 +120,28 @@ func (r *Runtime) Compile(ctx context.Context, bin []byte, p policy.Policy) (*Mo
 	if err := checkMemories(mod, uint64(p.Limits.Memory)); err != nil {
 		return nil, err
 	}
-	inst, err := instrument(bin, p.Limits.StackDepth)
+	inst, err := instrument(bin, p.Limits.StackDepth, uint64(p.Limits.Memory))
 	if err != nil {
+		var le *meter.LimitError
+		if errors.As(err, &le) {
+			return nil, refuse(KindInvalidModule, "%s", le.Error())
+		}
 		// Imports from the namespace were refused above; what is left is a
 		// module exporting the metering globals' names, or one the meter
 		// cannot rewrite.
 		return nil, refuse(KindInvalidModule, "%v", err)
 	}
-	cm, err := r.wz.CompileModule(ctx, inst)
+	cm, err := r.compileModule(ctx, inst)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("compile: %w", ctx.Err())
+			return nil, compileStopped(ctx)
 		}
 		// Tell an invalid module from a fault of the instrumentation: only
 		// on this failure path, compile the original too.
-		orig, oerr := r.wz.CompileModule(ctx, bin)
+		orig, oerr := r.compileModule(ctx, bin)
+		if ctx.Err() != nil {
+			return nil, compileStopped(ctx)
+		}
 		if oerr != nil {
 			return nil, refuse(KindInvalidModule, "%s", firstLine(oerr.Error()))
 		}
@@ -135,6 +155,46 @@ func (r *Runtime) Compile(ctx context.Context, bin []byte, p policy.Policy) (*Mo
 		return nil, err
 	}
 	return m, nil
+}
+
+// compileModule runs wazero's CompileModule, which ignores ctx, on its own
+// goroutine, and returns when it is done or ctx is, whichever comes first.
+// An abandoned compilation finishes in the background (its time is bounded
+// by the meter's nesting limit) and its result is closed; Runtime.Close
+// waits for it like for an abandoned run.
+func (r *Runtime) compileModule(ctx context.Context, bin []byte) (wazero.CompiledModule, error) {
+	type result struct {
+		cm  wazero.CompiledModule
+		err error
+	}
+	done := make(chan result, 1)
+	r.inflight.Add(1)
+	go func() {
+		defer r.inflight.Done()
+		cm, err := r.wz.CompileModule(context.WithoutCancel(ctx), bin)
+		done <- result{cm, err}
+	}()
+	select {
+	case res := <-done:
+		return res.cm, res.err
+	case <-ctx.Done():
+		go func() {
+			if res := <-done; res.err == nil {
+				_ = res.cm.Close(context.Background())
+			}
+		}()
+		return nil, ctx.Err()
+	}
+}
+
+// compileStopped is Compile's error when ctx ended before compilation did.
+func compileStopped(ctx context.Context) error {
+	err := ctx.Err()
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &Refusal{Violation: Violation{Kind: KindTimeout,
+			Detail: "compilation did not finish before the caller's deadline"}, err: err}
+	}
+	return fmt.Errorf("compile: %w", err)
 }
 
 // checkImports refuses imports the policy does not allow or the host does
@@ -193,11 +253,13 @@ func sameTypes(a []wasm.ValType, b []api.ValueType) bool {
 // per-instance cap (such a module could never be instantiated within it).
 func checkMemories(mod *wasm.Module, limit uint64) error {
 	// A table element costs the host a pointer: bound declared tables by the
-	// same per-instance budget.
+	// per-instance table budget, the same bound the instrumented table.grow
+	// enforces.
+	maxTable := uint64(maxTableElements(limit))
 	for i, tab := range mod.Tables {
-		if min := tab.Limits.Min; min > limit/tableElemSize {
-			return refuse(KindMemoryLimit, "table %d declares a minimum of %d elements (%s of host memory), above the %s per-instance cap",
-				i, min, policy.Size(min*tableElemSize), policy.Size(limit))
+		if min := tab.Limits.Min; min > maxTable {
+			return refuse(KindMemoryLimit, "table %d declares a minimum of %d elements (%s of host memory), above the limit of %d elements per table under the %s per-instance cap",
+				i, min, policy.Size(min*tableElemSize), maxTable, policy.Size(limit))
 		}
 	}
 	for i, mem := range mod.Memories {

@@ -62,10 +62,15 @@ func (v *Violation) Error() string {
 // Use errors.As to find it.
 type Refusal struct {
 	Violation Violation
+	err       error // the cause, if any (context.DeadlineExceeded for a compile timeout)
 }
 
 // Error formats the refusal as "module refused: kind: detail".
 func (r *Refusal) Error() string { return "module refused: " + r.Violation.Error() }
+
+// Unwrap returns the cause of the refusal, if any: context.DeadlineExceeded
+// when Compile's context ended before compilation did.
+func (r *Refusal) Unwrap() error { return r.err }
 
 // Report is what one run did. Its JSON form is what `wasmward run --report`
 // writes and what the gateway logs.
@@ -95,6 +100,10 @@ type Report struct {
 	FuelUsed uint64 `json:"fuel_used"`
 	// Results are the invoked function's results (wazero api encoding).
 	Results []uint64 `json:"results,omitempty"`
+	// Abandoned is true when Run gave up waiting for the guest (a timeout
+	// violation the watchdog reported, see Module.Run): the guest may still
+	// be running, but it no longer reaches the Invocation's streams.
+	Abandoned bool `json:"abandoned,omitempty"`
 	// Trap is the trap message when Outcome is OutcomeTrap. It may reveal
 	// internals of the module: never send it to HTTP clients.
 	Trap string `json:"trap,omitempty"`

@@ -11,6 +11,7 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -84,8 +85,13 @@ type runState struct {
 
 	stdout, stderr capWriter
 	stdin          deadlineReader
-	mem            linearMemory
-	rnd            *mrand.ChaCha8 // seeded random, reseeded per run
+	// io guards the caller's streams (ioIdle, ioBusy, ioAbandoned): the
+	// guest's goroutine moves it idle->busy->idle around every read or
+	// write of them; Run swaps in ioAbandoned when its watchdog gives up,
+	// after which no read or write of them starts (see enterIO).
+	io  atomic.Int32
+	mem linearMemory
+	rnd *mrand.ChaCha8 // seeded random, reseeded per run
 
 	cfg     wazero.ModuleConfig // m.base plus this state's writers, sleep and random
 	sleepFn sys.Nanosleep
@@ -146,6 +152,34 @@ func (st *runState) record(v *violationError) *violationError {
 	return st.viol
 }
 
+// States of runState.io.
+const (
+	ioIdle int32 = iota
+	ioBusy
+	ioAbandoned
+)
+
+// enterIO is called by the guest's goroutine before it reads or writes one
+// of the caller's streams. Once Run has abandoned the run (and returned), it
+// stops the guest instead: the caller may already reuse those objects.
+func (st *runState) enterIO() {
+	if !st.io.CompareAndSwap(ioIdle, ioBusy) {
+		st.stopAbandoned()
+	}
+}
+
+// exitIO ends what enterIO began. A read or write that was in progress when
+// Run abandoned the run stops the guest when it returns.
+func (st *runState) exitIO() {
+	if !st.io.CompareAndSwap(ioBusy, ioIdle) {
+		st.stopAbandoned()
+	}
+}
+
+func (st *runState) stopAbandoned() {
+	st.stop(KindTimeout, "the run was abandoned; its streams are revoked")
+}
+
 // stop records a violation and panics with it, unwinding the guest.
 func (st *runState) stop(kind, format string, args ...any) {
 	v := &violationError{Kind: kind, Detail: fmt.Sprintf(format, args...)}
@@ -169,10 +203,17 @@ func (st *runState) checkDeadline() {
 }
 
 func (st *runState) stopTimeout() {
+	st.stop(KindTimeout, "%s", st.deadlineText())
+}
+
+// deadlineText names the deadline that applied to the run: the policy's
+// timeout or a shorter one of the caller (its context or
+// Invocation.Deadline).
+func (st *runState) deadlineText() string {
 	if st.callerDeadline {
-		st.stop(KindTimeout, "the caller's deadline passed")
+		return "the caller's deadline passed"
 	}
-	st.stop(KindTimeout, "wall-clock deadline of %s exceeded", st.m.policy.Limits.Timeout)
+	return fmt.Sprintf("wall-clock deadline of %s exceeded", st.m.policy.Limits.Timeout)
 }
 
 func (st *runState) stopCanceled() {
@@ -244,9 +285,12 @@ const watchdogGrace = time.Second
 // invocation may block (see Invocation.NonBlocking), the guest runs on a
 // worker goroutine: should it be blocked in a host call that ignores the
 // deadline (a caller-supplied Stdout that blocks forever), Run gives up on
-// it one second after the deadline and reports a timeout; the instance is
-// then closed when that call eventually returns. Otherwise the guest runs on
-// the calling goroutine.
+// it one second after the deadline and reports a timeout (Report.Abandoned);
+// the instance is then closed when that call eventually returns, and from
+// the moment Run gives up, the guest's reads and writes never reach the
+// Invocation's streams again (a read or write in progress at that moment
+// stops the guest when it returns). Otherwise the guest runs on the calling
+// goroutine.
 func (m *Module) Run(ctx context.Context, in Invocation) (rep *Report, err error) {
 	name := in.Name
 	if name == "" {
@@ -295,12 +339,20 @@ func (m *Module) Run(ctx context.Context, in Invocation) (rep *Report, err error
 	case <-st.finished:
 		st.watch.Stop()
 	case <-st.watch.C:
+		// Revoke the streams first: from here on the guest's goroutine
+		// stops at its next read or write instead of touching them.
+		prev := st.io.Swap(ioAbandoned)
 		rep.DurationMS = float64(time.Since(start).Nanoseconds()) / 1e6
 		rep.Outcome = OutcomeViolation
+		rep.Abandoned = true
 		rep.HostCalls = map[string]uint64{}
+		where := "still blocked in a host call"
+		if prev != ioBusy {
+			where = "still inside an instruction or host call that no deadline check reaches"
+		}
 		rep.Violation = &Violation{Kind: KindTimeout, Detail: fmt.Sprintf(
-			"wall-clock deadline of %s exceeded; the guest was still blocked in a host call %s later and was abandoned",
-			m.policy.Limits.Timeout, watchdogGrace)}
+			"%s; the guest was %s %s later and was abandoned (its streams are revoked)",
+			st.deadlineText(), where, watchdogGrace)}
 		// The state stays with the abandoned goroutine; it is never reused.
 		return rep, nil
 	}
@@ -400,6 +452,7 @@ func (st *runState) begin(ctx context.Context, start time.Time, in Invocation) e
 	if d := in.Deadline; !d.IsZero() && d.Before(st.deadline) {
 		st.deadline, st.callerDeadline = d, true
 	}
+	st.io.Store(ioIdle)
 	st.handed = 0
 	st.budget = int64(min(lim.Fuel, uint64(1<<63-1)))
 	st.viol = nil
@@ -512,16 +565,21 @@ func (c *capWriter) reset(w io.Writer, limit uint64) {
 	c.w, c.n, c.cap = w, 0, limit
 }
 
-// Write implements io.Writer for wazero's fd_write.
+// Write implements io.Writer for wazero's fd_write. It never touches w
+// once Run abandoned the run (see runState.enterIO).
 func (c *capWriter) Write(p []byte) (int, error) {
 	room := c.cap - c.n
 	if uint64(len(p)) <= room {
+		c.st.enterIO()
 		n, err := c.w.Write(p)
+		c.st.exitIO()
 		c.n += uint64(n)
 		return n, err
 	}
 	if room > 0 {
+		c.st.enterIO()
 		n, _ := c.w.Write(p[:room])
+		c.st.exitIO()
 		c.n += uint64(n)
 	}
 	c.st.stop(KindOutputLimit, "%s exceeded the %s cap", c.stream, policy.Size(c.cap))

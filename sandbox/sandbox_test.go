@@ -215,7 +215,7 @@ func TestRefusals(t *testing.T) {
 		{"declared minimum above the cap", fixture.Bytes(t, "sb_minbomb"), policy.Default(), sandbox.KindMemoryLimit,
 			"memory 0 declares a minimum of 3750MiB (60000 pages), above the 128MiB per-instance cap"},
 		{"declared table above the cap", fixture.Bytes(t, "sb_tablebomb"), policy.Default(), sandbox.KindMemoryLimit,
-			"table 0 declares a minimum of 20000000 elements (156250KiB of host memory), above the 128MiB per-instance cap"},
+			"table 0 declares a minimum of 20000000 elements (156250KiB of host memory), above the limit of 16777216 elements per table under the 128MiB per-instance cap"},
 		{"disallowed import", fixture.Bytes(t, "sb_import"), policy.Default(), sandbox.KindImportDenied,
 			"import env.system (func) is not allowed by the policy"},
 		{"allowed but not provided", fixture.Bytes(t, "sb_import"), func() policy.Policy {

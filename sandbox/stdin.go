@@ -30,13 +30,22 @@ type deadlineReader struct {
 	pump *pumpReader
 }
 
-// Read implements io.Reader for wazero's fd_read.
+// Read implements io.Reader for wazero's fd_read. It never touches the
+// source once Run abandoned the run (see runState.enterIO).
 func (r *deadlineReader) Read(p []byte) (int, error) {
 	switch {
 	case r.src != nil:
-		return r.src.Read(p)
+		r.st.enterIO()
+		n, err := r.src.Read(p)
+		r.st.exitIO()
+		return n, err
 	case r.pump != nil:
-		return r.pump.read(r.st, p)
+		// A timeout inside read unwinds the guest with io left busy: no
+		// later read or write of this run follows.
+		r.st.enterIO()
+		n, err := r.pump.read(r.st, p)
+		r.st.exitIO()
+		return n, err
 	}
 	return 0, io.EOF
 }
