@@ -312,7 +312,11 @@ func runModule(cmd *cobra.Command, s streams, f *runFlags, path string, guestArg
 	}
 	defer rt.Close(ctx)
 
-	mod, err := rt.Compile(ctx, bin, p)
+	// Compiling an untrusted module is bounded by the run's deadline too: a
+	// compile that outlives it is refused (violation timeout).
+	cctx, cancel := context.WithTimeout(ctx, p.Limits.Timeout.Std())
+	mod, err := rt.Compile(cctx, bin, p)
+	cancel()
 	var refusal *sandbox.Refusal
 	switch {
 	case errors.As(err, &refusal):
