@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmward/wasmward/internal/fixture/synth"
+
 	"github.com/wasmward/wasmward/internal/fixture"
 	"github.com/wasmward/wasmward/policy"
 	"github.com/wasmward/wasmward/sandbox"
@@ -337,7 +339,7 @@ func TestAdvCompileHonoursContext(t *testing.T) {
 	rt := advRuntime(t)
 	nested := func(depth int) []byte {
 		body := append(append(bytes.Repeat([]byte{0x03, 0x40}, depth), bytes.Repeat([]byte{0x0b}, depth)...), 0x0b)
-		return advModule(1, body, nil)
+		return synth.Module(1, body, nil)
 	}
 	start := time.Now()
 	advRefused(t, rt, nested(8000), advPolicy(nil), sandbox.KindInvalidModule)
@@ -469,45 +471,4 @@ func TestAdvAbandonedDetailNamesCallerDeadline(t *testing.T) {
 		t.Errorf("abandoned %v, detail %q", rep.Abandoned, rep.Violation.Detail)
 	}
 	time.Sleep(time.Until(in.until) + 100*time.Millisecond)
-}
-
-// advModule assembles a minimal module: one type () -> (), n copies of body
-// as defined functions, the first exported as _start.
-func advModule(nfuncs int, body []byte, locals []byte) []byte {
-	uleb := func(b []byte, v uint64) []byte {
-		for {
-			c := byte(v & 0x7f)
-			v >>= 7
-			if v != 0 {
-				b = append(b, c|0x80)
-				continue
-			}
-			return append(b, c)
-		}
-	}
-	section := func(out []byte, id byte, payload []byte) []byte {
-		out = append(out, id)
-		out = uleb(out, uint64(len(payload)))
-		return append(out, payload...)
-	}
-	out := []byte{0, 'a', 's', 'm', 1, 0, 0, 0}
-	out = section(out, 1, []byte{1, 0x60, 0, 0})
-	var fs []byte
-	fs = uleb(fs, uint64(nfuncs))
-	for i := 0; i < nfuncs; i++ {
-		fs = append(fs, 0)
-	}
-	out = section(out, 3, fs)
-	out = section(out, 7, []byte{1, 6, '_', 's', 't', 'a', 'r', 't', 0, 0})
-	if locals == nil {
-		locals = []byte{0}
-	}
-	fb := append(append([]byte(nil), locals...), body...)
-	var code []byte
-	code = uleb(code, uint64(nfuncs))
-	for i := 0; i < nfuncs; i++ {
-		code = uleb(code, uint64(len(fb)))
-		code = append(code, fb...)
-	}
-	return section(out, 10, code)
 }

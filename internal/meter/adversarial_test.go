@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmward/wasmward/internal/fixture/synth"
+
 	"github.com/wasmward/wasmward/internal/wasm"
 )
 
@@ -27,11 +29,11 @@ func TestAdvInstrumentLinearShapes(t *testing.T) {
 		bin    []byte
 		growth int // output may be at most growth x input + 4 KiB
 	}{
-		{"200k empty functions", advModule(200000, []byte{0x0b}, nil), 64},
-		{"1 MiB straight-line body", advModule(1, append(bytes.Repeat([]byte{0x01}, 1<<20), 0x0b), nil), 2},
-		{"256k sequential loops", advModule(1, append(bytes.Repeat([]byte{0x03, 0x40, 0x0b}, 256<<10), 0x0b), nil), 40},
-		{"br_table with 500k targets", advModule(1, brTable(500000), nil), 2},
-		{"4 billion locals declared", advModule(1, []byte{0x0b}, []byte{1, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x7f}), 2},
+		{"200k empty functions", synth.Module(200000, []byte{0x0b}, nil), 64},
+		{"1 MiB straight-line body", synth.Module(1, append(bytes.Repeat([]byte{0x01}, 1<<20), 0x0b), nil), 2},
+		{"256k sequential loops", synth.Module(1, append(bytes.Repeat([]byte{0x03, 0x40, 0x0b}, 256<<10), 0x0b), nil), 40},
+		{"br_table with 500k targets", synth.Module(1, brTable(500000), nil), 2},
+		{"4 billion locals declared", synth.Module(1, []byte{0x0b}, []byte{1, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x7f}), 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
@@ -59,7 +61,7 @@ func TestAdvInstrumentLinearInNesting(t *testing.T) {
 			open = []byte{0x41, 0x01, op, 0x40} // i32.const 1; if
 		}
 		body := append(append(bytes.Repeat(open, depth), bytes.Repeat([]byte{0x0b}, depth)...), 0x0b)
-		bin := advModule(1, body, nil)
+		bin := synth.Module(1, body, nil)
 		start := time.Now()
 		out, err := Instrument(bin, Options{MaxNesting: depth})
 		el := time.Since(start)
@@ -90,51 +92,9 @@ func TestAdvInstrumentRefusesIndicesIntoMeterState(t *testing.T) {
 		{"br past the function label", []byte{0x0c, 0x01, 0x0b}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if out, err := Instrument(advModule(1, tc.body, nil), Options{}); err == nil {
+			if out, err := Instrument(synth.Module(1, tc.body, nil), Options{}); err == nil {
 				t.Fatalf("instrumented (%d bytes); want a refusal", len(out))
 			}
 		})
 	}
-}
-
-// advModule assembles a minimal module: one type () -> (), nfuncs copies of
-// body (with the given local declarations) as defined functions, the first
-// exported as _start.
-func advModule(nfuncs int, body, locals []byte) []byte {
-	uleb := func(b []byte, v uint64) []byte {
-		for {
-			c := byte(v & 0x7f)
-			v >>= 7
-			if v != 0 {
-				b = append(b, c|0x80)
-				continue
-			}
-			return append(b, c)
-		}
-	}
-	section := func(out []byte, id byte, payload []byte) []byte {
-		out = append(out, id)
-		out = uleb(out, uint64(len(payload)))
-		return append(out, payload...)
-	}
-	out := []byte{0, 'a', 's', 'm', 1, 0, 0, 0}
-	out = section(out, 1, []byte{1, 0x60, 0, 0})
-	var fs []byte
-	fs = uleb(fs, uint64(nfuncs))
-	for i := 0; i < nfuncs; i++ {
-		fs = append(fs, 0)
-	}
-	out = section(out, 3, fs)
-	out = section(out, 7, []byte{1, 6, '_', 's', 't', 'a', 'r', 't', 0, 0})
-	if locals == nil {
-		locals = []byte{0}
-	}
-	fb := append(append([]byte(nil), locals...), body...)
-	var code []byte
-	code = uleb(code, uint64(nfuncs))
-	for i := 0; i < nfuncs; i++ {
-		code = uleb(code, uint64(len(fb)))
-		code = append(code, fb...)
-	}
-	return section(out, 10, code)
 }
