@@ -97,6 +97,15 @@ func (f *FS) String() string {
 	return f.hostDir
 }
 
+// writable is clean for an operation that writes: on a read-only mount it
+// refuses with EROFS before looking at the name.
+func (f *FS) writable(p string) (name string, slash bool, errno experimentalsys.Errno) {
+	if f.readOnly {
+		return "", false, experimentalsys.EROFS
+	}
+	return clean(p)
+}
+
 // clean turns a guest name into a name relative to the root. It refuses
 // names that leave the root lexically (EPERM, as wazero does for "..") and
 // names containing NUL (EINVAL). The result has no trailing slash; slash
@@ -252,10 +261,7 @@ func (f *FS) Stat(p string) (sys.Stat_t, experimentalsys.Errno) {
 
 // Mkdir implements experimentalsys.FS.Mkdir.
 func (f *FS) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {
-	if f.readOnly {
-		return experimentalsys.EROFS
-	}
-	name, _, errno := clean(p)
+	name, _, errno := f.writable(p)
 	if errno != 0 {
 		return errno
 	}
@@ -272,10 +278,7 @@ func (f *FS) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {
 // Chmod implements experimentalsys.FS.Chmod. A final symbolic link is
 // followed beneath the root.
 func (f *FS) Chmod(p string, perm fs.FileMode) experimentalsys.Errno {
-	if f.readOnly {
-		return experimentalsys.EROFS
-	}
-	name, slash, errno := clean(p)
+	name, slash, errno := f.writable(p)
 	if errno != 0 {
 		return errno
 	}
@@ -285,10 +288,7 @@ func (f *FS) Chmod(p string, perm fs.FileMode) experimentalsys.Errno {
 // Utimens implements experimentalsys.FS.Utimens. A final symbolic link is
 // followed beneath the root.
 func (f *FS) Utimens(p string, atim, mtim int64) experimentalsys.Errno {
-	if f.readOnly {
-		return experimentalsys.EROFS
-	}
-	name, slash, errno := clean(p)
+	name, slash, errno := f.writable(p)
 	if errno != 0 {
 		return errno
 	}
@@ -327,10 +327,7 @@ func (f *FS) Readlink(p string) (string, experimentalsys.Errno) {
 // could never be followed by a guest, and refusing it keeps the guest from
 // planting links that host tools outside wasmward would follow.
 func (f *FS) Symlink(target, link string) experimentalsys.Errno {
-	if f.readOnly {
-		return experimentalsys.EROFS
-	}
-	name, slash, errno := clean(link)
+	name, slash, errno := f.writable(link)
 	if errno != 0 {
 		return errno
 	}
@@ -358,10 +355,7 @@ func (f *FS) Symlink(target, link string) experimentalsys.Errno {
 // Unlink implements experimentalsys.FS.Unlink: it removes a name that is not
 // a directory (EISDIR otherwise). A symbolic link is removed, not followed.
 func (f *FS) Unlink(p string) experimentalsys.Errno {
-	if f.readOnly {
-		return experimentalsys.EROFS
-	}
-	name, slash, errno := clean(p)
+	name, slash, errno := f.writable(p)
 	if errno != 0 {
 		return errno
 	}
@@ -386,10 +380,7 @@ func (f *FS) Unlink(p string) experimentalsys.Errno {
 // Rmdir implements experimentalsys.FS.Rmdir: it removes an empty directory
 // (ENOTDIR for anything else, including a symbolic link to a directory).
 func (f *FS) Rmdir(p string) experimentalsys.Errno {
-	if f.readOnly {
-		return experimentalsys.EROFS
-	}
-	name, _, errno := clean(p)
+	name, _, errno := f.writable(p)
 	if errno != 0 {
 		return errno
 	}
@@ -404,10 +395,7 @@ func (f *FS) Rmdir(p string) experimentalsys.Errno {
 // Rename implements experimentalsys.FS.Rename. Both names are resolved
 // beneath the root; a symbolic link is renamed, not followed.
 func (f *FS) Rename(from, to string) experimentalsys.Errno {
-	if f.readOnly {
-		return experimentalsys.EROFS
-	}
-	oldName, oldSlash, errno := clean(from)
+	oldName, oldSlash, errno := f.writable(from)
 	if errno != 0 {
 		return errno
 	}
@@ -440,10 +428,7 @@ func (f *FS) Rename(from, to string) experimentalsys.Errno {
 // followed, so a hard link can only ever name an inode already reachable
 // inside the mount.
 func (f *FS) Link(oldPath, newPath string) experimentalsys.Errno {
-	if f.readOnly {
-		return experimentalsys.EROFS
-	}
-	oldName, oldSlash, errno := clean(oldPath)
+	oldName, oldSlash, errno := f.writable(oldPath)
 	if errno != 0 {
 		return errno
 	}
