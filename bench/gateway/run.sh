@@ -5,17 +5,18 @@
 #   go      the same gateway serving the Go wasip1 hello handler (gw_hello_go),
 # and prints a Markdown table of req/s, p50, p99 and the ratios to native.
 #
-#   bench/gateway/run.sh                 # 10s per target, 64 connections, 2 wrk threads
+#   bench/gateway/run.sh                 # 10s per target, 64 connections, wrk with 1 and then 2 threads
+#   THREADS=2 bench/gateway/run.sh       # only the 2-thread run
 #   DURATION=30s CONNS=64 bench/gateway/run.sh
 #   PROFILE=1 bench/gateway/run.sh       # also a 5s CPU profile of the gateway under the C load
-#   GW_GOGC=400 bench/gateway/run.sh     # GOGC for the gateway process (default: Go's 100)
+#   GW_GOGC=100 bench/gateway/run.sh     # GOGC for the gateway process (default: unset, so serve uses 400)
 #
 # Needs wrk. See BENCHMARKS.md, "Gateway".
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
-THREADS=${THREADS:-2}
+THREADS=${THREADS:-1 2}
 WARMUP=${WARMUP:-2s}
 command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 2; }
 
@@ -44,7 +45,7 @@ routes:
 YAML
 
 "$tmp/native" -listen 127.0.0.1:18080 & pids+=($!)
-GOGC=${GW_GOGC:-100} "$tmp/wasmward" serve --config "$tmp/gw.yaml" --log-level warn --pprof 2>"$tmp/gw.log" & pids+=($!)
+env ${GW_GOGC:+GOGC=$GW_GOGC} "$tmp/wasmward" serve --config "$tmp/gw.yaml" --log-level warn --pprof 2>"$tmp/gw.log" & pids+=($!)
 for url in http://127.0.0.1:18080/ http://127.0.0.1:18081/c; do
   for _ in $(seq 100); do curl -sf "$url" >/dev/null && break; sleep 0.1; done
   curl -sf "$url" >/dev/null || { echo "not serving: $url" >&2; cat "$tmp/gw.log" >&2; exit 1; }
@@ -58,10 +59,10 @@ hz=$(getconf CLK_TCK)
 # server's CPU time per request, which a box shared with other jobs disturbs
 # far less than req/s or latency)
 bench() {
-  wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" "$2" >/dev/null
+  wrk -t"$t" -c"$CONNS" -d"$WARMUP" "$2" >/dev/null
   local t0 t1
   t0=$(cpu_ticks "$3")
-  wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$2" >"$tmp/$1.txt"
+  wrk -t"$t" -c"$CONNS" -d"$DURATION" --latency "$2" >"$tmp/$1.txt"
   t1=$(cpu_ticks "$3")
   local errors
   errors=$(grep -E 'Non-2xx|Socket errors' "$tmp/$1.txt" || true)
@@ -80,25 +81,27 @@ bench() {
     END { printf "%.0f %.2f %.2f %.1f\n", rps, p50, p99, (n > 0 ? 1e6 * ticks / hz / n : 0) }' "$tmp/$1.txt"
 }
 
-read -r n_rps n_p50 n_p99 n_cpu < <(bench native http://127.0.0.1:18080/ "${pids[0]}")
-prof_pid=
-if [ -n "${PROFILE:-}" ]; then
-  (sleep 2; curl -s "http://127.0.0.1:19091/debug/pprof/profile?seconds=5" >"$tmp/cpu.pprof") &
-  prof_pid=$!
-fi
-read -r c_rps c_p50 c_p99 c_cpu < <(bench c http://127.0.0.1:18081/c "${pids[1]}")
-read -r g_rps g_p50 g_p99 g_cpu < <(bench go http://127.0.0.1:18081/go "${pids[1]}")
+for t in $THREADS; do
+  read -r n_rps n_p50 n_p99 n_cpu < <(bench native http://127.0.0.1:18080/ "${pids[0]}")
+  prof_pid=
+  if [ -n "${PROFILE:-}" ]; then
+    (sleep 2; curl -s "http://127.0.0.1:19091/debug/pprof/profile?seconds=5" >"$tmp/cpu.pprof") &
+    prof_pid=$!
+  fi
+  read -r c_rps c_p50 c_p99 c_cpu < <(bench c http://127.0.0.1:18081/c "${pids[1]}")
+  read -r g_rps g_p50 g_p99 g_cpu < <(bench go http://127.0.0.1:18081/go "${pids[1]}")
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f%%", 100 * a / b }'; }
-times() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1fx", a / b }'; }
-echo
-echo "wrk -t$THREADS -c$CONNS -d$DURATION on $(nproc) cores, $(go version | cut -d' ' -f3), $(date -u +%Y-%m-%d)"
-echo
-echo "| target | req/s | p50 | p99 | req/s vs native | server CPU per request | CPU vs native |"
-echo "|---|---:|---:|---:|---:|---:|---:|"
-echo "| native Go net/http hello | $n_rps | $n_p50 ms | $n_p99 ms | 100% | $n_cpu µs | 1.0x |"
-echo "| gateway, C hello (gw_hello) | $c_rps | $c_p50 ms | $c_p99 ms | $(ratio "$c_rps" "$n_rps") | $c_cpu µs | $(times "$c_cpu" "$n_cpu") |"
-echo "| gateway, Go wasip1 hello (gw_hello_go) | $g_rps | $g_p50 ms | $g_p99 ms | $(ratio "$g_rps" "$n_rps") | $g_cpu µs | $(times "$g_cpu" "$n_cpu") |"
+  ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f%%", 100 * a / b }'; }
+  times() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1fx", a / b }'; }
+  echo
+  echo "wrk -t$t -c$CONNS -d$DURATION on $(nproc) cores, $(go version | cut -d' ' -f3), $(date -u +%Y-%m-%d)"
+  echo
+  echo "| target | req/s | p50 | p99 | req/s vs native | server CPU per request | CPU vs native |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
+  echo "| native Go net/http hello | $n_rps | $n_p50 ms | $n_p99 ms | 100% | $n_cpu µs | 1.0x |"
+  echo "| gateway, C hello (gw_hello) | $c_rps | $c_p50 ms | $c_p99 ms | $(ratio "$c_rps" "$n_rps") | $c_cpu µs | $(times "$c_cpu" "$n_cpu") |"
+  echo "| gateway, Go wasip1 hello (gw_hello_go) | $g_rps | $g_p50 ms | $g_p99 ms | $(ratio "$g_rps" "$n_rps") | $g_cpu µs | $(times "$g_cpu" "$n_cpu") |"
+done
 if [ -n "${PROFILE:-}" ]; then
   wait "$prof_pid" || true
   echo

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -63,7 +65,18 @@ listens. SIGTERM or SIGINT stops accepting, lets in-flight requests finish
 	return cmd
 }
 
+// serveGCPercent is the garbage collector's target when GOGC is not set.
+// The gateway's live heap is a few MB while every request allocates a fresh
+// instance, so Go's default (100) collects hundreds of times a second; 400
+// lets the heap reach five times the live set between collections (tens of
+// MB) for a quarter of the collections. GOGC in the environment wins.
+const serveGCPercent = 400
+
 func serve(ctx context.Context, s streams, f *serveFlags) error {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		old := debug.SetGCPercent(serveGCPercent)
+		defer debug.SetGCPercent(old)
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
 		return usageErr("--log-level: %q is not debug, info, warn or error", f.logLevel)
