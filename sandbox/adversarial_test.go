@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -302,32 +304,68 @@ func TestAdvTableGrowStoppedByFuel(t *testing.T) {
 
 // table.grow is bounded by the per-instance memory cap: the instrumented
 // grow fails (returns -1, table unchanged, as the spec allows) past
-// limits.memory / 8 elements. One grow of 64Mi elements (512 MiB of host
-// memory) fails at once; grows of 1Mi elements succeed exactly up to the
-// budget (64 MiB / 8 = 8Mi elements: 8 grows; 16 MiB: 2 grows). The
-// meter emits no host call on this path, so the run ends normally with the
-// guest's result: no memory_limit violation is reported.
+// limits.memory / 8 elements, and the run reports memory_limit, like a
+// refused memory.grow. A grow of exactly the bound succeeds with no
+// violation; one element more is refused. The violation takes precedence
+// over the exit or trap that follows the refusal, not over another
+// violation (here fuel_exhausted). "big" asks for 64Mi elements (512 MiB
+// of host memory) at once; "steps" grows by 1Mi until refused.
 func TestAdvTableGrowBoundedByMemoryCap(t *testing.T) {
 	rt := advRuntime(t)
-	m := advCompile(t, rt, fixture.Bytes(t, "adv_tablegrow"), advPolicy(nil))
-	if r := advRun(t, m, sandbox.Invocation{Function: "big"}); r.rep.Outcome != sandbox.OutcomeExit ||
-		len(r.rep.Results) != 1 || int32(r.rep.Results[0]) != -1 {
-		t.Errorf("default policy: table.grow of 64Mi elements: %+v %+v", r.rep, r.rep.Violation)
+	type want struct {
+		outcome string
+		kind    string // violation kind, "" for none
+		results []uint64
+		exit    int
+		trap    string
 	}
-	for _, tc := range []struct {
+	for _, cap := range []struct {
 		mem   policy.Size
-		steps uint64
-	}{{64 << 20, 8}, {16 << 20, 2}} {
-		m := advCompile(t, rt, fixture.Bytes(t, "adv_tablegrow"), advPolicy(func(l *policy.Limits) { l.Memory = tc.mem }))
-		r := advRun(t, m, sandbox.Invocation{Function: "big"})
-		if r.rep.Outcome != sandbox.OutcomeExit || len(r.rep.Results) != 1 || int32(r.rep.Results[0]) != -1 {
-			t.Errorf("%s: table.grow of 64Mi elements: %+v %+v", tc.mem, r.rep, r.rep.Violation)
-		}
-		r = advRun(t, m, sandbox.Invocation{Function: "steps"})
-		if r.rep.Outcome != sandbox.OutcomeExit || len(r.rep.Results) != 1 || r.rep.Results[0] != tc.steps {
-			t.Errorf("%s: grows of 1Mi elements: %+v, want %d", tc.mem, r.rep, tc.steps)
+		bound uint64 // mem / 8
+		text  string
+	}{
+		{policy.DefaultMemory, 16 << 20, "128MiB"},
+		{64 << 20, 8 << 20, "64MiB"},
+		{16 << 20, 2 << 20, "16MiB"},
+	} {
+		denied := fmt.Sprintf("table.grow denied: above the %d-element table bound derived from the %s memory cap", cap.bound, cap.text)
+		m := advCompile(t, rt, fixture.Bytes(t, "adv_tablegrow"), advPolicy(func(l *policy.Limits) { l.Memory = cap.mem }))
+		for _, tc := range []struct {
+			fn   string
+			arg  []uint64
+			want want
+		}{
+			{"big", nil, want{outcome: sandbox.OutcomeViolation, kind: sandbox.KindMemoryLimit}},
+			{"steps", nil, want{outcome: sandbox.OutcomeViolation, kind: sandbox.KindMemoryLimit}},
+			{"grow", []uint64{cap.bound}, want{outcome: sandbox.OutcomeExit, results: []uint64{0}}},
+			{"grow", []uint64{cap.bound + 1}, want{outcome: sandbox.OutcomeViolation, kind: sandbox.KindMemoryLimit}},
+			{"grow", []uint64{0xffffffff}, want{outcome: sandbox.OutcomeViolation, kind: sandbox.KindMemoryLimit}},
+			{"grow_exit", []uint64{cap.bound}, want{outcome: sandbox.OutcomeExit, exit: 7}},
+			{"grow_exit", []uint64{cap.bound + 1}, want{outcome: sandbox.OutcomeViolation, kind: sandbox.KindMemoryLimit, exit: 7}},
+			{"grow_trap", []uint64{cap.bound}, want{outcome: sandbox.OutcomeTrap, trap: "wasm error: unreachable"}},
+			{"grow_trap", []uint64{cap.bound + 1}, want{outcome: sandbox.OutcomeViolation, kind: sandbox.KindMemoryLimit}},
+		} {
+			r := advRun(t, m, sandbox.Invocation{Function: tc.fn, Params: tc.arg})
+			rep := r.rep
+			got := want{outcome: rep.Outcome, results: rep.Results, exit: rep.ExitCode, trap: rep.Trap}
+			if rep.Violation != nil {
+				got.kind = rep.Violation.Kind
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("%s: %s%v: got %+v (violation %+v), want %+v", cap.text, tc.fn, tc.arg, got, rep.Violation, tc.want)
+				continue
+			}
+			if tc.want.kind != "" && rep.Violation.Detail != denied {
+				t.Errorf("%s: %s%v: detail %q, want %q", cap.text, tc.fn, tc.arg, rep.Violation.Detail, denied)
+			}
 		}
 	}
+
+	// Another violation after the refusal stays: the spin runs out of fuel
+	// (the grow's 1+n fuel is charged first, so the budget covers it).
+	m := advCompile(t, rt, fixture.Bytes(t, "adv_tablegrow"), advPolicy(func(l *policy.Limits) { l.Memory = 16 << 20; l.Fuel = 3_000_000 }))
+	r := advRun(t, m, sandbox.Invocation{Function: "grow_spin", Params: []uint64{2<<20 + 1}})
+	advViolation(t, r.rep, sandbox.KindFuelExhausted)
 }
 
 // Compile honours its context although wazero's compiler does not: under a

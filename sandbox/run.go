@@ -107,6 +107,7 @@ type runState struct {
 	closeStdin  func()
 	results     []uint64
 	fuelLeft    int64
+	tableDenied bool  // the meter's DeniedGlobal was set: a table.grow was refused
 	callErr     error // the guest call's error: trap, exit, violation
 	hostErr     error // a failure of the host
 	elapsed     time.Duration
@@ -419,6 +420,7 @@ func (st *runState) execute() {
 	mod, err := m.rt.wz.InstantiateModule(ictx, m.compiled, st.cfg)
 	if err == nil {
 		fuel := mod.ExportedGlobal(meter.FuelGlobal)
+		denied := mod.ExportedGlobal(meter.DeniedGlobal)
 		if in.Function != "" {
 			if ini := mod.ExportedFunction("_initialize"); ini != nil {
 				_, err = ini.Call(ictx)
@@ -429,6 +431,9 @@ func (st *runState) execute() {
 		}
 		if fuel != nil {
 			st.fuelLeft = int64(fuel.Get())
+		}
+		if denied != nil {
+			st.tableDenied = denied.Get() != 0
 		}
 		_ = mod.Close(ictx)
 	}
@@ -441,6 +446,7 @@ func (st *runState) begin(ctx context.Context, start time.Time, in Invocation) e
 	m := st.m
 	st.start = start
 	st.results, st.fuelLeft, st.callErr, st.hostErr, st.closeStdin = nil, 0, nil, nil, nil
+	st.tableDenied = false
 	lim := m.policy.Limits
 	st.rctx.Context = ctx
 	st.done = ctx.Done()
@@ -519,10 +525,21 @@ func (st *runState) report(rep *Report) {
 
 	var exit *sys.ExitError
 	var v *violationError
+	engineOverflow := err != nil && firstLine(err.Error()) == "wasm error: stack overflow"
+	viol := st.viol
+	if viol == nil && st.tableDenied && !errors.As(err, &v) && !engineOverflow {
+		// A refused table.grow, like a refused memory.grow, takes
+		// precedence over the exit or trap that follows it, not over
+		// another violation.
+		lim := uint64(st.m.policy.Limits.Memory)
+		viol = &violationError{Kind: KindMemoryLimit, Detail: fmt.Sprintf(
+			"table.grow denied: above the %d-element table bound derived from the %s memory cap",
+			maxTableElements(lim), policy.Size(lim))}
+	}
 	switch {
-	case st.viol != nil:
+	case viol != nil:
 		rep.Outcome = OutcomeViolation
-		rep.Violation = &Violation{Kind: st.viol.Kind, Detail: st.viol.Detail}
+		rep.Violation = &Violation{Kind: viol.Kind, Detail: viol.Detail}
 		if errors.As(err, &exit) {
 			rep.ExitCode = int(exit.ExitCode())
 		}
@@ -532,7 +549,7 @@ func (st *runState) report(rep *Report) {
 	case errors.As(err, &exit):
 		rep.Outcome = OutcomeExit
 		rep.ExitCode = int(exit.ExitCode())
-	case err != nil && firstLine(err.Error()) == "wasm error: stack overflow":
+	case engineOverflow:
 		// The engine's own stack ran out before the depth bound (the
 		// interpreter's is shallower): the same limit, reached earlier.
 		rep.Outcome = OutcomeViolation

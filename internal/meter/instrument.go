@@ -15,7 +15,7 @@ import (
 // For a module wazero accepts and within the bounds of opt, the output is
 // accepted too and computes the same results (the spec-suite differential
 // test checks this), apart from calling the added imports and table.grow
-// failing (-1, table unchanged) past MaxTableElements. It refuses, with a
+// failing (-1, table unchanged, DeniedGlobal set) past MaxTableElements. It refuses, with a
 // one-line error saying what and where, a module that does not decode, uses
 // an index outside its own index spaces (which instrumentation would
 // otherwise make valid and point at the meter's own state), uses the legacy
@@ -67,6 +67,7 @@ func Instrument(bin []byte, opt Options) ([]byte, error) {
 	lay.stackFunc = lay.importedFuncs + 1
 	lay.fuelGlobal = importedGlobals + uint32(len(m.Globals))
 	lay.depthGlobal = lay.fuelGlobal + 1
+	lay.deniedGlobal = lay.fuelGlobal + 2
 	if uint64(len(m.Functions))+uint64(lay.importedFuncs)+2 > math.MaxUint32 {
 		return nil, errors.New("instrument: too many functions")
 	}
@@ -107,6 +108,7 @@ func Instrument(bin []byte, opt Options) ([]byte, error) {
 	m.Globals = append(m.Globals,
 		wasm.Global{Type: wasm.GlobalType{Val: wasm.I64, Mutable: true}, Init: constExpr(opI64Const, 0)},
 		wasm.Global{Type: wasm.GlobalType{Val: wasm.I32, Mutable: true}, Init: constExpr(opI32Const, int64(int32(depth)))},
+		wasm.Global{Type: wasm.GlobalType{Val: wasm.I32, Mutable: true}, Init: constExpr(opI32Const, 0)},
 	)
 
 	// Every other reference to a defined function moves up by two.
@@ -118,6 +120,7 @@ func Instrument(bin []byte, opt Options) ([]byte, error) {
 	m.Exports = append(m.Exports,
 		wasm.Export{Name: FuelGlobal, Kind: wasm.ExternGlobal, Index: lay.fuelGlobal},
 		wasm.Export{Name: DepthGlobal, Kind: wasm.ExternGlobal, Index: lay.depthGlobal},
+		wasm.Export{Name: DeniedGlobal, Kind: wasm.ExternGlobal, Index: lay.deniedGlobal},
 	)
 	if m.HasStart {
 		m.Start = lay.funcIndex(m.Start)
@@ -191,7 +194,7 @@ func checkSupported(m *wasm.Module) error {
 		}
 	}
 	for _, ex := range m.Exports {
-		if ex.Name == FuelGlobal || ex.Name == DepthGlobal {
+		if ex.Name == FuelGlobal || ex.Name == DepthGlobal || ex.Name == DeniedGlobal {
 			return fmt.Errorf("export %q: %w", ex.Name, ErrAlreadyMetered)
 		}
 	}

@@ -40,7 +40,7 @@ func TestIndexShift(t *testing.T) {
 	for _, ex := range m.Exports {
 		exports[ex.Name] = fmt.Sprintf("%s %d", ex.Kind, ex.Index)
 	}
-	if want := map[string]string{"pair": "func 3", "main": "func 5", FuelGlobal: "global 1", DepthGlobal: "global 2"}; !reflect.DeepEqual(exports, want) {
+	if want := map[string]string{"pair": "func 3", "main": "func 5", FuelGlobal: "global 1", DepthGlobal: "global 2", DeniedGlobal: "global 3"}; !reflect.DeepEqual(exports, want) {
 		t.Errorf("exports %v, want %v", exports, want)
 	}
 	if !m.HasStart || m.Start != 6 {
@@ -162,6 +162,13 @@ func TestRefuses(t *testing.T) {
 			}),
 		},
 		{
+			name: "exports wasmward.denied", wantIs: ErrAlreadyMetered,
+			bin: module(t, nil, func(m *wasm.Module) {
+				m.Globals = []wasm.Global{{Type: wasm.GlobalType{Val: wasm.I32, Mutable: true}, Init: constExpr(opI32Const, 0)}}
+				m.Exports = []wasm.Export{{Name: DeniedGlobal, Kind: wasm.ExternGlobal, Index: 0}}
+			}),
+		},
+		{
 			name: "sets the global past its own (the fuel counter)", wantMsg: "unknown global 0",
 			// i64.const 1<<62; global.set 0
 			bin: module(t, []byte{0x42, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0xc0, 0x00, 0x24, 0x00}, nil),
@@ -251,5 +258,8 @@ func TestDefaultStackDepth(t *testing.T) {
 	}
 	if m.ExportedGlobal(FuelGlobal).Type() != api.ValueTypeI64 {
 		t.Errorf("%s is not i64", FuelGlobal)
+	}
+	if g, ok := m.ExportedGlobal(DeniedGlobal).(api.MutableGlobal); !ok || g.Type() != api.ValueTypeI32 || g.Get() != 0 {
+		t.Errorf("%s is not a mutable i32 starting at 0", DeniedGlobal)
 	}
 }

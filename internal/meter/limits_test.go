@@ -112,40 +112,47 @@ func TestMaxNestingCompileTime(t *testing.T) {
 }
 
 // TestMaxTableElements: a table.grow that would take a table past
-// Options.MaxTableElements returns -1 (the spec's failure value) and leaves
-// the table unchanged; grows up to the limit succeed and fill the new
-// elements. Operands below the grow survive it (grow_twice).
+// Options.MaxTableElements returns -1 (the spec's failure value), leaves
+// the table unchanged and sets DeniedGlobal; grows up to the limit succeed,
+// fill the new elements and leave DeniedGlobal at 0. Operands below the
+// grow survive it (grow_twice). denied is DeniedGlobal after the step; the
+// test resets it to 0 after each denial, as a host keeping the instance may.
 func TestMaxTableElements(t *testing.T) {
 	const neg1 = 0xffffffff
 	type step struct {
-		fn   string
-		args []uint64
-		want uint64
+		fn     string
+		args   []uint64
+		want   uint64
+		denied uint64
 	}
 	for engine := range engines {
 		t.Run(engine, func(t *testing.T) {
 			m := instantiate(t, engine, "meter_tablegrow", Options{MaxTableElements: 10}, ample())
+			denied, ok := m.ExportedGlobal(DeniedGlobal).(api.MutableGlobal)
+			if !ok {
+				t.Fatalf("no mutable %s global", DeniedGlobal)
+			}
 			for i, s := range []step{
-				{"grow_funcs", []uint64{3}, 2},
-				{"size_funcs", nil, 5},
-				{"is_set", []uint64{4}, 1},
-				{"grow_funcs", []uint64{6}, neg1}, // 5+6 > 10
-				{"size_funcs", nil, 5},
-				{"grow_funcs", []uint64{0xfffffffe}, neg1},
-				{"grow_funcs", []uint64{0xffffffff}, neg1},
-				{"size_funcs", nil, 5},
-				{"grow_funcs", []uint64{5}, 5}, // exactly the limit
-				{"size_funcs", nil, 10},
-				{"is_set", []uint64{9}, 1},
-				{"grow_funcs", []uint64{0}, 10},
-				{"grow_funcs", []uint64{1}, neg1},
-				{"size_funcs", nil, 10},
-				{"grow_twice", []uint64{4, 7}, 0 + neg1}, // 0, then 4+7 > 10
-				{"size_externs", nil, 4},
-				{"grow_twice", []uint64{3, 3}, 4 + 7},
-				{"size_externs", nil, 10},
-				{"grow_externs", []uint64{1}, neg1},
-				{"size_externs", nil, 10},
+				{"grow_funcs", []uint64{3}, 2, 0},
+				{"size_funcs", nil, 5, 0},
+				{"is_set", []uint64{4}, 1, 0},
+				{"grow_funcs", []uint64{6}, neg1, 1}, // 5+6 > 10
+				{"size_funcs", nil, 5, 0},
+				{"grow_funcs", []uint64{0xfffffffe}, neg1, 1},
+				{"grow_funcs", []uint64{0xffffffff}, neg1, 1},
+				{"size_funcs", nil, 5, 0},
+				{"grow_funcs", []uint64{5}, 5, 0}, // exactly the limit
+				{"size_funcs", nil, 10, 0},
+				{"is_set", []uint64{9}, 1, 0},
+				{"grow_funcs", []uint64{0}, 10, 0},
+				{"grow_funcs", []uint64{1}, neg1, 1},
+				{"size_funcs", nil, 10, 0},
+				{"grow_twice", []uint64{4, 7}, 0 + neg1, 1}, // 0, then 4+7 > 10
+				{"size_externs", nil, 4, 0},
+				{"grow_twice", []uint64{3, 3}, 4 + 7, 0},
+				{"size_externs", nil, 10, 0},
+				{"grow_externs", []uint64{1}, neg1, 1},
+				{"size_externs", nil, 10, 0},
 			} {
 				res, err := call(t, m, s.fn, s.args...)
 				if err != nil {
@@ -154,6 +161,10 @@ func TestMaxTableElements(t *testing.T) {
 				if got := uint32(res[0]); uint64(got) != s.want&0xffffffff {
 					t.Fatalf("step %d %s%v = %d, want %d", i, s.fn, s.args, int32(got), int32(uint32(s.want)))
 				}
+				if got := denied.Get(); got != s.denied {
+					t.Fatalf("step %d %s%v: %s = %d, want %d", i, s.fn, s.args, DeniedGlobal, got, s.denied)
+				}
+				denied.Set(0)
 			}
 		})
 	}
@@ -164,16 +175,20 @@ func TestMaxTableElements(t *testing.T) {
 func TestDefaultMaxTableElements(t *testing.T) {
 	m := instantiate(t, "interpreter", "meter_tablegrow", Options{}, ample())
 	for _, s := range []struct {
-		fn        string
-		arg, want uint64
+		fn                string
+		arg, want, denied uint64
 	}{
-		{"grow_externs", DefaultMaxTableElements + 1, 0xffffffff},
-		{"grow_externs", DefaultMaxTableElements, 0},
-		{"grow_externs", 1, 0xffffffff},
+		{"grow_externs", 0, 0, 0},
+		{"grow_externs", DefaultMaxTableElements + 1, 0xffffffff, 1},
+		{"grow_externs", DefaultMaxTableElements, 0, 1}, // nothing resets it
+		{"grow_externs", 1, 0xffffffff, 1},
 	} {
 		res, err := call(t, m, s.fn, s.arg)
 		if err != nil || uint32(res[0]) != uint32(s.want) {
 			t.Fatalf("%s(%d) = %v, %v; want %d", s.fn, s.arg, res, err, int32(uint32(s.want)))
+		}
+		if got := m.ExportedGlobal(DeniedGlobal).Get(); got != s.denied {
+			t.Fatalf("after %s(%d): %s = %d, want %d", s.fn, s.arg, DeniedGlobal, got, s.denied)
 		}
 	}
 

@@ -3,12 +3,13 @@
 // whatever engine later runs it.
 //
 // The instrumented module imports two functions from the host module
-// ImportModule and exports one global:
+// ImportModule and exports three globals:
 //
 //	(import "wasmward" "fuel" (func (param i64) (result i64)))
 //	(import "wasmward" "stack_exhausted" (func))
 //	(global (export "wasmward.fuel") (mut i64) (i64.const 0))
 //	(global (export "wasmward.depth") (mut i32) (i32.const StackDepth))
+//	(global (export "wasmward.denied") (mut i32) (i32.const 0))
 //
 // Fuel is charged per straight-line run of instructions; when the counter
 // goes negative at a check point the module calls FuelFunc with the counter
@@ -51,6 +52,13 @@ const (
 	// leaves it decremented by the frames it unwound; a host that keeps an
 	// instance after a trap (tests do) may reset it to StackDepth.
 	DepthGlobal = "wasmward.depth"
+
+	// DeniedGlobal is the exported mutable i32 global that records a denied
+	// table.grow. It starts at 0; a table.grow refused because it would take
+	// a table past Options.MaxTableElements (it returns -1) sets it to 1,
+	// and nothing sets it back. A host reads it after a run to report the
+	// denial; a host that keeps an instance across runs may reset it to 0.
+	DeniedGlobal = "wasmward.denied"
 )
 
 // DefaultStackDepth is the call-depth bound used when Options.StackDepth is 0.
@@ -80,8 +88,8 @@ type Options struct {
 	// MaxTableElements bounds every table the module defines or grows.
 	// Instrument refuses a defined table whose minimum size exceeds it
 	// (*LimitError), and a table.grow that would take a table past it
-	// fails as the spec allows: it returns -1 and leaves the table as it
-	// was. 0 means DefaultMaxTableElements.
+	// fails as the spec allows: it returns -1, leaves the table as it
+	// was, and sets DeniedGlobal to 1. 0 means DefaultMaxTableElements.
 	MaxTableElements uint32
 }
 
@@ -107,7 +115,7 @@ func (e *LimitError) Error() string {
 }
 
 // ErrAlreadyMetered is returned (wrapped) by Instrument for a module that
-// already imports from ImportModule or already exports FuelGlobal or
-// DepthGlobal: instrumenting twice would let the guest reach the host's
+// already imports from ImportModule or already exports FuelGlobal,
+// DepthGlobal or DeniedGlobal: instrumenting twice would let the guest reach the host's
 // metering functions directly.
 var ErrAlreadyMetered = errors.New("module already uses the wasmward metering namespace")

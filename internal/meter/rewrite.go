@@ -14,6 +14,7 @@ type layout struct {
 	stackFunc     uint32 // = importedFuncs + 1
 	fuelGlobal    uint32
 	depthGlobal   uint32
+	deniedGlobal  uint32
 }
 
 // funcIndex maps an original function index to its instrumented index: the
@@ -720,8 +721,11 @@ func (r *bodyRewriter) appendBulkCharge(dst []byte, k bulkKind, s scratch) []byt
 //	select                                   ;; n if ok, else 0
 //	table.grow x
 //	i32.const -1; local.get $n; select       ;; result if ok, else -1
+//	local.get $n; i32.eqz
+//	if; i32.const 1; global.set $denied; end ;; record the denial
 //
-// No block is added, so nesting is unchanged.
+// The if adds one level of nesting to the output at this site only; it
+// holds no branch, so label depths around it are unchanged.
 func (r *bodyRewriter) appendTableGrow(dst []byte, x uint32, s scratch) []byte {
 	dst = append(dst, opI32Const, 0)
 	dst = r.op(append(dst, opPrefixFC), subTableSize, x)
@@ -735,7 +739,11 @@ func (r *bodyRewriter) appendTableGrow(dst []byte, x uint32, s scratch) []byte {
 	dst = r.op(append(dst, opPrefixFC), subTableGrow, x)
 	dst = append(dst, opI32Const, 0x7f) // -1
 	dst = r.op(dst, opLocalGet, s.n)
-	return append(dst, opSelect)
+	dst = append(dst, opSelect)
+	dst = r.op(dst, opLocalGet, s.n)
+	dst = append(dst, opI32Eqz, opIf, blockEmpty, opI32Const, 1)
+	dst = r.op(dst, opGlobalSet, r.lay.deniedGlobal)
+	return append(dst, opEnd)
 }
 
 // Opcode bytes the rewriter emits.
