@@ -46,7 +46,7 @@ cverify() { "$cosign" verify-blob --insecure-ignore-tlog=true "$@" 2>&1; }
 
 step "cosign generate-key-pair (encrypted, COSIGN_PASSWORD)"
 COSIGN_PASSWORD=cosign-pass "$cosign" generate-key-pair >/dev/null 2>&1
-head -1 cosign.key
+grep -q "BEGIN ENCRYPTED SIGSTORE PRIVATE KEY" cosign.key && echo "cosign.key: encrypted (sigstore format)"
 
 step "cosign sign-blob -> wasmward verify --sig"
 COSIGN_PASSWORD=cosign-pass "$cosign" sign-blob --yes --key cosign.key --tlog-upload=false \
@@ -66,7 +66,7 @@ cverify --key cosign.pub --new-bundle-format --trusted-root trusted_root.json --
 
 step "wasmward keygen (ecdsa-p256, encrypted) + sign -> cosign verify-blob"
 WASMWARD_KEY_PASSWORD=ww-pass "$ww" keygen --type ecdsa-p256 --out ww >/dev/null
-head -1 ww.key
+grep -q "BEGIN ENCRYPTED SIGSTORE PRIVATE KEY" ww.key && echo "ww.key: encrypted (sigstore format)"
 WASMWARD_KEY_PASSWORD=ww-pass "$ww" sign module.wasm --format cosign --key ww.key \
   -o ww.sig --bundle ww.bundle 2>/dev/null
 cverify --key ww.pub --signature ww.sig module.wasm | grep -v WARNING
