@@ -57,21 +57,27 @@ type advResult struct {
 	elapsed        time.Duration
 }
 
+// advRun is run (sandbox_test.go) with the output as bytes.
 func advRun(t testing.TB, m *sandbox.Module, in sandbox.Invocation) advResult {
 	t.Helper()
-	var out, errb bytes.Buffer
-	if in.Stdout == nil {
-		in.Stdout = &out
-	}
-	if in.Stderr == nil {
-		in.Stderr = &errb
-	}
-	start := time.Now()
-	rep, err := m.Run(context.Background(), in)
+	r := run(t, m, in)
+	return advResult{rep: r.rep, stdout: []byte(r.stdout), stderr: []byte(r.stderr), elapsed: r.elapsed}
+}
+
+// advCompileOrRefused compiles the fixture name; a refusal must be
+// invalid_module, and then it returns nil (the module never runs).
+func advCompileOrRefused(t testing.TB, rt *sandbox.Runtime, name string, p policy.Policy) *sandbox.Module {
+	t.Helper()
+	m, err := rt.Compile(context.Background(), fixture.Bytes(t, name), p)
 	if err != nil {
-		t.Fatalf("run: %v", err)
+		var ref *sandbox.Refusal
+		if !errors.As(err, &ref) || ref.Violation.Kind != sandbox.KindInvalidModule {
+			t.Fatalf("want refusal invalid_module, got %v", err)
+		}
+		return nil
 	}
-	return advResult{rep: rep, stdout: out.Bytes(), stderr: errb.Bytes(), elapsed: time.Since(start)}
+	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	return m
 }
 
 func advViolation(t testing.TB, rep *sandbox.Report, kind string) {
@@ -138,15 +144,10 @@ func TestAdvCallIndirectRecursion(t *testing.T) {
 func TestAdvAtomicWaitForever(t *testing.T) {
 	rt := advRuntime(t)
 	p := advPolicy(func(l *policy.Limits) { l.Timeout = policy.Duration(100 * time.Millisecond) })
-	m, err := rt.Compile(context.Background(), fixture.Bytes(t, "adv_atomicwait"), p)
-	if err != nil {
-		var ref *sandbox.Refusal
-		if !errors.As(err, &ref) || ref.Violation.Kind != sandbox.KindInvalidModule {
-			t.Fatalf("want refusal invalid_module, got %v", err)
-		}
+	m := advCompileOrRefused(t, rt, "adv_atomicwait", p)
+	if m == nil {
 		return
 	}
-	defer m.Close(context.Background())
 	r := advRun(t, m, sandbox.Invocation{})
 	advViolation(t, r.rep, sandbox.KindTimeout)
 	if r.elapsed > 100*time.Millisecond+time.Second {
@@ -158,15 +159,10 @@ func TestAdvAtomicWaitForever(t *testing.T) {
 func TestAdvMultiMemory(t *testing.T) {
 	rt := advRuntime(t)
 	p := advPolicy(func(l *policy.Limits) { l.Memory = 4 << 20 })
-	m, err := rt.Compile(context.Background(), fixture.Bytes(t, "adv_multimem"), p)
-	if err != nil {
-		var ref *sandbox.Refusal
-		if !errors.As(err, &ref) || ref.Violation.Kind != sandbox.KindInvalidModule {
-			t.Fatalf("want refusal invalid_module, got %v", err)
-		}
+	m := advCompileOrRefused(t, rt, "adv_multimem", p)
+	if m == nil {
 		return
 	}
-	defer m.Close(context.Background())
 	r := advRun(t, m, sandbox.Invocation{})
 	advViolation(t, r.rep, sandbox.KindMemoryLimit)
 }
