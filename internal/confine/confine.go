@@ -234,25 +234,23 @@ func (f *FS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (e
 // Lstat implements experimentalsys.FS.Lstat. A symbolic link is described
 // itself, whatever its target.
 func (f *FS) Lstat(p string) (sys.Stat_t, experimentalsys.Errno) {
-	name, slash, errno := clean(p)
-	if errno != 0 {
-		return sys.Stat_t{}, errno
-	}
-	fi, err := f.root.Lstat(withSlash(name, slash))
-	if err != nil {
-		return sys.Stat_t{}, toErrno(err)
-	}
-	return sys.NewStat_t(fi), 0
+	return statWith(p, f.root.Lstat)
 }
 
 // Stat implements experimentalsys.FS.Stat. Symbolic links are followed only
 // beneath the root; one that leaves it fails with EPERM.
 func (f *FS) Stat(p string) (sys.Stat_t, experimentalsys.Errno) {
+	return statWith(p, f.root.Stat)
+}
+
+// statWith cleans the guest path p and describes it with stat (the root's
+// Stat or Lstat).
+func statWith(p string, stat func(string) (fs.FileInfo, error)) (sys.Stat_t, experimentalsys.Errno) {
 	name, slash, errno := clean(p)
 	if errno != 0 {
 		return sys.Stat_t{}, errno
 	}
-	fi, err := f.root.Stat(withSlash(name, slash))
+	fi, err := stat(withSlash(name, slash))
 	if err != nil {
 		return sys.Stat_t{}, toErrno(err)
 	}
