@@ -4,6 +4,7 @@
 #   internal/fixture/src/wat/NAME.wat     -> internal/fixture/wasm/NAME.wasm  (wat2wasm, wabt)
 #   internal/fixture/src/c/NAME.c         -> internal/fixture/wasm/NAME.wasm  (clang --target=wasm32-wasi)
 #   internal/fixture/src/go/NAME/main.go  -> internal/fixture/wasm/NAME.wasm  (GOOS=wasip1 GOARCH=wasm)
+#   examples/src/NAME_http.c              -> internal/quickstart/NAME_http.wasm  (the quickstart's handlers)
 #   examples/src/NAME.c                   -> examples/NAME.wasm
 #
 # A C file may carry a line "// cflags: ..." with extra clang flags, a WAT file a line
@@ -40,8 +41,10 @@ done
 for f in examples/src/*.c; do
   [ -e "$f" ] || continue
   n=$(basename "$f" .c); selected "$n" || continue
-  cc_wasm "$f" "examples/$n.wasm"
-  echo "built examples/$n.wasm"
+  dst="examples/$n.wasm"
+  case "$n" in *_http) dst="internal/quickstart/$n.wasm" ;; esac
+  cc_wasm "$f" "$dst"
+  echo "built $dst"
 done
 
 for d in internal/fixture/src/go/*/; do

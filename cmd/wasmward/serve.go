@@ -3,17 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"runtime/debug"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/wasmward/wasmward/audit"
-	"github.com/wasmward/wasmward/examples"
 	"github.com/wasmward/wasmward/gateway"
+	"github.com/wasmward/wasmward/internal/quickstart"
 	"github.com/wasmward/wasmward/sandbox"
 	"github.com/wasmward/wasmward/trust"
 )
@@ -157,14 +155,7 @@ func loadServeConfig(path string) (*gateway.Config, error) {
 	if path != "" {
 		return gateway.LoadConfig(path)
 	}
-	qs := examples.Quickstart()
-	data, err := fs.ReadFile(qs, "quickstart.yaml")
-	if err != nil {
-		return nil, fmt.Errorf("quickstart: %w", err)
-	}
-	return gateway.ParseConfig(data, examples.QuickstartName, func(p string) ([]byte, error) {
-		return fs.ReadFile(qs, strings.TrimPrefix(p, "./"))
-	}, "")
+	return quickstart.Config()
 }
 
 // serveVerifier returns the gateway's module check for --trust: each route's
