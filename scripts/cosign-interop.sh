@@ -65,7 +65,7 @@ cverify --key cosign.pub --signature ww-cosignkey.sig module.wasm | grep -v WARN
 cverify --key cosign.pub --new-bundle-format --trusted-root trusted_root.json --bundle ww-cosignkey.bundle module.wasm | grep -v WARNING
 
 step "wasmward keygen (ecdsa-p256, encrypted) + sign -> cosign verify-blob"
-WASMWARD_KEY_PASSWORD=ww-pass "$ww" keygen --type ecdsa-p256 --out ww >/dev/null
+WASMWARD_KEY_PASSWORD=ww-pass "$ww" keygen --type ecdsa-p256 --output-key-prefix ww >/dev/null
 grep -q "BEGIN ENCRYPTED SIGSTORE PRIVATE KEY" ww.key && echo "ww.key: encrypted (sigstore format)"
 WASMWARD_KEY_PASSWORD=ww-pass "$ww" sign module.wasm --format cosign --key ww.key \
   -o ww.sig --bundle ww.bundle 2>/dev/null

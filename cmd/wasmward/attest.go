@@ -24,12 +24,6 @@ trust policy and runs the module under exactly that policy.
 attests MODULE: the same binary, under the same name (--name).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if out == "" {
-				return usageErr("attest: -o FILE is required")
-			}
-			if (policyFile == "") == (appendTo == "") {
-				return usageErr("attest: give exactly one of --policy FILE or --append FILE")
-			}
 			if name == "" {
 				name = trust.ModuleName(args[0])
 			}
@@ -73,5 +67,10 @@ attests MODULE: the same binary, under the same name (--name).`,
 	f.StringVar(&name, "name", "", "module name in the statement (default: file base name without .wasm)")
 	f.StringVar(&appendTo, "append", "", "add a signature to this existing attestation")
 	f.StringVar(&passEnv, "password-env", defaultPasswordEnv, "environment variable holding the private key's passphrase")
+	cmd.MarkFlagsMutuallyExclusive("policy", "append")
+	cmd.MarkFlagsOneRequired("policy", "append")
+	if err := cmd.MarkFlagRequired("output"); err != nil {
+		panic(err)
+	}
 	return cmd
 }

@@ -37,6 +37,7 @@ Exit status: 0 intact, 1 tampered with (the line is printed), 2 unreadable.`,
 	}
 	verify.Flags().StringVar(&anchor, "anchor", "", "head file to check the log's end against (default FILE.head when present)")
 	verify.Flags().BoolVar(&noAnchor, "no-anchor", false, "do not check against a head file")
+	verify.MarkFlagsMutuallyExclusive("anchor", "no-anchor")
 	cmd.AddCommand(verify)
 	return cmd
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -53,13 +52,4 @@ func readModuleFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("read module: %w", err)
 	}
 	return b, nil
-}
-
-// wardVersion is the version recorded in SARIF and SBOM output: the main
-// module's version from the build info, "devel" for source builds.
-func wardVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "devel"
 }

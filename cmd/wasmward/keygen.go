@@ -17,7 +17,7 @@ const defaultPasswordEnv = "WASMWARD_KEY_PASSWORD"
 func newKeygenCmd(s streams) *cobra.Command {
 	var keyType, out, passEnv string
 	cmd := &cobra.Command{
-		Use:   "keygen --out PREFIX",
+		Use:   "keygen --output-key-prefix PREFIX",
 		Short: "Create a signing key pair (PREFIX.key, PREFIX.pub)",
 		Long: `Create a key pair: PREFIX.key (PKCS#8 PEM, mode 0600) and PREFIX.pub (PKIX PEM).
 
@@ -28,7 +28,7 @@ Embedded module signatures need ed25519; cosign-style signatures need ecdsa-p256
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
-				return usageErr("keygen: --out PREFIX is required")
+				return usageErr("keygen: --output-key-prefix PREFIX is required")
 			}
 			t := trust.KeyType(keyType)
 			if t != trust.Ed25519 && t != trust.ECDSAP256 {
@@ -53,7 +53,8 @@ Embedded module signatures need ed25519; cosign-style signatures need ecdsa-p256
 	}
 	f := cmd.Flags()
 	f.StringVar(&keyType, "type", string(trust.Ed25519), "key type: ed25519 or ecdsa-p256")
-	f.StringVar(&out, "out", "", "write PREFIX.key and PREFIX.pub")
+	f.StringVar(&out, "output-key-prefix", "", "write PREFIX.key and PREFIX.pub")
+	alias(f, "out", "output-key-prefix")
 	f.StringVar(&passEnv, "password-env", defaultPasswordEnv, "environment variable holding the passphrase that encrypts the key")
 	return cmd
 }

@@ -15,6 +15,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/wasmward/wasmward/internal/version"
 )
 
 func main() {
@@ -68,9 +70,11 @@ func newRoot(s streams) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "wasmward",
 		Short:         "Run untrusted WebAssembly in production, safely",
+		Version:       version.Read().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetIn(s.in)
 	root.SetOut(s.out)
 	root.SetErr(s.err)
@@ -86,7 +90,9 @@ func newRoot(s streams) *cobra.Command {
 		newAttestCmd(s),
 		newServeCmd(s),
 		newAuditCmd(s),
+		newVersionCmd(s),
 	)
+	applyConventions(root)
 	return root
 }
 

@@ -69,7 +69,7 @@ for a limit; 2 for usage errors.`,
 	fl.StringVar(&f.policyFile, "policy", "", "policy file (YAML)")
 	fl.StringVar(&f.memory, "memory", "", "linear memory cap per instance, e.g. 64MiB")
 	fl.StringVar(&f.timeout, "timeout", "", "wall-clock deadline, e.g. 2s")
-	fl.StringVar(&f.output, "output", "", "cap of stdout and of stderr, each, e.g. 1MiB")
+	fl.StringVar(&f.output, "output-limit", "", "cap of stdout and of stderr, each, e.g. 1MiB")
 	fl.StringArrayVar(&f.dirs, "dir", nil, "mount HOST:GUEST[:ro] (repeatable)")
 	fl.StringArrayVar(&f.env, "env", nil, "guest environment variable K=V (repeatable)")
 	fl.StringArrayVar(&f.allowImports, "allow-import", nil, "also allow imports matching module.name PATTERN (repeatable)")
@@ -82,6 +82,7 @@ for a limit; 2 for usage errors.`,
 	fl.StringVar(&f.attestation, "attestation", "", "run under this signed capability manifest (needs --trust)")
 	fl.StringVar(&f.stateFile, "state", "", "version state file: refuse versions older than one accepted before (needs --trust)")
 	fl.BoolVar(&f.allowDowngrade, "allow-downgrade", false, "accept an older version than the state file records (needs --state)")
+	alias(fl, "output", "output-limit")
 	return cmd
 }
 
@@ -120,10 +121,10 @@ func applyFlags(cmd *cobra.Command, f *runFlags, p *policy.Policy) error {
 		}
 		p.Limits.Timeout = v
 	}
-	if fl.Changed("output") {
+	if changed(fl, "output-limit") {
 		v, err := policy.ParseSize(f.output)
 		if err != nil {
-			return fmt.Errorf("--output: %w", err)
+			return fmt.Errorf("--output-limit: %w", err)
 		}
 		p.Limits.Output = v
 	}

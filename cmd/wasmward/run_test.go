@@ -64,7 +64,7 @@ func TestRunCLI(t *testing.T) {
 		{"fuel", "", []string{"run", "--fuel", "1000", fixture.Path(t, "sb_loop")}, exitViolated, "", "fuel_exhausted: fuel budget of 1000 exhausted"},
 		{"stack depth", "", []string{"run", "--stack-depth", "50", fixture.Path(t, "sb_recurse")}, exitViolated, "", "stack_limit"},
 		{"memory", "", []string{"run", "--memory", "2MiB", fixture.Path(t, "sb_growbomb")}, exitViolated, "", "memory_limit"},
-		{"output", "", []string{"run", "--output", "1KiB", fixture.Path(t, "sb_flood")}, exitViolated, strings.Repeat("A", 1024), "output_limit: stdout exceeded the 1KiB cap"},
+		{"output", "", []string{"run", "--output-limit", "1KiB", fixture.Path(t, "sb_flood")}, exitViolated, strings.Repeat("A", 1024), "output_limit: stdout exceeded the 1KiB cap"},
 		{"declared minimum", "", []string{"run", fixture.Path(t, "sb_minbomb")}, exitRefused, "", "wasmward: module refused: memory_limit: memory 0 declares a minimum"},
 		{"disallowed import", "", []string{"run", fixture.Path(t, "sb_import")}, exitRefused, "", "import env.system (func) is not allowed by the policy"},
 		{"allow-import still needs a provider", "", []string{"run", "--allow-import", "env.*", fixture.Path(t, "sb_import")}, exitRefused, "", "no host provides it"},
@@ -87,7 +87,7 @@ func TestRunCLI(t *testing.T) {
 		{"missing mount", "", []string{"run", "--dir", filepath.Join(dir, "missing") + ":/x", tool}, exitUsage, "", "mount"},
 		{"bad policy", "", []string{"run", "--policy", filepath.Join(dir, "nope.yaml"), tool}, exitUsage, "", "read policy"},
 		{"policy env, stdin and output cap", "abcdefghijklmnop", []string{"run", "--policy", pol, tool, "--", "stdin"}, exitViolated, "abcdefghij", "output_limit: stdout exceeded the 10B cap"},
-		{"flags override the policy", "", []string{"run", "--policy", pol, "--output", "1KiB", "--env", "FROM=flag", tool, "--", "env", "FROM"}, 0, "flag\n", ""},
+		{"flags override the policy", "", []string{"run", "--policy", pol, "--output-limit", "1KiB", "--env", "FROM=flag", tool, "--", "env", "FROM"}, 0, "flag\n", ""},
 		{"policy env", "", []string{"run", "--policy", pol, tool, "--", "env", "FROM"}, 0, "policy\n", ""},
 		{"mount", "", []string{"run", "--dir", mountDir + ":/m:ro", tool, "--", "cat", "/m/f.txt"}, 0, "mounted", ""},
 		{"read-only mount", "", []string{"run", "--dir", mountDir + ":/m:ro", tool, "--", "write", "/m/g.txt", "x"}, 4, "", "Read-only file system"},
@@ -194,13 +194,13 @@ func TestRunTrust(t *testing.T) {
 	}
 	t.Setenv("WASMWARD_KEY_PASSWORD", "")
 	t.Setenv("COSIGN_PASSWORD", "")
-	must("keygen", "--out", p("ci"))
-	must("keygen", "--out", p("other"))
+	must("keygen", "--output-key-prefix", p("ci"))
+	must("keygen", "--output-key-prefix", p("other"))
 	write("trust.yaml", "keys:\n  - name: ci\n    public_key: ci.pub\n")
 
 	tool := fixture.Path(t, "sb_tool")
-	must("sign", tool, "--key", p("ci.key"), "--version", "1.0.0", "-o", p("tool.wasm"))
-	must("sign", tool, "--key", p("ci.key"), "--version", "2.0.0", "-o", p("tool-v2.wasm"))
+	must("sign", tool, "--key", p("ci.key"), "--module-version", "1.0.0", "-o", p("tool.wasm"))
+	must("sign", tool, "--key", p("ci.key"), "--module-version", "2.0.0", "-o", p("tool-v2.wasm"))
 	must("sign", tool, "--key", p("other.key"), "-o", p("other.wasm"))
 	must("sign", fixture.Path(t, "sb_growbomb"), "--key", p("ci.key"), "-o", p("bomb.wasm"))
 	must("sign", fixture.Path(t, "sb_loop"), "--key", p("ci.key"), "-o", p("loop.wasm"))

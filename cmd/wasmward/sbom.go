@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wasmward/wasmward/internal/version"
 	"github.com/wasmward/wasmward/sbom"
 )
 
@@ -44,12 +45,12 @@ func newSBOMCmd(s streams) *cobra.Command {
 				inv.MatchOSV(db)
 			}
 			if out != "" {
-				if err := sbom.WriteCycloneDXFile(out, inv, wardVersion()); err != nil {
+				if err := sbom.WriteCycloneDXFile(out, inv, version.Read().Version); err != nil {
 					return withCode(exitFailure, err)
 				}
 				return nil
 			}
-			if err := sbom.WriteCycloneDX(s.out, inv, wardVersion()); err != nil {
+			if err := sbom.WriteCycloneDX(s.out, inv, version.Read().Version); err != nil {
 				return withCode(exitFailure, err)
 			}
 			return nil

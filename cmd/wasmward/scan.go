@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wasmward/wasmward/internal/version"
 	"github.com/wasmward/wasmward/policy"
 	"github.com/wasmward/wasmward/sbom"
 	"github.com/wasmward/wasmward/scan"
@@ -60,9 +61,9 @@ func newScanCmd(s streams) *cobra.Command {
 			w := bufio.NewWriter(s.out)
 			switch format {
 			case "json":
-				err = scan.WriteJSON(w, results, wardVersion())
+				err = scan.WriteJSON(w, results, version.Read().Version)
 			case "sarif":
-				err = scan.WriteSARIF(w, results, wardVersion())
+				err = scan.WriteSARIF(w, results, version.Read().Version)
 			default:
 				err = scan.WriteText(w, results)
 			}

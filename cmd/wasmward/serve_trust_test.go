@@ -17,15 +17,15 @@ func TestServeTrust(t *testing.T) {
 	dir := t.TempDir()
 	p := func(n string) string { return filepath.Join(dir, n) }
 	t.Setenv("WASMWARD_KEY_PASSWORD", "")
-	if code, _, e := trustRun(t, "keygen", "--out", p("ci")); code != 0 {
+	if code, _, e := trustRun(t, "keygen", "--output-key-prefix", p("ci")); code != 0 {
 		t.Fatalf("keygen: %d %s", code, e)
 	}
 	unsigned := fixture.Path(t, "gw_hello")
-	if code, _, e := trustRun(t, "sign", unsigned, "--key", p("ci.key"), "--version", "2.0.0", "-o", p("hello.wasm")); code != 0 {
+	if code, _, e := trustRun(t, "sign", unsigned, "--key", p("ci.key"), "--module-version", "2.0.0", "-o", p("hello.wasm")); code != 0 {
 		t.Fatalf("sign: %d %s", code, e)
 	}
 	os.Mkdir(p("old"), 0o755)
-	if code, _, e := trustRun(t, "sign", unsigned, "--key", p("ci.key"), "--version", "1.0.0", "-o", p("old/hello.wasm")); code != 0 {
+	if code, _, e := trustRun(t, "sign", unsigned, "--key", p("ci.key"), "--module-version", "1.0.0", "-o", p("old/hello.wasm")); code != 0 {
 		t.Fatalf("sign old: %d %s", code, e)
 	}
 	os.WriteFile(p("trust.yaml"), []byte("keys: [{name: ci, public_key: ci.pub}]\n"), 0o644)

@@ -21,7 +21,7 @@ func newSignCmd(s streams) *cobra.Command {
 
 --format wasmsig (default): add an Ed25519 signature in the wasmsign2 format and
 write the signed module to -o OUT. Signing a signed module adds a signer.
---version X.Y.Z records a version in a wasmward.version custom section that the
+--module-version X.Y.Z records a version in a wasmward.version custom section that the
 signature covers (used for rollback protection). --detached FILE writes the
 signature section payload on its own instead (adding to FILE if it exists).
 
@@ -43,7 +43,7 @@ Encrypted keys are opened with the passphrase in $` + defaultPasswordEnv + ` (se
 				}
 			case "cosign":
 				if detached != "" || version != "" || noKeyID {
-					return usageErr("sign: --detached, --version and --no-key-id are for --format wasmsig")
+					return usageErr("sign: --detached, --module-version and --no-key-id are for --format wasmsig")
 				}
 			default:
 				return usageErr("sign: --format %q: want wasmsig or cosign", format)
@@ -92,7 +92,9 @@ Encrypted keys are opened with the passphrase in $` + defaultPasswordEnv + ` (se
 	f.StringVar(&detached, "detached", "", "write a detached wasmsig signature to FILE instead of embedding it")
 	f.StringVar(&format, "format", "wasmsig", "signature format: wasmsig or cosign")
 	f.StringVar(&bundle, "bundle", "", "cosign: also write a Sigstore bundle v0.3 to FILE")
-	f.StringVar(&version, "version", "", "record this semantic version in the signed module")
+	f.StringVar(&version, "module-version", "", "record this semantic version of the module in the signed module")
+	alias(f, "version", "module-version")
+	cmd.MarkFlagsMutuallyExclusive("output", "detached")
 	f.BoolVar(&noKeyID, "no-key-id", false, "leave the key ID out of the signature")
 	f.StringVar(&passEnv, "password-env", defaultPasswordEnv, "environment variable holding the private key's passphrase")
 	return cmd

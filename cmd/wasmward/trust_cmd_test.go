@@ -27,24 +27,24 @@ func TestTrustCommands(t *testing.T) {
 	t.Setenv("COSIGN_PASSWORD", "")
 
 	for _, n := range []string{"ci", "release"} {
-		if code, _, e := trustRun(t, "keygen", "--out", p(n)); code != 0 {
+		if code, _, e := trustRun(t, "keygen", "--output-key-prefix", p(n)); code != 0 {
 			t.Fatalf("keygen %s: %d %s", n, code, e)
 		}
 	}
 	if st, _ := os.Stat(p("ci.key")); st.Mode().Perm() != 0o600 {
 		t.Fatalf("key mode %v", st.Mode().Perm())
 	}
-	if code, _, e := trustRun(t, "keygen", "--out", p("ci")); code != 1 || !strings.Contains(e, "already exists") {
+	if code, _, e := trustRun(t, "keygen", "--output-key-prefix", p("ci")); code != 1 || !strings.Contains(e, "already exists") {
 		t.Fatalf("keygen over an existing key: %d %s", code, e)
 	}
-	if code, _, _ := trustRun(t, "keygen", "--type", "rsa", "--out", p("x")); code != 2 {
+	if code, _, _ := trustRun(t, "keygen", "--type", "rsa", "--output-key-prefix", p("x")); code != 2 {
 		t.Fatalf("keygen bad type: %d", code)
 	}
 	// Private keys never reach the output.
 	keyPEM, _ := os.ReadFile(p("ci.key"))
 	keyBody := strings.Split(string(keyPEM), "\n")[1]
 
-	code, out, e := trustRun(t, "sign", mod, "--key", p("ci.key"), "--version", "1.0.0", "-o", p("one.wasm"))
+	code, out, e := trustRun(t, "sign", mod, "--key", p("ci.key"), "--module-version", "1.0.0", "-o", p("one.wasm"))
 	if code != 0 {
 		t.Fatalf("sign: %d %s", code, e)
 	}
@@ -93,7 +93,7 @@ func TestTrustCommands(t *testing.T) {
 
 	// Cosign format, with an encrypted key.
 	t.Setenv("WASMWARD_KEY_PASSWORD", "pw")
-	if code, _, e := trustRun(t, "keygen", "--type", "ecdsa-p256", "--out", p("ec")); code != 0 {
+	if code, _, e := trustRun(t, "keygen", "--type", "ecdsa-p256", "--output-key-prefix", p("ec")); code != 0 {
 		t.Fatalf("keygen ec: %d %s", code, e)
 	}
 	if code, _, e := trustRun(t, "sign", mod, "--format", "cosign", "--key", p("ec.key"), "-o", p("mod.cosig"), "--bundle", p("mod.bundle")); code != 0 {

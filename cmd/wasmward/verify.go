@@ -138,6 +138,8 @@ bundle), with --key cosign.pub, offline (no transparency log).`,
 	f.StringVar(&sigFile, "sig", "", "cosign: base64 signature file (cosign sign-blob output)")
 	f.StringVar(&bundle, "bundle", "", "cosign: Sigstore bundle file")
 	f.StringVar(&attestation, "attestation", "", "signed capability manifest (DSSE in-toto JSON) to verify too")
+	cmd.MarkFlagsMutuallyExclusive("trust", "key")
+	cmd.MarkFlagsMutuallyExclusive("sig", "bundle")
 	return cmd
 }
 
