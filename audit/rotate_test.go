@@ -121,10 +121,11 @@ func TestVerifyAcrossFiles(t *testing.T) {
 			return append(f[:1:1], f[2:]...)
 		}, 2, 1, "a file or records between them are missing", false},
 		{"changed record in a rotated file", func(t *testing.T, f []string) []string {
-			b, _ := os.ReadFile(f[1])
-			os.WriteFile(f[1], bytes.Replace(b, []byte("event 300 "), []byte("event 999 "), 1), 0o600)
+			ls := lines(t, f[1])
+			ls[1] = bytes.Replace(ls[1], []byte(`"detail":"event `), []byte(`"detail":"event 9`), 1)
+			os.WriteFile(f[1], bytes.Join(ls, nil), 0o600)
 			return f
-		}, 1, -1, "does not match", false},
+		}, 1, 3, "does not match", false},
 		{"truncated rotated file", func(t *testing.T, f []string) []string {
 			ls := lines(t, f[1])
 			os.WriteFile(f[1], bytes.Join(ls[:len(ls)-3], nil), 0o600)
