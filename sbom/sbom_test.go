@@ -19,8 +19,8 @@ import (
 )
 
 // The sbom_cargo* fixtures are derived from sbom_cargo_base.wasm by the
-// generator; rebuild with scripts/build-fixtures.sh sbom_cargo_base && go generate ./sbom.
-//go:generate sh -c "cd .. && go run ./internal/fixture/src/gen/sbom_cargo"
+// generator internal/fixture/src/gen/sbom_cargo; rebuild with
+// scripts/build-fixtures.sh sbom_cargo_base sbom_cargo.
 
 func readFixture(t *testing.T, name string) (*Inventory, error) {
 	t.Helper()

@@ -4,8 +4,14 @@
 #   internal/fixture/src/wat/NAME.wat     -> internal/fixture/wasm/NAME.wasm  (wat2wasm, wabt)
 #   internal/fixture/src/c/NAME.c         -> internal/fixture/wasm/NAME.wasm  (clang --target=wasm32-wasi)
 #   internal/fixture/src/go/NAME/main.go  -> internal/fixture/wasm/NAME.wasm  (GOOS=wasip1 GOARCH=wasm)
+#   internal/fixture/src/gen/NAME/        -> what its //fixture:outputs line names (go run, after the rest)
 #   examples/src/NAME_http.c              -> internal/quickstart/NAME_http.wasm  (the quickstart's handlers)
 #   examples/src/NAME.c                   -> examples/NAME.wasm
+#   bench/fuel/src/NAME.c                 -> bench/fuel/wasm/NAME.wasm  (the fuel benchmark's programs)
+#
+# This is the one way fixtures are built. It then records what it built in
+# internal/fixture/manifest.txt (source and module SHA-256); a test fails when a
+# committed module no longer matches its source.
 #
 # A C file may carry a line "// cflags: ..." with extra clang flags, a WAT file a line
 # ";; wat2wasm: ..." with extra wat2wasm flags (for example --enable-threads).
@@ -23,20 +29,28 @@ for f in internal/fixture/src/wat/*.wat; do
   flags=$(sed -n 's/^;; wat2wasm: //p' "$f" | head -1)
   # shellcheck disable=SC2086
   wat2wasm $flags "$f" -o "$out/$n.wasm"
-  echo "built $out/$n.wasm"
+  echo "built $out/$n.wasm"; built+=("$n")
 done
 
-cc_wasm() { # src dst
-  local flags
-  flags=$(sed -n 's|^// cflags: ||p' "$1" | head -1)
+# Debian's wasi-libc lives where clang finds it without --sysroot; other
+# installs (wasi-sdk) put it in a sysroot directory.
+sysroot=()
+for d in "${WASI_SYSROOT:-}" /opt/wasi-sdk/share/wasi-sysroot; do
+  if [ -n "$d" ] && [ -d "$d" ]; then sysroot=(--sysroot="$d"); break; fi
+done
+built=()
+cc_wasm() { # src dst [extra flags]
+  local flags src=$1 dst=$2
+  shift 2
+  flags=$(sed -n 's|^// cflags: ||p' "$src" | head -1)
   # shellcheck disable=SC2086
-  clang --target=wasm32-wasi -O2 -Wall -Werror $flags -o "$2" "$1"
+  clang --target=wasm32-wasi "${sysroot[@]}" -O2 -Wall -Werror $flags "$@" -o "$dst" "$src"
 }
 for f in internal/fixture/src/c/*.c; do
   [ -e "$f" ] || continue
   n=$(basename "$f" .c); selected "$n" || continue
   cc_wasm "$f" "$out/$n.wasm"
-  echo "built $out/$n.wasm"
+  echo "built $out/$n.wasm"; built+=("$n")
 done
 for f in examples/src/*.c; do
   [ -e "$f" ] || continue
@@ -44,12 +58,34 @@ for f in examples/src/*.c; do
   dst="examples/$n.wasm"
   case "$n" in *_http) dst="internal/quickstart/$n.wasm" ;; esac
   cc_wasm "$f" "$dst"
-  echo "built $dst"
+  echo "built $dst"; built+=("$n")
 done
 
 for d in internal/fixture/src/go/*/; do
   [ -e "$d/main.go" ] || continue
   n=$(basename "$d"); selected "$n" || continue
   (cd "$d" && GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 go build -trimpath -buildvcs=false -o "$OLDPWD/$out/$n.wasm" .)
-  echo "built $out/$n.wasm"
+  echo "built $out/$n.wasm"; built+=("$n")
 done
+
+for f in bench/fuel/src/*.c; do
+  [ -e "$f" ] || continue
+  n=$(basename "$f" .c); selected "$n" || continue
+  cc_wasm "$f" "bench/fuel/wasm/$n.wasm" -Wl,--strip-debug -lm
+  echo "built bench/fuel/wasm/$n.wasm"; built+=("$n")
+done
+
+# Generators derive modules from the ones built above.
+for d in internal/fixture/src/gen/*/; do
+  [ -e "$d/main.go" ] || continue
+  n=$(basename "$d"); selected "$n" || continue
+  go run "./$d"
+  echo "built what $d writes"; built+=("$n")
+done
+
+if [ ${#built[@]} -gt 0 ]; then
+  names=$(IFS=,; echo "${built[*]}")
+  [ ${#want[@]} -eq 0 ] && names=all
+  go test ./internal/fixture -run '^TestManifest$' -count=1 -update="$names" >/dev/null
+  echo "recorded in internal/fixture/manifest.txt: $names"
+fi

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if command -v clang >/dev/null && [ -e /usr/lib/wasm32-wasi/crt1-command.o ] || [ -n "${WASI_SYSROOT:-}" ]; then
-  bench/fuel/build.sh
+  scripts/build-fixtures.sh float lz recurse sha256
 else
   echo "clang/wasi-libc not found: running the committed modules in bench/fuel/wasm" >&2
 fi
