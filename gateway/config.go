@@ -14,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/wasmward/wasmward/audit"
 	"github.com/wasmward/wasmward/internal/yamlstrict"
 	"github.com/wasmward/wasmward/policy"
 )
@@ -31,6 +32,9 @@ type Config struct {
 	// AuditLog is the audit file, resolved against the config's directory;
 	// "" means no audit file (events still go to the log).
 	AuditLog string
+	// Audit is how the audit log fails, rotates and aggregates (the audit
+	// block of the file; see docs/gateway.md).
+	Audit audit.Options
 	// Request bounds what a client may send, Response what a guest may write.
 	Request  RequestLimits
 	Response ResponseLimits
@@ -124,6 +128,7 @@ type file struct {
 	Listen          string            `yaml:"listen"`
 	AdminListen     *string           `yaml:"admin_listen"`
 	AuditLog        string            `yaml:"audit_log"`
+	Audit           *fileAudit        `yaml:"audit"`
 	Request         fileRequest       `yaml:"request"`
 	Response        fileResponse      `yaml:"response"`
 	RateLimit       fileRate          `yaml:"rate_limit"`
@@ -230,8 +235,8 @@ func ParseConfig(data []byte, name string, readModule func(path string) ([]byte,
 	if f.AdminListen != nil {
 		c.AdminListen = *f.AdminListen
 	}
-	if c.AuditLog != "" && dir != "" && !filepath.IsAbs(c.AuditLog) {
-		c.AuditLog = filepath.Join(dir, c.AuditLog)
+	if err := applyAudit(c, &f, &root, name, dir); err != nil {
+		return nil, err
 	}
 	if f.ShutdownTimeout != nil {
 		c.ShutdownTimeout = f.ShutdownTimeout.Std()

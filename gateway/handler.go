@@ -121,6 +121,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rm := rt.m
+	if s.auditAvailable() != nil {
+		// audit.on_failure fail_closed and the log cannot be written: run
+		// nothing whose events would go unrecorded.
+		s.refuse(rt, "audit_unavailable")
+		s.reject(w, r, rm, rt, http.StatusServiceUnavailable, id, start)
+		return
+	}
 	if strings.IndexByte(r.URL.Path, 0) >= 0 {
 		s.reject(w, r, rm, rt, http.StatusBadRequest, id, start)
 		return

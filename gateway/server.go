@@ -147,6 +147,9 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Server, error) {
 		s.log = slog.Default()
 	}
 	s.unmatched = s.metrics.forRoute("unmatched")
+	if s.audit != nil {
+		s.metrics.registerAuditMetrics(s.audit)
+	}
 	for k, v := range cfg.SecurityHeaders {
 		s.security = append(s.security, headerPair{http.CanonicalHeaderKey(k), []string{v}})
 	}
@@ -302,6 +305,10 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !s.ready.Load() {
 			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		}
+		if err := s.auditAvailable(); err != nil {
+			http.Error(w, "audit log unavailable", http.StatusServiceUnavailable)
 			return
 		}
 		w.Write([]byte("ready\n"))

@@ -109,7 +109,9 @@ func serve(ctx context.Context, s streams, f *serveFlags) error {
 
 	var al *audit.Log
 	if cfg.AuditLog != "" {
-		if al, err = audit.Open(cfg.AuditLog); err != nil {
+		opts := cfg.Audit
+		opts.Logger = logger
+		if al, err = audit.OpenOptions(cfg.AuditLog, opts); err != nil {
 			return withCode(exitFailure, err)
 		}
 		defer func() {
@@ -186,3 +188,4 @@ func serveVerifier(f *serveFlags) (func(context.Context, gateway.Route) error, e
 		return err
 	}, nil
 }
+
