@@ -188,4 +188,3 @@ func serveVerifier(f *serveFlags) (func(context.Context, gateway.Route) error, e
 		return err
 	}, nil
 }
-
