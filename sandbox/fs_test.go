@@ -51,29 +51,7 @@ func newEscapeTree(t *testing.T) escapeTree {
 // prove that nothing outside the mounts changed.
 func snapshot(t *testing.T, dir string) string {
 	t.Helper()
-	var lines []string
-	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		switch {
-		case fi.Mode()&os.ModeSymlink != 0:
-			target, _ := os.Readlink(p)
-			lines = append(lines, rel+" -> "+target)
-		case fi.Mode().IsRegular():
-			b, _ := os.ReadFile(p)
-			lines = append(lines, rel+" = "+string(b)+" "+fi.Mode().String())
-		default:
-			lines = append(lines, rel+"/ "+fi.Mode().String())
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(lines)
-	return strings.Join(lines, "\n")
+	return strings.Join(treeLines(t, dir), "\n")
 }
 
 // TestFilesystemEscapes runs the filesystem engineer's escape module through
@@ -184,5 +162,122 @@ func TestFilesystemBasics(t *testing.T) {
 	bad.Capabilities.Mounts = []policy.Mount{{Host: filepath.Join(g.base, "missing"), Guest: "/x"}}
 	if _, err := rt.Compile(t.Context(), fixtureBytes(t, "sb_tool"), bad); err == nil || strings.Contains(err.Error(), "refused") {
 		t.Errorf("missing mount: %v", err)
+	}
+}
+
+// TestDirectoryDescriptorsKeepMountRights: a directory opened with path_open
+// (open("/", O_DIRECTORY), then *at calls on it and on directories opened
+// through it) can do whatever its mount allows. wazero names a descriptor
+// opened on a mount's root "" and passes "/x" for "x" under it; refusing
+// that leading slash made mkdirat and openat(O_CREAT) fail with EPERM and
+// every descriptor opened below with EBADF.
+func TestDirectoryDescriptorsKeepMountRights(t *testing.T) {
+	want := `open root: ok
+mkdirat x: ok
+openat y O_CREAT: ok
+write y: ok
+mkdirat sub: ok
+openat sub: ok
+openat sub/z O_CREAT: ok
+write z: ok
+openat sub/.: ok
+mkdirat sub/./d: ok
+openat sub/d/: ok
+symlinkat sub/d/l: ok
+openat sub/d/w O_EXCL: ok
+readlinkat sub/d/l: ok
+readlink: w
+renameat sub/z -> x/z: ok
+linkat x/z -> sub/zz: ok
+unlinkat sub/zz: ok
+fstatat x/z: ok
+x/z size 4
+unlinkat sub/d dir: errno 55
+close dd: ok
+close deep: ok
+close sub: ok
+close root: ok
+`
+	rt := newRuntime(t)
+	for _, guest := range []string{"/", "/data"} {
+		t.Run(guest, func(t *testing.T) {
+			dir := t.TempDir()
+			p := policy.Default()
+			p.Capabilities.Mounts = []policy.Mount{{Host: dir, Guest: guest}}
+			m := compile(t, rt, "conf_dirfd", p)
+			r := run(t, m, sandbox.Invocation{Args: []string{guest}})
+			if r.rep.Outcome != sandbox.OutcomeExit || r.rep.ExitCode != 0 || r.stdout != want {
+				t.Fatalf("outcome %s exit %d\nstdout:\n%s\nwant:\n%s", r.rep.Outcome, r.rep.ExitCode, r.stdout, want)
+			}
+			if b, err := os.ReadFile(filepath.Join(dir, "x", "z")); err != nil || string(b) != "zed\n" {
+				t.Errorf("x/z: %q %v", b, err)
+			}
+			if target, err := os.Readlink(filepath.Join(dir, "sub", "d", "l")); err != nil || target != "w" {
+				t.Errorf("sub/d/l: %q %v", target, err)
+			}
+		})
+	}
+}
+
+// escapingLinks walks dir and returns every symbolic link that a host tool
+// following it would find outside dir: resolved with filepath.EvalSymlinks,
+// or, for a dangling link, its target joined to its resolved directory.
+func escapingLinks(t *testing.T, dir string) []string {
+	t.Helper()
+	root, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inside := func(p string) bool { return p == root || strings.HasPrefix(p, root+string(filepath.Separator)) }
+	var out []string
+	err = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			return err
+		}
+		resolved, err := filepath.EvalSymlinks(p)
+		if err != nil { // dangling: where would it point?
+			parent, perr := filepath.EvalSymlinks(filepath.Dir(p))
+			target, rerr := os.Readlink(p)
+			if perr != nil || rerr != nil {
+				t.Fatalf("%s: %v %v", p, perr, rerr)
+			}
+			resolved = filepath.Clean(filepath.Join(parent, target))
+			if filepath.IsAbs(target) {
+				resolved = target
+			}
+		}
+		if !inside(resolved) {
+			rel, _ := filepath.Rel(dir, p)
+			out = append(out, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestGuestSymlinksStayInside (leak 9): conf_symlinks plants each shape of
+// symbolic link that leads out of the mount once the guest is gone (a -> .
+// then esc -> a/..; a/a/../..; d/l -> ../outside; an inside ".." link
+// renamed, or its directory renamed, to a shallower place; the operator's
+// ".." link moved or hard linked up; a directory replaced by a self link
+// under an earlier b/.. link). Under plain wazero each one escapes; under
+// the sandbox no symbolic link in the host tree resolves outside the mount.
+func TestGuestSymlinksStayInside(t *testing.T) {
+	wasm := fixtureBytes(t, "conf_symlinks")
+	plain := runPlain(t, wasm, "conf_symlinks", nil)
+	wantPlain := []string{"e/l3", "esc", "esc2", "esc3", "l2", "lo", "up", "up2"}
+	if got := escapingLinks(t, plain.rw); strings.Join(got, " ") != strings.Join(wantPlain, " ") {
+		t.Errorf("plain wazero: escaping links %v, want %v (the shapes no longer escape there?)", got, wantPlain)
+	}
+	ward := runWard(t, newRuntime(t), wasm, "conf_symlinks", nil)
+	if got := escapingLinks(t, ward.rw); len(got) != 0 {
+		t.Errorf("links in the host tree resolve outside the mount: %v\nstdout:\n%s", got, ward.stdout)
+	}
+	if ward.exit != 0 || !strings.Contains(ward.stdout, "readlink dir/k/g: f\n") {
+		t.Errorf("exit %d, stdout:\n%s", ward.exit, ward.stdout)
 	}
 }

@@ -37,9 +37,10 @@ import (
 // and reuse it; Close releases the directory descriptor it holds.
 //
 // Every failure is reported as an experimentalsys.Errno; a name that would
-// leave the mount (through "..", an absolute path, or a symbolic link whose
-// target is absolute or climbs above the mount) fails with EPERM, and every
-// write on a read-only FS fails with EROFS before any system call is made.
+// leave the mount (through ".." or a symbolic link whose target is absolute
+// or climbs above the mount) fails with EPERM, and every write on a
+// read-only FS is refused before any system call is made (see New). A
+// leading slash names the mount's root, as in wazero's DirFS.
 type FS struct {
 	experimentalsys.UnimplementedFS
 
@@ -50,9 +51,11 @@ type FS struct {
 
 // New opens hostDir and returns a filesystem confined to it, for mounting with
 // sysfs.FSConfig.WithSysFSMount. When readOnly is true every operation that
-// could modify the tree (open for write, create, truncate, append, mkdir,
-// rmdir, unlink, rename, link, symlink, chmod, utimens, and the write, pwrite,
-// truncate and utimens methods of opened files) fails with EROFS.
+// could modify the tree fails before any system call: opens for writing,
+// creating or truncating, mkdir, rmdir, unlink, rename, link, symlink, chmod
+// and utimens with EROFS; the write, pwrite, truncate and utimens methods of
+// opened files (all read-only descriptors) with EBADF, as wazero's read-only
+// mounts do.
 //
 // The returned value is a *FS; callers that need to release the directory
 // descriptor before the garbage collector does may close it through
@@ -86,7 +89,7 @@ func New(hostDir string, readOnly bool) (experimentalsys.FS, error) {
 // later calls on the FS fail with EBADF.
 func (f *FS) Close() error { return f.root.Close() }
 
-// ReadOnly reports whether every write operation is refused with EROFS.
+// ReadOnly reports whether every write operation is refused.
 func (f *FS) ReadOnly() bool { return f.readOnly }
 
 // String returns the host directory, for diagnostics.
@@ -110,18 +113,23 @@ func (f *FS) writable(p string) (name string, slash bool, errno experimentalsys.
 // names that leave the root lexically (EPERM, as wazero does for "..") and
 // names containing NUL (EINVAL). The result has no trailing slash; slash
 // reports whether the input had one.
+//
+// Leading slashes name the root itself, as in wazero's own DirFS: wazero
+// passes a name relative to a directory descriptor the guest opened as that
+// descriptor's name, a slash and the guest's relative name, and a descriptor
+// opened on the mount's root has the empty name ("/x" for "x" in the root).
+// A guest's own absolute paths never get here: wasi-libc resolves them
+// against the preopens and wazero refuses any absolute name it is passed.
 func clean(p string) (name string, slash bool, errno experimentalsys.Errno) {
 	if strings.IndexByte(p, 0) >= 0 {
 		return "", false, experimentalsys.EINVAL
 	}
+	p = strings.TrimLeft(p, "/")
 	switch p {
-	case "", ".", "/":
+	case "", ".":
 		return ".", false, 0
 	}
 	slash = strings.HasSuffix(p, "/")
-	if path.IsAbs(p) {
-		return "", false, experimentalsys.EPERM
-	}
 	name = path.Clean(p)
 	if !fs.ValidPath(name) {
 		return "", false, experimentalsys.EPERM
@@ -149,8 +157,10 @@ func (f *FS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (e
 		return nil, errno
 	}
 	access := flag & (experimentalsys.O_RDONLY | experimentalsys.O_RDWR | experimentalsys.O_WRONLY)
+	// O_APPEND alone writes nothing: a read-only descriptor opened with it
+	// cannot write (wazero's read-only mounts accept it too).
 	writes := access != experimentalsys.O_RDONLY ||
-		flag&(experimentalsys.O_CREAT|experimentalsys.O_TRUNC|experimentalsys.O_APPEND) != 0
+		flag&(experimentalsys.O_CREAT|experimentalsys.O_TRUNC) != 0
 	if writes && f.readOnly {
 		return nil, experimentalsys.EROFS
 	}
@@ -320,10 +330,10 @@ func (f *FS) Readlink(p string) (string, experimentalsys.Errno) {
 }
 
 // Symlink implements experimentalsys.FS.Symlink. The link is created inside
-// the root. Its target is refused with EPERM when it is absolute or when,
-// read from the link's directory, it climbs above the root: such a link
-// could never be followed by a guest, and refusing it keeps the guest from
-// planting links that host tools outside wasmward would follow.
+// the root. Its target is refused with EPERM when it is absolute or has a
+// ".." component (see climbs): a link the guest creates only ever descends
+// from its own directory, so it cannot lead host tools outside wasmward out
+// of the mount, wherever it or its directory is later renamed.
 func (f *FS) Symlink(target, link string) experimentalsys.Errno {
 	name, slash, errno := f.writable(link)
 	if errno != 0 {
@@ -341,13 +351,52 @@ func (f *FS) Symlink(target, link string) experimentalsys.Errno {
 	if strings.IndexByte(target, 0) >= 0 {
 		return experimentalsys.EINVAL
 	}
-	if path.IsAbs(target) {
-		return experimentalsys.EPERM
-	}
-	if resolved := path.Join(path.Dir(name), target); resolved == ".." || strings.HasPrefix(resolved, "../") {
+	if path.IsAbs(target) || climbs(target) {
 		return experimentalsys.EPERM
 	}
 	return toErrno(f.root.Symlink(target, name))
+}
+
+// climbs reports whether a symbolic link target has a ".." component.
+//
+// Such a target is refused at creation, and a link that has one (only the
+// operator can have put it there) cannot be moved to another directory:
+// what ".." names depends on where the link is and on whether the names
+// before it are directories or links, which the guest can change after the
+// link is checked ("a -> ." makes an earlier "esc -> a/.." name the mount's
+// parent). Targets without ".." only ever descend from the link's directory,
+// so no link the guest makes can lead a host tool out of the mount, whatever
+// the guest renames later. docs/filesystem.md records the choice.
+func climbs(target string) bool {
+	for target != "" {
+		var c string
+		c, target, _ = strings.Cut(target, "/")
+		if c == ".." {
+			return true
+		}
+	}
+	return false
+}
+
+// movesClimbingLink refuses (EPERM) an operation that would give the
+// symbolic link oldBase in oldfd, whose target climbs with "..", a name in
+// another directory, where its target would name something else. Anything
+// else passes.
+func movesClimbingLink(oldfd int, oldBase string, newfd int) error {
+	var st unix.Stat_t
+	if err := unix.Fstatat(oldfd, oldBase, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil || st.Mode&unix.S_IFMT != unix.S_IFLNK {
+		return nil // the operation itself reports a missing name
+	}
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(oldfd, oldBase, buf)
+	if err != nil || !climbs(string(buf[:n])) {
+		return nil
+	}
+	var od, nd unix.Stat_t
+	if unix.Fstat(oldfd, &od) != nil || unix.Fstat(newfd, &nd) != nil || od.Dev != nd.Dev || od.Ino != nd.Ino {
+		return syscall.EPERM
+	}
+	return nil
 }
 
 // Unlink implements experimentalsys.FS.Unlink: it removes a name that is not
@@ -417,6 +466,9 @@ func (f *FS) Rename(from, to string) experimentalsys.Errno {
 		return 0
 	}
 	return f.atParents(oldName, newName, func(oldfd int, oldBase string, newfd int, newBase string) error {
+		if err := movesClimbingLink(oldfd, oldBase, newfd); err != nil {
+			return err
+		}
 		return unix.Renameat(oldfd, oldBase, newfd, newBase)
 	})
 }
@@ -444,6 +496,9 @@ func (f *FS) Link(oldPath, newPath string) experimentalsys.Errno {
 		return experimentalsys.ENOENT
 	}
 	return f.atParents(oldName, newName, func(oldfd int, oldBase string, newfd int, newBase string) error {
+		if err := movesClimbingLink(oldfd, oldBase, newfd); err != nil {
+			return err
+		}
 		return unix.Linkat(oldfd, oldBase, newfd, newBase, 0)
 	})
 }

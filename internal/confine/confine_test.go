@@ -166,8 +166,11 @@ func TestEscapesAreRefused(t *testing.T) {
 	}{
 		{"dotdot open", open("../outside/secret.txt", rd), experimentalsys.EPERM},
 		{"dotdot after subdir", open("sub/../../outside/secret.txt", rd), experimentalsys.EPERM},
-		{"absolute path", open("/etc/passwd", rd), experimentalsys.EPERM},
-		{"absolute host path", open(tr.secret, rd), experimentalsys.EPERM},
+		// A leading slash names the mount's root (wazero's convention for
+		// names under a descriptor opened on the root): not the host's.
+		{"absolute path", open("/etc/passwd", rd), experimentalsys.ENOENT},
+		{"absolute host path", open(tr.secret, rd), experimentalsys.ENOENT},
+		{"absolute dotdot", open("/../outside/secret.txt", rd), experimentalsys.EPERM},
 		{"relative symlink", open("inner/secret.txt", rd), experimentalsys.EPERM},
 		{"relative symlink dir", open("inner", rd|experimentalsys.O_DIRECTORY), experimentalsys.EPERM},
 		{"absolute symlink", open("abs/secret.txt", rd), experimentalsys.EPERM},
@@ -200,7 +203,7 @@ func TestEscapesAreRefused(t *testing.T) {
 		{"link from outside via link", func() experimentalsys.Errno { return fsys.Link("inner/secret.txt", "hl") }, experimentalsys.EPERM},
 		{"link from outside via dotdot", func() experimentalsys.Errno { return fsys.Link("../outside/secret.txt", "hl") }, experimentalsys.EPERM},
 		{"link into outside", func() experimentalsys.Errno { return fsys.Link("file.txt", "abs/hl") }, experimentalsys.EPERM},
-		{"link absolute", func() experimentalsys.Errno { return fsys.Link(tr.secret, "hl") }, experimentalsys.EPERM},
+		{"link absolute", func() experimentalsys.Errno { return fsys.Link(tr.secret, "hl") }, experimentalsys.ENOENT},
 		{"symlink to sibling", func() experimentalsys.Errno { return fsys.Symlink("../outside", "sib") }, experimentalsys.EPERM},
 		{"symlink to etc", func() experimentalsys.Errno { return fsys.Symlink("../../../etc", "evil") }, experimentalsys.EPERM},
 		{"symlink absolute", func() experimentalsys.Errno { return fsys.Symlink("/etc", "evil") }, experimentalsys.EPERM},
@@ -294,19 +297,18 @@ func TestSymlinkCreatedAfterOpen(t *testing.T) {
 	}
 }
 
-// TestLinkMadeEscapingByRename: the creation-time check on symlink targets
-// is lexical; renaming the link's directory can make an accepted target
-// point outside. Resolution must still refuse it.
+// TestLinkMadeEscapingByRename: a link with ".." in its target (the guest
+// cannot create one; the operator can leave one in the mount) is made
+// escaping by renaming its directory. Resolution must still refuse it.
 func TestLinkMadeEscapingByRename(t *testing.T) {
 	tr := newTree(t)
 	fsys := newFS(t, tr.mount, false)
+	must(t, os.MkdirAll(filepath.Join(tr.mount, "a", "b"), 0o755))
+	must(t, os.Symlink("../../outside", filepath.Join(tr.mount, "a", "b", "l")))
 	for _, step := range []struct {
 		what  string
 		errno experimentalsys.Errno
 	}{
-		{"mkdir a", fsys.Mkdir("a", 0o755)},
-		{"mkdir a/b", fsys.Mkdir("a/b", 0o755)},
-		{"symlink a/b/l -> ../../outside", fsys.Symlink("../../outside", "a/b/l")},
 		{"rename a/b -> b", fsys.Rename("a/b", "b")},
 	} {
 		if step.errno != 0 {
@@ -392,37 +394,58 @@ func TestReadOnlyRefusesEveryWrite(t *testing.T) {
 			return op(f)
 		}
 	}
+	// Refused on the FS with EROFS; on descriptors (all read-only) with
+	// EBADF, as wazero's read-only mounts do. O_APPEND and SetAppend write
+	// nothing by themselves and are accepted; the writes after them fail.
+	rofs, badf := experimentalsys.EROFS, experimentalsys.EBADF
+	appendThenWrite := func(f experimentalsys.File) experimentalsys.Errno {
+		if e := f.SetAppend(true); e != 0 {
+			return e
+		}
+		_, e := f.Write([]byte("x"))
+		return e
+	}
 	tests := []struct {
 		name string
 		op   func() experimentalsys.Errno
+		want experimentalsys.Errno
 	}{
-		{"open wronly", open(experimentalsys.O_WRONLY, "file.txt")},
-		{"open rdwr", open(experimentalsys.O_RDWR, "file.txt")},
-		{"open creat", open(experimentalsys.O_RDONLY|experimentalsys.O_CREAT, "new.txt")},
-		{"open creat excl", open(experimentalsys.O_WRONLY|experimentalsys.O_CREAT|experimentalsys.O_EXCL, "new.txt")},
-		{"open trunc", open(experimentalsys.O_RDONLY|experimentalsys.O_TRUNC, "file.txt")},
-		{"open append", open(experimentalsys.O_RDONLY|experimentalsys.O_APPEND, "file.txt")},
-		{"mkdir", func() experimentalsys.Errno { return fsys.Mkdir("d", 0o755) }},
-		{"rmdir", func() experimentalsys.Errno { return fsys.Rmdir("sub") }},
-		{"unlink", func() experimentalsys.Errno { return fsys.Unlink("file.txt") }},
-		{"rename", func() experimentalsys.Errno { return fsys.Rename("file.txt", "moved.txt") }},
-		{"link", func() experimentalsys.Errno { return fsys.Link("file.txt", "hl") }},
-		{"symlink", func() experimentalsys.Errno { return fsys.Symlink("file.txt", "sl") }},
-		{"chmod", func() experimentalsys.Errno { return fsys.Chmod("file.txt", 0o777) }},
-		{"utimens", func() experimentalsys.Errno { return fsys.Utimens("file.txt", 0, 0) }},
-		{"file write", withFile("file.txt", func(f experimentalsys.File) experimentalsys.Errno { _, e := f.Write([]byte("x")); return e })},
-		{"file pwrite", withFile("file.txt", func(f experimentalsys.File) experimentalsys.Errno { _, e := f.Pwrite([]byte("x"), 0); return e })},
-		{"file truncate", withFile("file.txt", func(f experimentalsys.File) experimentalsys.Errno { return f.Truncate(0) })},
-		{"file utimens", withFile("file.txt", func(f experimentalsys.File) experimentalsys.Errno { return f.Utimens(0, 0) })},
-		{"dir utimens", withFile(".", func(f experimentalsys.File) experimentalsys.Errno { return f.Utimens(0, 0) })},
-		{"file set append", withFile("file.txt", func(f experimentalsys.File) experimentalsys.Errno { return f.SetAppend(true) })},
+		{"open wronly", open(experimentalsys.O_WRONLY, "file.txt"), rofs},
+		{"open rdwr", open(experimentalsys.O_RDWR, "file.txt"), rofs},
+		{"open creat", open(experimentalsys.O_RDONLY|experimentalsys.O_CREAT, "new.txt"), rofs},
+		{"open creat excl", open(experimentalsys.O_WRONLY|experimentalsys.O_CREAT|experimentalsys.O_EXCL, "new.txt"), rofs},
+		{"open trunc", open(experimentalsys.O_RDONLY|experimentalsys.O_TRUNC, "file.txt"), rofs},
+		{"open wronly append", open(experimentalsys.O_WRONLY|experimentalsys.O_APPEND, "file.txt"), rofs},
+		{"mkdir", func() experimentalsys.Errno { return fsys.Mkdir("d", 0o755) }, rofs},
+		{"rmdir", func() experimentalsys.Errno { return fsys.Rmdir("sub") }, rofs},
+		{"unlink", func() experimentalsys.Errno { return fsys.Unlink("file.txt") }, rofs},
+		{"rename", func() experimentalsys.Errno { return fsys.Rename("file.txt", "moved.txt") }, rofs},
+		{"link", func() experimentalsys.Errno { return fsys.Link("file.txt", "hl") }, rofs},
+		{"symlink", func() experimentalsys.Errno { return fsys.Symlink("file.txt", "sl") }, rofs},
+		{"chmod", func() experimentalsys.Errno { return fsys.Chmod("file.txt", 0o777) }, rofs},
+		{"utimens", func() experimentalsys.Errno { return fsys.Utimens("file.txt", 0, 0) }, rofs},
+		{"file write", withFile("file.txt", func(f experimentalsys.File) experimentalsys.Errno { _, e := f.Write([]byte("x")); return e }), badf},
+		{"file pwrite", withFile("file.txt", func(f experimentalsys.File) experimentalsys.Errno { _, e := f.Pwrite([]byte("x"), 0); return e }), badf},
+		{"file truncate", withFile("file.txt", func(f experimentalsys.File) experimentalsys.Errno { return f.Truncate(0) }), badf},
+		{"file utimens", withFile("file.txt", func(f experimentalsys.File) experimentalsys.Errno { return f.Utimens(0, 0) }), badf},
+		{"dir utimens", withFile(".", func(f experimentalsys.File) experimentalsys.Errno { return f.Utimens(0, 0) }), badf},
+		{"file set append, write", withFile("file.txt", appendThenWrite), badf},
+		{"open append, write", func() experimentalsys.Errno {
+			f, errno := fsys.OpenFile("file.txt", experimentalsys.O_RDONLY|experimentalsys.O_APPEND, 0)
+			if errno != 0 {
+				return errno
+			}
+			defer f.Close()
+			_, errno = f.Write([]byte("x"))
+			return errno
+		}, badf},
 	}
 	before, err := os.Stat(filepath.Join(tr.mount, "file.txt"))
 	must(t, err)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := tc.op(); got != experimentalsys.EROFS {
-				t.Fatalf("got %v (%d), want EROFS", got, got)
+			if got := tc.op(); got != tc.want {
+				t.Fatalf("got %v (%d), want %v", got, got, tc.want)
 			}
 		})
 	}
@@ -586,7 +609,8 @@ func TestNormalUse(t *testing.T) {
 
 	// Links that stay inside.
 	wantErrno("symlink inside", fsys.Symlink("sub/deep.txt", "mine"), 0)
-	wantErrno("symlink from subdir", fsys.Symlink("../file.txt", "sub/up"), 0)
+	wantErrno("symlink with dotdot", fsys.Symlink("../file.txt", "sub/up"), experimentalsys.EPERM)
+	must(t, os.Symlink("../file.txt", filepath.Join(tr.mount, "sub", "up"))) // the operator may
 	if got := readFile("mine"); got != "new deep" {
 		t.Fatalf("via mine %q", got)
 	}
@@ -676,7 +700,7 @@ func TestNormalUse(t *testing.T) {
 	_, errno = d.Read(buf)
 	wantErrno("read dir", errno, experimentalsys.EISDIR)
 	_, errno = d.Write(buf)
-	wantErrno("write dir", errno, experimentalsys.EBADF)
+	wantErrno("write dir", errno, experimentalsys.EISDIR) // as wazero's DirFS
 	fl, _ := fsys.OpenFile("file.txt", experimentalsys.O_RDONLY, 0)
 	defer fl.Close()
 	_, errno = fl.Readdir(1)
@@ -739,4 +763,51 @@ func TestNewErrors(t *testing.T) {
 	if _, errno := fsys.Stat("f"); errno != experimentalsys.EBADF {
 		t.Fatalf("stat after close: %v", errno)
 	}
+}
+
+// TestClimbingLinks: symbolic links whose target has a ".." component are
+// never created, and one the operator left in the mount keeps its directory:
+// renamed or hard linked elsewhere, "../x" would name something else (here,
+// a shallower place makes it leave the mount for host tools).
+func TestClimbingLinks(t *testing.T) {
+	tr := newTree(t)
+	fsys := newFS(t, tr.mount, false)
+	must(t, os.MkdirAll(filepath.Join(tr.mount, "d", "e"), 0o755))
+	must(t, os.Symlink("../file.txt", filepath.Join(tr.mount, "sub", "up")))
+	tests := []struct {
+		name string
+		op   func() experimentalsys.Errno
+		want experimentalsys.Errno
+	}{
+		{"self link", func() experimentalsys.Errno { return fsys.Symlink(".", "a") }, 0},
+		{"dotdot through self link", func() experimentalsys.Errno { return fsys.Symlink("a/..", "esc") }, experimentalsys.EPERM},
+		{"dotdot pairs", func() experimentalsys.Errno { return fsys.Symlink("a/a/../..", "esc2") }, experimentalsys.EPERM},
+		{"dotdot staying inside", func() experimentalsys.Errno { return fsys.Symlink("../file.txt", "d/l") }, experimentalsys.EPERM},
+		{"dotdot last", func() experimentalsys.Errno { return fsys.Symlink("e/..", "d/m") }, experimentalsys.EPERM},
+		{"name with dots", func() experimentalsys.Errno { return fsys.Symlink("..x/...", "d/dots") }, 0},
+		{"rename operator's link up", func() experimentalsys.Errno { return fsys.Rename("sub/up", "up") }, experimentalsys.EPERM},
+		{"hard link operator's link up", func() experimentalsys.Errno { return fsys.Link("sub/up", "up2") }, experimentalsys.EPERM},
+		{"rename operator's link sideways", func() experimentalsys.Errno { return fsys.Rename("sub/up", "d/up") }, experimentalsys.EPERM},
+		{"rename operator's link in place", func() experimentalsys.Errno { return fsys.Rename("sub/up", "sub/up3") }, 0},
+		{"rename a descending link", func() experimentalsys.Errno { return fsys.Rename("d/dots", "dots") }, 0},
+		{"leading slash is the root", func() experimentalsys.Errno { return fsys.Mkdir("/d/e/f", 0o755) }, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.op(); got != tc.want {
+				t.Fatalf("got %v (%d), want %v (%d)", got, got, tc.want, tc.want)
+			}
+		})
+	}
+	for _, name := range []string{"esc", "esc2", "d/l", "d/m", "up", "up2", "d/up"} {
+		if _, err := os.Lstat(filepath.Join(tr.mount, name)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s exists after a refused operation: %v", name, err)
+		}
+	}
+	for _, name := range []string{"sub/up3", "dots", "d/e/f"} {
+		if _, err := os.Lstat(filepath.Join(tr.mount, name)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	tr.checkOutsideIntact(t)
 }

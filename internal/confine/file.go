@@ -93,8 +93,6 @@ func (f *file) SetAppend(enable bool) experimentalsys.Errno {
 		return experimentalsys.EBADF
 	case f.isDir:
 		return experimentalsys.EISDIR
-	case enable && f.readOnly:
-		return experimentalsys.EROFS
 	}
 	errno := withFd(f.f, func(fd int) error {
 		fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
@@ -229,10 +227,10 @@ func (f *file) Readdir(n int) ([]experimentalsys.Dirent, experimentalsys.Errno) 
 // Write implements experimentalsys.File.Write.
 func (f *file) Write(buf []byte) (int, experimentalsys.Errno) {
 	switch {
-	case f.closed, f.isDir:
+	case f.closed, f.readOnly: // every descriptor on a read-only mount is read-only
 		return 0, experimentalsys.EBADF
-	case f.readOnly:
-		return 0, experimentalsys.EROFS
+	case f.isDir:
+		return 0, experimentalsys.EISDIR
 	case len(buf) == 0:
 		return 0, 0
 	}
@@ -249,7 +247,7 @@ func (f *file) Pwrite(buf []byte, off int64) (int, experimentalsys.Errno) {
 	case f.isDir:
 		return 0, experimentalsys.EISDIR
 	case f.readOnly:
-		return 0, experimentalsys.EROFS
+		return 0, experimentalsys.EBADF
 	case off < 0:
 		return 0, experimentalsys.EINVAL
 	case len(buf) == 0:
@@ -283,7 +281,7 @@ func (f *file) Truncate(size int64) experimentalsys.Errno {
 	case f.isDir:
 		return experimentalsys.EISDIR
 	case f.readOnly:
-		return experimentalsys.EROFS
+		return experimentalsys.EBADF
 	case size < 0:
 		return experimentalsys.EINVAL
 	}
@@ -308,11 +306,8 @@ func (f *file) Datasync() experimentalsys.Errno {
 
 // Utimens implements experimentalsys.File.Utimens with futimens(2).
 func (f *file) Utimens(atim, mtim int64) experimentalsys.Errno {
-	switch {
-	case f.closed:
+	if f.closed || f.readOnly { // futimens would work on a read-only descriptor
 		return experimentalsys.EBADF
-	case f.readOnly:
-		return experimentalsys.EROFS
 	}
 	ts := [2]unix.Timespec{toTimespec(atim), toTimespec(mtim)}
 	return withFd(f.f, func(fd int) error {
