@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"compress/zlib"
 	"testing"
+
+	"github.com/wasmward/wasmward/internal/semver"
 )
 
 func deflate(b []byte) []byte {
@@ -40,9 +42,9 @@ func FuzzSemver(f *testing.F) {
 	f.Add("v0.0.0-20230101-abc", "0.0.0")
 	f.Add("1.10", "1.9.9")
 	f.Fuzz(func(t *testing.T, a, b string) {
-		va, oka := parseSemver(a)
-		vb, okb := parseSemver(b)
-		if oka && okb && va.compare(vb) != -vb.compare(va) {
+		va, oka := semver.ParseLoose(a)
+		vb, okb := semver.ParseLoose(b)
+		if oka && okb && va.Compare(vb) != -vb.Compare(va) {
 			t.Fatalf("compare(%q, %q) not antisymmetric", a, b)
 		}
 	})

@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/wasmward/wasmward/internal/semver"
 )
 
 // OSV ecosystems wasmward matches.
@@ -210,7 +212,7 @@ func affects(af Affected, version string) (bool, []string) {
 			return true, nil
 		}
 	}
-	sv, ok := parseSemver(norm)
+	sv, ok := semver.ParseLoose(norm)
 	if !ok {
 		return false, nil
 	}
@@ -235,11 +237,11 @@ func affects(af Affected, version string) (bool, []string) {
 // introduced at or below v marks it affected, a fixed or limit at or below v
 // (or a last_affected below v) clears it. "0" is below every version.
 // Events whose version does not parse are ignored.
-func inRange(v semver, events []Event) bool {
+func inRange(v semver.Version, events []Event) bool {
 	type ev struct {
 		kind byte // 'i', 'f', 'l' (last_affected), 'm' (limit)
 		zero bool
-		ver  semver
+		ver  semver.Version
 	}
 	evs := make([]ev, 0, len(events))
 	for _, e := range events {
@@ -261,7 +263,7 @@ func inRange(v semver, events []Event) bool {
 			evs = append(evs, ev{kind: k, zero: true})
 			continue
 		}
-		sv, ok := parseSemver(s)
+		sv, ok := semver.ParseLoose(s)
 		if !ok {
 			continue
 		}
@@ -272,21 +274,21 @@ func inRange(v semver, events []Event) bool {
 		if a.zero || b.zero {
 			return a.zero && !b.zero
 		}
-		return a.ver.compare(b.ver) < 0
+		return a.ver.Compare(b.ver) < 0
 	})
 	affected := false
 	for _, e := range evs {
 		switch e.kind {
 		case 'i':
-			if e.zero || v.compare(e.ver) >= 0 {
+			if e.zero || v.Compare(e.ver) >= 0 {
 				affected = true
 			}
 		case 'f', 'm':
-			if v.compare(e.ver) >= 0 {
+			if v.Compare(e.ver) >= 0 {
 				affected = false
 			}
 		case 'l':
-			if v.compare(e.ver) > 0 {
+			if v.Compare(e.ver) > 0 {
 				affected = false
 			}
 		}

@@ -173,3 +173,5 @@ func VerifyBundle(key *PublicKey, data, bundleJSON []byte) error {
 	}
 	return nil
 }
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

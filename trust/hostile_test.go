@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmward/wasmward/internal/atomicfile"
+
 	"github.com/wasmward/wasmward/internal/fixture"
 	"github.com/wasmward/wasmward/internal/wasm"
 	"github.com/wasmward/wasmward/trust/internal/dsse"
@@ -355,15 +357,15 @@ func TestHostileAttestation(t *testing.T) {
 }
 
 // A private key file that appears between WriteKeyPair's check and its
-// write is not replaced (writeFileNew links, rename would clobber).
+// write is not replaced (atomicfile.WriteNew links, rename would clobber).
 func TestHostileKeyFileNoClobber(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "ci.key")
 	if err := os.WriteFile(path, []byte("theirs"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeFileNew(path, []byte("ours"), 0o600); !errors.Is(err, os.ErrExist) {
-		t.Fatalf("writeFileNew over an existing file: %v", err)
+	if err := atomicfile.WriteNew(path, []byte("ours"), 0o600); !errors.Is(err, os.ErrExist) {
+		t.Fatalf("WriteNew over an existing file: %v", err)
 	}
 	if b, _ := os.ReadFile(path); string(b) != "theirs" {
 		t.Fatalf("existing file replaced: %q", b)
@@ -371,7 +373,7 @@ func TestHostileKeyFileNoClobber(t *testing.T) {
 	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
 		t.Fatalf("temporary file left behind: %v", ents)
 	}
-	if err := writeFileNew(filepath.Join(dir, "new.key"), []byte("ours"), 0o600); err != nil {
+	if err := atomicfile.WriteNew(filepath.Join(dir, "new.key"), []byte("ours"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if st, err := os.Stat(filepath.Join(dir, "new.key")); err != nil || st.Mode().Perm() != 0o600 {

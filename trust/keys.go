@@ -19,6 +19,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/wasmward/wasmward/internal/atomicfile"
+
 	"github.com/wasmward/wasmward/trust/internal/sealed"
 )
 
@@ -391,19 +393,19 @@ func LoadPublicKey(path string) (*PublicKey, error) {
 func WriteKeyPair(k *PrivateKey, prefix string, passphrase []byte) error {
 	exists := fmt.Errorf("write key pair: %s.key already exists", prefix)
 	if _, err := os.Lstat(prefix + ".key"); err == nil {
-		return exists // early, before the slow encryption; writeFileNew makes sure
+		return exists // early, before the slow encryption; atomicfile.WriteNew makes sure
 	}
 	priv, err := k.MarshalPEM(passphrase)
 	if err != nil {
 		return err
 	}
-	if err := writeFileNew(prefix+".key", priv, 0o600); err != nil {
+	if err := atomicfile.WriteNew(prefix+".key", priv, 0o600); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return exists
 		}
 		return fmt.Errorf("write private key: %w", err)
 	}
-	if err := writeFileAtomic(prefix+".pub", k.pub.MarshalPEM(), 0o644); err != nil {
+	if err := atomicfile.Write(prefix+".pub", k.pub.MarshalPEM(), 0o644); err != nil {
 		return fmt.Errorf("write public key: %w", err)
 	}
 	return nil

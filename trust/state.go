@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"sync"
+
+	"github.com/wasmward/wasmward/internal/atomicfile"
 )
 
 // State remembers, per module name, the highest version a host accepted, so
@@ -118,7 +120,7 @@ func (s *State) Admit(ctx context.Context, module, version string, allowDowngrad
 	if err != nil {
 		return &RefusedError{Module: module, Reason: ReasonState, Err: err}
 	}
-	if err := writeFileAtomic(s.path, append(data, '\n'), 0o644); err != nil {
+	if err := atomicfile.Write(s.path, append(data, '\n'), 0o644); err != nil {
 		return &RefusedError{Module: module, Reason: ReasonState, Err: fmt.Errorf("write version state: %w", err)}
 	}
 	return nil

@@ -53,7 +53,7 @@ attests MODULE: the same binary, under the same name (--name).`,
 					return withCode(exitFailure, err)
 				}
 			}
-			if err := trust.WriteFile(out, env, 0o644); err != nil {
+			if err := writeOutput(out, env, 0o644); err != nil {
 				return withCode(exitFailure, err)
 			}
 			fmt.Fprintf(s.out, "wrote attestation %s for module %s (key %s)\n", out, name, k.Public().Fingerprint())

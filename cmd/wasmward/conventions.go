@@ -3,6 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
+
+	"github.com/wasmward/wasmward/internal/atomicfile"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -156,4 +159,13 @@ func newVersionCmd(s streams) *cobra.Command {
 			return err
 		},
 	}
+}
+
+// writeOutput writes a file the command produces, atomically: a reader sees
+// the old file or the whole new one.
+func writeOutput(path string, data []byte, perm os.FileMode) error {
+	if err := atomicfile.Write(path, data, perm); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }

@@ -69,7 +69,7 @@ Encrypted keys are opened with the passphrase in $` + defaultPasswordEnv + ` (se
 				if err != nil {
 					return withCode(exitFailure, err)
 				}
-				if err := trust.WriteFile(detached, sig, 0o644); err != nil {
+				if err := writeOutput(detached, sig, 0o644); err != nil {
 					return withCode(exitFailure, err)
 				}
 				fmt.Fprintf(s.out, "wrote detached signature %s (key %s)\n", detached, k.Public().Fingerprint())
@@ -79,7 +79,7 @@ Encrypted keys are opened with the passphrase in $` + defaultPasswordEnv + ` (se
 			if err != nil {
 				return withCode(exitFailure, err)
 			}
-			if err := trust.WriteFile(out, signed, 0o644); err != nil {
+			if err := writeOutput(out, signed, 0o644); err != nil {
 				return withCode(exitFailure, err)
 			}
 			fmt.Fprintf(s.out, "wrote signed module %s (key %s)\n", out, k.Public().Fingerprint())
@@ -113,14 +113,14 @@ func signCosign(s streams, k *trust.PrivateKey, bin []byte, out, bundle string) 
 		if err != nil {
 			return withCode(exitFailure, err)
 		}
-		if err := trust.WriteFile(bundle, b, 0o644); err != nil {
+		if err := writeOutput(bundle, b, 0o644); err != nil {
 			return withCode(exitFailure, err)
 		}
 		fmt.Fprintf(s.err, "wrote bundle %s\n", bundle)
 	}
 	switch {
 	case out != "":
-		if err := trust.WriteFile(out, sig, 0o644); err != nil {
+		if err := writeOutput(out, sig, 0o644); err != nil {
 			return withCode(exitFailure, err)
 		}
 		fmt.Fprintf(s.err, "wrote signature %s\n", out)

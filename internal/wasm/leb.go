@@ -190,3 +190,15 @@ func AppendName(dst []byte, s string) []byte {
 	dst = AppendU32(dst, uint32(len(s)))
 	return append(dst, s...)
 }
+
+// ReadU32 decodes the unsigned LEB128 of at most 5 bytes, whose value fits
+// 32 bits, at the start of b, as the binary format encodes u32: it returns
+// the value and the number of bytes read. The error wraps ErrUnexpectedEnd
+// when b ends inside the number and ErrLEB when it is too long or too
+// large. Formats nested in module bytes (a signature section's payload) read
+// their integers with it rather than with a decoder of their own.
+func ReadU32(b []byte) (v uint32, n int, err error) {
+	r := reader{buf: b}
+	v, err = r.u32("u32")
+	return v, r.pos, err
+}

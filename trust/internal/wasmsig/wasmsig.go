@@ -262,22 +262,15 @@ func (r *rd) errf(field, format string, args ...any) error {
 }
 
 func (r *rd) u32(field string) (uint32, error) {
-	var v uint32
-	for i := 0; i < 5; i++ {
-		if r.pos >= len(r.b) {
-			return 0, fmt.Errorf("signature section: %s at payload offset %d: %w", field, r.base+r.pos, ErrTruncated)
-		}
-		c := r.b[r.pos]
-		r.pos++
-		if i == 4 && c > 0x0f {
-			return 0, r.errf(field, "integer too large")
-		}
-		v |= uint32(c&0x7f) << (7 * i)
-		if c&0x80 == 0 {
-			return v, nil
-		}
+	v, n, err := wasm.ReadU32(r.b[r.pos:])
+	switch {
+	case errors.Is(err, wasm.ErrUnexpectedEnd):
+		return 0, fmt.Errorf("signature section: %s at payload offset %d: %w", field, r.base+r.pos, ErrTruncated)
+	case err != nil:
+		return 0, r.errf(field, "integer too long or too large")
 	}
-	return 0, r.errf(field, "integer too long")
+	r.pos += n
+	return v, nil
 }
 
 // smallVar reads a one-byte varuint (values >= 0x80 are refused).
