@@ -15,6 +15,9 @@
 #
 # A C file may carry a line "// cflags: ..." with extra clang flags, a WAT file a line
 # ";; wat2wasm: ..." with extra wat2wasm flags (for example --enable-threads).
+# A WAT file with the line ";; assembler: wasm-tools" (WebAssembly 3.0 and component
+# text that wabt 1.0.32 cannot assemble) is built with `jco parse` (wasm-tools' parser,
+# from npm: npm install -g @bytecodealliance/jco@1.35.0; or set JCO to its path).
 # Needs Debian's clang lld wasi-libc libclang-rt-14-dev-wasm32 wabt (see scripts/install-toolchain.sh).
 # Usage: scripts/build-fixtures.sh [NAME...]   (no names: everything)
 set -euo pipefail
@@ -26,6 +29,11 @@ selected() { [ ${#want[@]} -eq 0 ] && return 0; local n; for n in "${want[@]}"; 
 for f in internal/fixture/src/wat/*.wat; do
   [ -e "$f" ] || continue
   n=$(basename "$f" .wat); selected "$n" || continue
+  if grep -q '^;; assembler: wasm-tools' "$f"; then
+    "${JCO:-jco}" parse "$f" -o "$out/$n.wasm"
+    echo "built $out/$n.wasm"
+    continue
+  fi
   flags=$(sed -n 's/^;; wat2wasm: //p' "$f" | head -1)
   # shellcheck disable=SC2086
   wat2wasm $flags "$f" -o "$out/$n.wasm"

@@ -22,6 +22,7 @@ type Report struct {
 	Exports   []Export      `json:"exports"`
 	Memories  []Memory      `json:"memories"`
 	Tables    []Table       `json:"tables"`
+	Types     TypeCounts    `json:"types"`
 	Globals   []Global      `json:"globals"`
 	Start     *Func         `json:"start,omitempty"`
 	Functions struct {
@@ -95,6 +96,19 @@ type Table struct {
 	Elem     string  `json:"elem"`
 	Min      uint64  `json:"min"`
 	Max      *uint64 `json:"max,omitempty"`
+	// IndexType is "i64" for a 64-bit table (memory64), else "i32".
+	IndexType string `json:"indexType"`
+}
+
+// TypeCounts counts the type section's entries by kind (struct and array
+// types come with GC) and its recursive groups.
+type TypeCounts struct {
+	Func      int `json:"func"`
+	Struct    int `json:"struct"`
+	Array     int `json:"array"`
+	RecGroups int `json:"recGroups"`
+	// Subtypes counts entries declared with supertypes or open to subtyping.
+	Subtypes int `json:"subtypes"`
 }
 
 // Global is one global.
@@ -156,6 +170,20 @@ func Inspect(name string, bin []byte, m *wasm.Module, top int) *Report {
 	r := &Report{Name: name, Size: len(bin), Sections: []Section{}, Imports: []ImportGroup{}, Exports: []Export{},
 		Memories: []Memory{}, Tables: []Table{}, Globals: []Global{}, Custom: []Custom{}, Producers: []Producer{},
 		Features: m.Features.Names(), Largest: []FuncSize{}}
+	for i := range m.Types {
+		switch m.Types[i].Kind {
+		case wasm.TypeStruct:
+			r.Types.Struct++
+		case wasm.TypeArray:
+			r.Types.Array++
+		default:
+			r.Types.Func++
+		}
+		if m.Types[i].Sub {
+			r.Types.Subtypes++
+		}
+	}
+	r.Types.RecGroups = len(m.RecGroups)
 	if r.Features == nil {
 		r.Features = []string{}
 	}
@@ -322,7 +350,10 @@ func memoryOf(i int, imported bool, l wasm.Limits) Memory {
 }
 
 func tableOf(i int, imported bool, t wasm.Table) Table {
-	tb := Table{Index: i, Imported: imported, Elem: t.Elem.String(), Min: t.Limits.Min}
+	tb := Table{Index: i, Imported: imported, Elem: t.Elem.String(), Min: t.Limits.Min, IndexType: "i32"}
+	if t.Limits.Is64 {
+		tb.IndexType = "i64"
+	}
 	if t.Limits.HasMax {
 		mx := t.Limits.Max
 		tb.Max = &mx

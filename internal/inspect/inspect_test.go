@@ -127,3 +127,37 @@ func TestFuncNamesFallback(t *testing.T) {
 		t.Errorf("names = %v", n)
 	}
 }
+
+// TestInspectWasm3 checks what inspect shows of WebAssembly 3.0 modules: the
+// index type of 64-bit tables and memories, and GC's type kinds.
+func TestInspectWasm3(t *testing.T) {
+	r, _ := inspectFixture(t, "w3_mem64")
+	if len(r.Tables) != 2 || r.Tables[0].IndexType != "i64" || r.Tables[1].IndexType != "i32" {
+		t.Errorf("tables = %+v", r.Tables)
+	}
+	if len(r.Memories) != 3 || r.Memories[0].Memory64 || !r.Memories[1].Memory64 || !r.Memories[2].Memory64 {
+		t.Errorf("memories = %+v", r.Memories)
+	}
+	var text bytes.Buffer
+	if err := r.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"  0: funcref min 4, max none, index i64\n", "  1: externref min 1, max none, index i32\n",
+		"  1: min 1 pages, max 65536, memory64\n", "features: bulk-memory, reference-types, simd, threads, memory64, multi-memory\n"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, text.String())
+		}
+	}
+
+	r, _ = inspectFixture(t, "w3_gc")
+	if want := (TypeCounts{Func: 5, Struct: 3, Array: 3, RecGroups: 1, Subtypes: 4}); r.Types != want {
+		t.Errorf("types = %+v, want %+v", r.Types, want)
+	}
+	text.Reset()
+	if err := r.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "types: 5 func, 3 struct, 3 array, 4 subtypes, 1 rec groups\n") {
+		t.Errorf("text:\n%s", text.String())
+	}
+}

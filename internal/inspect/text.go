@@ -58,7 +58,10 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	p("tables (%d):\n", len(r.Tables))
 	for _, t := range r.Tables {
-		p("  %d%s: %s min %d, max %s\n", t.Index, importedTag(t.Imported), t.Elem, t.Min, maxString(t.Max))
+		p("  %d%s: %s min %d, max %s, index %s\n", t.Index, importedTag(t.Imported), t.Elem, t.Min, maxString(t.Max), t.IndexType)
+	}
+	if ty := r.Types; ty.Struct+ty.Array+ty.RecGroups+ty.Subtypes > 0 {
+		p("types: %d func, %d struct, %d array, %d subtypes, %d rec groups\n", ty.Func, ty.Struct, ty.Array, ty.Subtypes, ty.RecGroups)
 	}
 	mut := 0
 	for _, g := range r.Globals {

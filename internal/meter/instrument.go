@@ -375,10 +375,21 @@ func blockTypeFor(m *wasm.Module, results []wasm.ValType) []byte {
 }
 
 // typeIndex returns the index of a function type equal to ft, appending one
-// if there is none.
+// if there is none. Only plain function types outside multi-type rec groups
+// count: a subtype or a rec group member is a different type (GC's
+// iso-recursive equivalence), and a struct or array type is no function
+// type at all.
 func typeIndex(m *wasm.Module, ft wasm.FuncType) uint32 {
+	inGroup := make(map[int]bool)
+	for _, g := range m.RecGroups {
+		if g.Count > 1 {
+			for i := g.First; i < g.First+g.Count; i++ {
+				inGroup[int(i)] = true
+			}
+		}
+	}
 	for i, t := range m.Types {
-		if sameTypes(t.Params, ft.Params) && sameTypes(t.Results, ft.Results) {
+		if t.IsPlainFunc() && !inGroup[i] && sameTypes(t.Params, ft.Params) && sameTypes(t.Results, ft.Results) {
 			return uint32(i)
 		}
 	}

@@ -124,6 +124,7 @@ func Decode(bin []byte) (*Module, error) {
 
 type decoder struct {
 	m               *Module
+	importedGlobals uint32
 	ir              InstrReader
 	in              Instr
 	needDataCount   bool
@@ -169,46 +170,98 @@ func (d *decoder) types(r *reader, where string) error {
 	for i := 0; i < n; i++ {
 		if !r.eof() && r.buf[r.pos] == 0x4E {
 			r.pos++
-			members, err := count(r, where, 3)
+			members, err := count(r, where, 2)
 			if err != nil {
 				return err
 			}
 			d.m.RecGroups = append(d.m.RecGroups, RecGroup{First: uint32(len(d.m.Types)), Count: uint32(members)})
 			for j := 0; j < members; j++ {
-				if err := d.funcType(r, where); err != nil {
+				if err := d.subType(r, where); err != nil {
 					return err
 				}
 			}
 			continue
 		}
-		if err := d.funcType(r, where); err != nil {
+		if err := d.subType(r, where); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (d *decoder) funcType(r *reader, where string) error {
+// subType reads one type definition: a composite type, optionally behind
+// a sub (0x50) or sub final (0x4F) declaration with its supertypes.
+func (d *decoder) subType(r *reader, where string) error {
+	var t FuncType
+	if !r.eof() && (r.buf[r.pos] == 0x50 || r.buf[r.pos] == 0x4F) {
+		t.Sub, t.Final = true, r.buf[r.pos] == 0x4F
+		r.pos++
+		d.m.Features |= FeatureGC
+		var err error
+		if t.Supers, err = d.funcIndices(r, where); err != nil {
+			return err
+		}
+	}
 	start := r.off()
 	form, err := r.byte(where)
 	if err != nil {
 		return err
 	}
-	if form != 0x60 {
-		return errfAt(start, where, "unsupported type form 0x%02x (want func 0x60)", form)
+	switch form {
+	case 0x60:
+		if t.Params, err = d.valTypes(r, where); err != nil {
+			return err
+		}
+		if t.Results, err = d.valTypes(r, where); err != nil {
+			return err
+		}
+		if len(t.Results) > 1 {
+			d.m.Features |= FeatureMultiValue
+		}
+	case 0x5F:
+		t.Kind = TypeStruct
+		n, err := count(r, where, 2)
+		if err != nil {
+			return err
+		}
+		t.Fields = make([]FieldType, n)
+		for i := range t.Fields {
+			if t.Fields[i], err = d.fieldType(r, where); err != nil {
+				return err
+			}
+		}
+	case 0x5E:
+		t.Kind = TypeArray
+		f, err := d.fieldType(r, where)
+		if err != nil {
+			return err
+		}
+		t.Fields = []FieldType{f}
+	default:
+		return errfAt(start, where, "unknown type form 0x%02x (want func 0x60, struct 0x5f or array 0x5e)", form)
 	}
-	var ft FuncType
-	if ft.Params, err = d.valTypes(r, where); err != nil {
-		return err
+	if t.Kind != TypeFunc {
+		d.m.Features |= FeatureGC
 	}
-	if ft.Results, err = d.valTypes(r, where); err != nil {
-		return err
-	}
-	if len(ft.Results) > 1 {
-		d.m.Features |= FeatureMultiValue
-	}
-	d.m.Types = append(d.m.Types, ft)
+	d.m.Types = append(d.m.Types, t)
 	return nil
+}
+
+func (d *decoder) fieldType(r *reader, where string) (FieldType, error) {
+	vt, err := readStorageType(r, where)
+	if err != nil {
+		return FieldType{}, err
+	}
+	d.m.Features |= valTypeFeature(vt)
+	start := r.off()
+	mut, err := r.byte(where)
+	if err != nil {
+		return FieldType{}, err
+	}
+	if mut > 1 {
+		return FieldType{}, errfAt(start, where, "invalid mutability 0x%02x", mut)
+	}
+	return FieldType{Type: vt, Mutable: mut == 1}, nil
 }
 
 func (d *decoder) limits(r *reader, where string, memory bool) (Limits, error) {
@@ -224,6 +277,9 @@ func (d *decoder) limits(r *reader, where string, memory bool) (Limits, error) {
 	l.HasMax = flags&1 != 0
 	l.Shared = flags&2 != 0
 	l.Is64 = flags&4 != 0
+	if l.Is64 {
+		d.m.Features |= FeatureMemory64
+	}
 	read := func() (uint64, error) {
 		if l.Is64 {
 			return r.u64(where)
@@ -341,6 +397,7 @@ func (d *decoder) imports(r *reader, where string) error {
 			im.Memory.Limits, err = d.limits(r, where, true)
 		case ExternGlobal:
 			im.Global, err = d.globalType(r, where)
+			d.importedGlobals++
 			if im.Global.Mutable {
 				d.m.Features |= FeatureMutableGlobals
 			}
@@ -489,6 +546,11 @@ func (d *decoder) constExpr(r *reader, where string) (Expr, error) {
 		switch d.in.Op {
 		case OpI32Add, OpI32Sub, OpI32Mul, OpI64Add, OpI64Sub, OpI64Mul:
 			d.m.Features |= FeatureExtendedConst
+		case OpGlobalGet:
+			// Reading a defined (not imported) global came with GC.
+			if d.in.Index >= d.importedGlobals {
+				d.m.Features |= FeatureGC
+			}
 		}
 	}
 	if err := ir.Err(); err != nil {
@@ -645,7 +707,7 @@ func (d *decoder) code(r *reader, where string) error {
 		f.Body = Expr{Code: body[br.pos:], Offset: br.off()}
 		ir.reset(f.Body.Code, f.Body.Offset)
 		for ir.Next(&d.in) {
-			if (d.in.Op == OpMemoryInit || d.in.Op == OpDataDrop) && !d.needDataCount {
+			if needsDataCount(d.in.Op) && !d.needDataCount {
 				d.needDataCount = true
 				d.needDataCountAt = f.Body.Offset + d.in.Start
 				d.needDataCountOp = d.in.Op
@@ -657,6 +719,16 @@ func (d *decoder) code(r *reader, where string) error {
 	}
 	d.m.Features |= ir.feats
 	return nil
+}
+
+// needsDataCount reports whether op names a data segment in a function
+// body, which requires the data count section.
+func needsDataCount(op Opcode) bool {
+	switch op {
+	case OpMemoryInit, OpDataDrop, OpArrayNewData, OpArrayInitData:
+		return true
+	}
+	return false
 }
 
 func (d *decoder) data(r *reader, where string) error {

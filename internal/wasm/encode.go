@@ -231,11 +231,7 @@ func appendTypes(b []byte, types []FuncType, groups []RecGroup) ([]byte, error) 
 		entries += 1 - int(g.Count)
 	}
 	b = AppendU32(b, uint32(entries))
-	appendFunc := func(t *FuncType) {
-		b = append(b, 0x60)
-		b = appendValTypes(b, t.Params)
-		b = appendValTypes(b, t.Results)
-	}
+	appendFunc := func(t *FuncType) { b = appendSubType(b, t) }
 	gi := 0
 	for i := 0; i <= len(types); i++ {
 		for gi < len(groups) && int(groups[gi].First) == i {
@@ -256,6 +252,50 @@ func appendTypes(b []byte, types []FuncType, groups []RecGroup) ([]byte, error) 
 		return nil, fmt.Errorf("wasm: encode: rec groups overlap or are out of order")
 	}
 	return b, nil
+}
+
+// appendSubType appends one type definition (with its sub/sub final
+// declaration when t.Sub).
+func appendSubType(b []byte, t *FuncType) []byte {
+	if t.Sub {
+		if t.Final {
+			b = append(b, 0x4F)
+		} else {
+			b = append(b, 0x50)
+		}
+		b = AppendU32(b, uint32(len(t.Supers)))
+		for _, s := range t.Supers {
+			b = AppendU32(b, s)
+		}
+	}
+	switch t.Kind {
+	case TypeStruct:
+		b = append(b, 0x5F)
+		b = AppendU32(b, uint32(len(t.Fields)))
+		for _, f := range t.Fields {
+			b = appendField(b, f)
+		}
+	case TypeArray:
+		b = append(b, 0x5E)
+		var f FieldType
+		if len(t.Fields) > 0 {
+			f = t.Fields[0]
+		}
+		b = appendField(b, f)
+	default:
+		b = append(b, 0x60)
+		b = appendValTypes(b, t.Params)
+		b = appendValTypes(b, t.Results)
+	}
+	return b
+}
+
+func appendField(b []byte, f FieldType) []byte {
+	b = AppendValType(b, f.Type)
+	if f.Mutable {
+		return append(b, 1)
+	}
+	return append(b, 0)
 }
 
 func uleb32Len(v uint32) int {
@@ -476,9 +516,15 @@ func AppendInstr(dst []byte, in *Instr) ([]byte, error) {
 			dst = AppendU32(dst, t)
 		}
 		dst = AppendU32(dst, in.Index)
-	case immCallIndirect, immMemInit, immMemCopy, immTableInit, immTableCopy:
+	case immCallIndirect, immMemInit, immMemCopy, immTableInit, immTableCopy,
+		immTypeField, immTypeCount, immTypeData, immTypeElem, immTypeType:
 		dst = AppendU32(dst, in.Index)
 		dst = AppendU32(dst, in.Index2)
+	case immCast:
+		dst = append(dst, in.CastFlags)
+		dst = AppendU32(dst, in.Index)
+		dst = AppendS64(dst, in.Heap)
+		dst = AppendS64(dst, in.Heap2)
 	case immSelectT:
 		dst = appendValTypes(dst, in.Types)
 	case immMemArg:

@@ -44,13 +44,19 @@ const (
 	// FeatureLegacyExceptions: the pre-exnref try/catch encoding, which
 	// wazero does not run.
 	FeatureLegacyExceptions
+	// FeatureGC: struct and array types, subtypes, the abstract heap types
+	// beyond func/extern/exn (any, eq, i31, struct, array, none, ...),
+	// packed i8/i16 fields, the 0xFB instructions and ref.eq.
+	FeatureGC
+	// FeatureRelaxedSIMD: the 0xFD 0x100-0x113 instructions.
+	FeatureRelaxedSIMD
 )
 
 var featureNames = []string{
 	"mutable-globals", "sign-extension", "nontrapping-float-to-int", "multi-value",
 	"bulk-memory", "reference-types", "simd", "threads", "tail-call", "exception-handling",
 	"extended-const", "typed-function-references", "memory64", "multi-memory",
-	"legacy-exceptions",
+	"legacy-exceptions", "gc", "relaxed-simd",
 }
 
 // Has reports whether every feature in o is in f.

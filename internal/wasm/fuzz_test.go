@@ -12,8 +12,11 @@ import (
 // decodes re-encodes (module and instructions) to something that decodes to
 // the same shape. Seeds: testdata/fuzz/FuzzDecode plus the fixtures.
 func FuzzDecode(f *testing.F) {
-	for _, name := range []string{"wasm_features", "wasm_names"} {
+	for _, name := range []string{"wasm_features", "wasm_names", "comp_hello"} {
 		f.Add(fixture.Bytes(f, name))
+	}
+	for _, tc := range wasm3Fixtures {
+		f.Add(fixture.Bytes(f, tc.name))
 	}
 	f.Add(mod(typeVoid, funcOne, body(0x02, 0x40, 0x0e, 1, 0, 0, 0x0b, 0x0b)))
 	f.Add(richModule(f))

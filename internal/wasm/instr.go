@@ -6,22 +6,24 @@ import (
 )
 
 // Opcode identifies an instruction. Single-byte opcodes are their byte; an
-// opcode behind a prefix byte (0xFC misc, 0xFD SIMD, 0xFE atomics) is
-// prefix<<8 | sub-opcode.
-type Opcode uint16
+// opcode behind a prefix byte (0xFB GC, 0xFC misc, 0xFD SIMD, 0xFE atomics)
+// is prefix<<16 | sub-opcode (sub-opcodes are LEB128 u32s in the binary;
+// every known one is below 0x10000, relaxed SIMD's 0x100-0x113 included).
+type Opcode uint32
 
 // Prefix bytes.
 const (
+	PrefixGC     byte = 0xFB
 	PrefixMisc   byte = 0xFC
 	PrefixSIMD   byte = 0xFD
 	PrefixAtomic byte = 0xFE
 )
 
 // Prefix returns the prefix byte of o, or 0 for a single-byte opcode.
-func (o Opcode) Prefix() byte { return byte(o >> 8) }
+func (o Opcode) Prefix() byte { return byte(o >> 16) }
 
 // Sub returns the sub-opcode of a prefixed opcode, or the opcode byte.
-func (o Opcode) Sub() uint32 { return uint32(o & 0xFF) }
+func (o Opcode) Sub() uint32 { return uint32(o & 0xFFFF) }
 
 type immKind uint8
 
@@ -57,6 +59,12 @@ const (
 	immLane                 // 1 lane byte
 	immMemArgLane           // memarg, lane byte
 	immFence                // one reserved 0x00 byte
+	immTypeField            // type index, field index (struct.get/set)
+	immTypeCount            // type index, u32 length (array.new_fixed)
+	immTypeData             // type index, data index
+	immTypeElem             // type index, element index
+	immTypeType             // type index, type index (array.copy)
+	immCast                 // cast flags, label, heap type, heap type (br_on_cast)
 )
 
 type opDesc struct {
@@ -67,18 +75,29 @@ type opDesc struct {
 
 func (o Opcode) desc() *opDesc {
 	var d *opDesc
-	switch o >> 8 {
+	sub := int(o & 0xFFFF)
+	switch o >> 16 {
 	case 0:
-		d = &opsPlain[o]
+		if o < 0x100 {
+			d = &opsPlain[o]
+		}
+	case Opcode(PrefixGC):
+		if sub < len(opsGC) {
+			d = &opsGC[sub]
+		}
 	case Opcode(PrefixMisc):
-		if int(o&0xFF) < len(opsMisc) {
-			d = &opsMisc[o&0xFF]
+		if sub < len(opsMisc) {
+			d = &opsMisc[sub]
 		}
 	case Opcode(PrefixSIMD):
-		d = &opsSIMD[o&0xFF]
+		if sub < len(opsSIMD) {
+			d = &opsSIMD[sub]
+		} else if sub-0x100 < len(opsRelaxedSIMD) {
+			d = &opsRelaxedSIMD[sub-0x100]
+		}
 	case Opcode(PrefixAtomic):
-		if int(o&0xFF) < len(opsAtomic) {
-			d = &opsAtomic[o&0xFF]
+		if sub < len(opsAtomic) {
+			d = &opsAtomic[sub]
 		}
 	}
 	if d == nil || d.name == "" {
@@ -91,10 +110,13 @@ func (o Opcode) desc() *opDesc {
 func (o Opcode) Known() bool { return o.desc() != nil }
 
 // String returns the text-format name ("i32.add", "memory.copy"), or a hex
-// form for unknown opcodes.
+// form for unknown opcodes ("opcode(0xff)", "opcode(0xfc 0x20)").
 func (o Opcode) String() string {
 	if d := o.desc(); d != nil {
 		return d.name
+	}
+	if p := o.Prefix(); p != 0 {
+		return "opcode(0x" + strconv.FormatUint(uint64(p), 16) + " 0x" + strconv.FormatUint(uint64(o.Sub()), 16) + ")"
 	}
 	return "opcode(0x" + strconv.FormatUint(uint64(o), 16) + ")"
 }
@@ -154,22 +176,29 @@ type Catch struct {
 //
 //   - Block: block, loop, if, try, try_table.
 //   - Index: the first index immediate: label (br, br_if, br_on_null,
-//     br_on_non_null, rethrow, delegate; for br_table the default label),
-//     function (call, return_call, ref.func), type (call_indirect,
-//     return_call_indirect, call_ref, return_call_ref), local, global, table
+//     br_on_non_null, br_on_cast, br_on_cast_fail, rethrow, delegate; for
+//     br_table the default label), function (call, return_call, ref.func),
+//     type (call_indirect, return_call_indirect, call_ref, return_call_ref,
+//     struct.* and array.* of GC), local, global, table
 //     (table.get/set/size/grow/fill; table.copy destination), memory
 //     (memory.size/grow/fill; memory.copy destination), tag (throw, catch),
 //     data (memory.init, data.drop), element (table.init, elem.drop).
 //   - Index2: the second index: table of call_indirect and
 //     return_call_indirect, table of table.init, source of table.copy,
-//     memory of memory.init, source of memory.copy.
+//     memory of memory.init, source of memory.copy, field of struct.get/set,
+//     length of array.new_fixed, data segment of array.new_data and
+//     array.init_data, element segment of array.new_elem and
+//     array.init_elem, source type of array.copy.
 //   - Targets: br_table's labels without the default; Types: select's
 //     value types; Catches: try_table's clauses. These three alias a buffer
 //     of the InstrReader and are valid until its next call to Next.
 //   - Mem: loads, stores, lane loads/stores, atomics.
 //   - I32, I64: i32.const, i64.const. F32, F64: the raw bits of f32.const
 //     and f64.const.
-//   - Heap: ref.null's heap type (s33 as in [ValType.Heap]).
+//   - Heap: the heap type (s33 as in [ValType.Heap]) of ref.null, ref.test
+//     and ref.cast, the source type of br_on_cast(_fail); Heap2 the target
+//     type of br_on_cast(_fail); CastFlags their flags byte (bit 0: the
+//     source is nullable, bit 1: the target is).
 //   - V128: v128.const's value or i8x16.shuffle's lanes (aliases the input).
 //   - Lane: lane index of extract/replace_lane and lane loads/stores.
 //
@@ -193,8 +222,11 @@ type Instr struct {
 	F32     uint32
 	F64     uint64
 	Heap    int64
+	Heap2   int64
 	V128    []byte
 	Lane    byte
+	// CastFlags is br_on_cast's flags byte.
+	CastFlags byte
 }
 
 // F32Value returns F32 as a float32.
@@ -365,15 +397,15 @@ func (ir *InstrReader) decode(in *Instr) error {
 	r.pos++
 	op := Opcode(b)
 	var d *opDesc
-	if b >= PrefixMisc && b <= PrefixAtomic {
+	if b >= PrefixGC && b <= PrefixAtomic {
 		sub, err := r.u32(whereInstr)
 		if err != nil {
 			return err
 		}
-		if sub > 0xFF {
+		if sub > 0xFFFF {
 			return errfAt(r.base+start, whereInstr, "unknown opcode 0x%02x 0x%x", b, sub)
 		}
-		op = Opcode(b)<<8 | Opcode(sub)
+		op = Opcode(b)<<16 | Opcode(sub)
 		d = op.desc()
 	} else {
 		d = &opsPlain[b]
@@ -429,11 +461,14 @@ func (ir *InstrReader) decode(in *Instr) error {
 		}
 	case immBrTable:
 		err = ir.brTable(in)
-	case immCallIndirect, immMemInit, immMemCopy, immTableInit, immTableCopy:
+	case immCallIndirect, immMemInit, immMemCopy, immTableInit, immTableCopy,
+		immTypeField, immTypeCount, immTypeData, immTypeElem, immTypeType:
 		if in.Index, err = r.u32(whereInstr); err != nil {
 			return err
 		}
 		in.Index2, err = r.u32(whereInstr)
+	case immCast:
+		err = ir.cast(in)
 	case immSelectT:
 		err = ir.selectTypes(in)
 	case immMemArg:
@@ -485,7 +520,7 @@ func (ir *InstrReader) blockType(bt *BlockType) error {
 		r.pos++
 		*bt = BlockType{Kind: BlockEmpty}
 		return nil
-	case b >= 0x40 && b < 0x80 || b == RefNull || b == Ref:
+	case b >= 0x40 && b < 0x80:
 		// A one-byte negative s33: a value type.
 		vt, err := readValType(r, "block type")
 		if err != nil {
@@ -519,13 +554,34 @@ func valTypeFeature(vt ValType) Features {
 	case CodeExnRef:
 		return FeatureExceptions
 	case RefNull, Ref:
-		f := FeatureTypedFuncRefs | FeatureReferenceTypes
-		if vt.Heap == HeapExn {
-			f |= FeatureExceptions
-		}
+		f := FeatureTypedFuncRefs | FeatureReferenceTypes | heapFeature(vt.Heap)
 		return f
+	case CodeI8, CodeI16:
+		return FeatureGC
+	}
+	if vt.IsRef() {
+		// The abbreviations of GC's abstract heap types (anyref, ...).
+		return FeatureReferenceTypes | heapFeature(int64(vt.Code)-0x80)
 	}
 	return 0
+}
+
+// heapFeature is the proposal a heap type belongs to: a type index is
+// typed function references (GC when it names a struct or array type, which
+// the type section already recorded), exn exception handling, the other
+// abstract types beyond func and extern GC.
+func heapFeature(h int64) Features {
+	switch {
+	case h >= 0:
+		return FeatureTypedFuncRefs
+	case h == HeapFunc || h == HeapExtern:
+		return 0
+	case h == HeapExn:
+		return FeatureExceptions
+	case h == HeapNoExn:
+		return FeatureExceptions | FeatureGC
+	}
+	return FeatureGC
 }
 
 func (ir *InstrReader) heapType() (int64, error) {
@@ -535,15 +591,33 @@ func (ir *InstrReader) heapType() (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if h < 0 && h != HeapFunc && h != HeapExtern && h != HeapExn {
+	if !knownHeap(h) {
 		return 0, errfAt(start, "heap type", "unknown heap type %d", h)
 	}
-	if h >= 0 {
-		ir.feats |= FeatureTypedFuncRefs
-	} else if h == HeapExn {
-		ir.feats |= FeatureExceptions
-	}
+	ir.feats |= heapFeature(h)
 	return h, nil
+}
+
+// cast reads br_on_cast's immediates: flags, label, two heap types.
+func (ir *InstrReader) cast(in *Instr) error {
+	r := &ir.r
+	start := r.off()
+	f, err := r.byte(whereInstr)
+	if err != nil {
+		return err
+	}
+	if f > 3 {
+		return errfAt(start, whereInstr, "%s: invalid cast flags 0x%02x", in.Op, f)
+	}
+	in.CastFlags = f
+	if in.Index, err = r.u32(whereInstr); err != nil {
+		return err
+	}
+	if in.Heap, err = ir.heapType(); err != nil {
+		return err
+	}
+	in.Heap2, err = ir.heapType()
+	return err
 }
 
 func (ir *InstrReader) memArg(m *MemArg) error {
@@ -652,7 +726,8 @@ func (ir *InstrReader) catchVec(in *Instr) error {
 	return nil
 }
 
-// readValType reads a value type (including typed references).
+// readValType reads a value type (including typed references and the
+// abbreviations of GC's abstract reference types).
 func readValType(r *reader, where string) (ValType, error) {
 	start := r.off()
 	b, err := r.byte(where)
@@ -660,7 +735,7 @@ func readValType(r *reader, where string) (ValType, error) {
 		return ValType{}, err
 	}
 	switch b {
-	case CodeI32, CodeI64, CodeF32, CodeF64, CodeV128, CodeFuncRef, CodeExternRef, CodeExnRef:
+	case CodeI32, CodeI64, CodeF32, CodeF64, CodeV128:
 		return ValType{Code: b}, nil
 	case RefNull, Ref:
 		hs := r.off()
@@ -668,12 +743,25 @@ func readValType(r *reader, where string) (ValType, error) {
 		if err != nil {
 			return ValType{}, err
 		}
-		if h < 0 && h != HeapFunc && h != HeapExtern && h != HeapExn {
+		if !knownHeap(h) {
 			return ValType{}, errfAt(hs, where, "unknown heap type %d", h)
 		}
 		return ValType{Code: b, Heap: h}, nil
 	}
+	if knownHeap(int64(b) - 0x80) {
+		return ValType{Code: b}, nil
+	}
 	return ValType{}, errfAt(start, where, "unknown value type 0x%02x", b)
+}
+
+// readStorageType reads a struct field's or array element's storage type:
+// a value type or a packed i8/i16.
+func readStorageType(r *reader, where string) (ValType, error) {
+	if !r.eof() && (r.buf[r.pos] == CodeI8 || r.buf[r.pos] == CodeI16) {
+		r.pos++
+		return ValType{Code: r.buf[r.pos-1]}, nil
+	}
+	return readValType(r, where)
 }
 
 func itoa(v uint64) string { return strconv.FormatUint(v, 10) }

@@ -2,11 +2,13 @@ package wasm
 
 import "strings"
 
-// ValType is a value type. Code is the type's binary code; for the
-// reference types of the typed function references proposal (Code is
-// [RefNull] or [Ref]) Heap holds the heap type as the s33 it is encoded as: a
-// type index (>= 0) or a negative abstract heap type ([HeapFunc],
-// [HeapExtern], [HeapExn]).
+// ValType is a value type (or, in a struct field or array element, a
+// storage type). Code is the type's binary code; for the reference types
+// written with a heap type (Code is [RefNull] or [Ref]) Heap holds the heap
+// type as the s33 it is encoded as: a type index (>= 0) or a negative
+// abstract heap type ([HeapFunc], [HeapAny], ...). The one-byte
+// abbreviations (funcref, anyref, nullref, ...) keep their own Code, so a
+// type re-encodes as it was written.
 type ValType struct {
 	Code byte
 	Heap int64
@@ -19,9 +21,21 @@ const (
 	CodeF32       byte = 0x7D
 	CodeF64       byte = 0x7C
 	CodeV128      byte = 0x7B
+	CodeI8        byte = 0x78 // packed storage type (GC struct fields, array elements)
+	CodeI16       byte = 0x77 // packed storage type
 	CodeFuncRef   byte = 0x70
 	CodeExternRef byte = 0x6F
 	CodeExnRef    byte = 0x69
+	// The abbreviations of the GC proposal: (ref null any), (ref null eq), ...
+	CodeAnyRef        byte = 0x6E
+	CodeEqRef         byte = 0x6D
+	CodeI31Ref        byte = 0x6C
+	CodeStructRef     byte = 0x6B
+	CodeArrayRef      byte = 0x6A
+	CodeNullRef       byte = 0x71 // (ref null none)
+	CodeNullExternRef byte = 0x72 // (ref null noextern)
+	CodeNullFuncRef   byte = 0x73 // (ref null nofunc)
+	CodeNullExnRef    byte = 0x74 // (ref null noexn)
 	// RefNull prefixes a nullable typed reference: (ref null ht).
 	RefNull byte = 0x63
 	// Ref prefixes a non-nullable typed reference: (ref ht).
@@ -30,10 +44,22 @@ const (
 
 // Abstract heap types as s33 values (their byte code read as signed LEB128).
 const (
-	HeapFunc   int64 = -0x10 // 0x70
-	HeapExtern int64 = -0x11 // 0x6F
-	HeapExn    int64 = -0x17 // 0x69
+	HeapNoExn    int64 = -0x0C // 0x74
+	HeapNoFunc   int64 = -0x0D // 0x73
+	HeapNoExtern int64 = -0x0E // 0x72
+	HeapNone     int64 = -0x0F // 0x71
+	HeapFunc     int64 = -0x10 // 0x70
+	HeapExtern   int64 = -0x11 // 0x6F
+	HeapAny      int64 = -0x12 // 0x6E
+	HeapEq       int64 = -0x13 // 0x6D
+	HeapI31      int64 = -0x14 // 0x6C
+	HeapStruct   int64 = -0x15 // 0x6B
+	HeapArray    int64 = -0x16 // 0x6A
+	HeapExn      int64 = -0x17 // 0x69
 )
+
+// knownHeap reports whether h is a type index or a known abstract heap type.
+func knownHeap(h int64) bool { return h >= 0 || h >= HeapExn && h <= HeapNoExn }
 
 // Common value types.
 var (
@@ -50,13 +76,18 @@ var (
 // IsRef reports whether t is a reference type.
 func (t ValType) IsRef() bool {
 	switch t.Code {
-	case CodeFuncRef, CodeExternRef, CodeExnRef, RefNull, Ref:
+	case RefNull, Ref:
 		return true
+	case CodeI32, CodeI64, CodeF32, CodeF64, CodeV128, CodeI8, CodeI16:
+		return false
 	}
-	return false
+	return knownHeap(int64(t.Code) - 0x80)
 }
 
-// String returns the text-format name of t.
+var heapNames = [...]string{"noexn", "nofunc", "noextern", "none", "func", "extern", "any", "eq", "i31", "struct", "array", "exn"}
+
+// String returns the text-format name of t: "i32", "funcref", "anyref",
+// "(ref null 3)", "(ref eq)", the packed "i8"/"i16".
 func (t ValType) String() string {
 	switch t.Code {
 	case CodeI32:
@@ -69,40 +100,74 @@ func (t ValType) String() string {
 		return "f64"
 	case CodeV128:
 		return "v128"
-	case CodeFuncRef:
-		return "funcref"
-	case CodeExternRef:
-		return "externref"
-	case CodeExnRef:
-		return "exnref"
+	case CodeI8:
+		return "i8"
+	case CodeI16:
+		return "i16"
 	case RefNull:
 		return "(ref null " + heapString(t.Heap) + ")"
 	case Ref:
 		return "(ref " + heapString(t.Heap) + ")"
+	case CodeNullRef:
+		return "nullref"
+	case CodeNullExternRef, CodeNullFuncRef, CodeNullExnRef:
+		return "null" + heapString(int64(t.Code) - 0x80)[2:] + "ref" // noextern -> nullexternref
+	}
+	if h := int64(t.Code) - 0x80; knownHeap(h) {
+		return heapString(h) + "ref"
 	}
 	return "unknown"
 }
 
 func heapString(h int64) string {
-	switch h {
-	case HeapFunc:
-		return "func"
-	case HeapExtern:
-		return "extern"
-	case HeapExn:
-		return "exn"
-	}
 	if h >= 0 {
 		return itoa(uint64(h))
+	}
+	if i := h - HeapNoExn; i <= 0 && -i < int64(len(heapNames)) {
+		return heapNames[-i]
 	}
 	return "unknown"
 }
 
-// FuncType is a function signature (type section entry, form 0x60).
+// TypeKind is the kind of composite type a type section entry defines.
+type TypeKind uint8
+
+// Composite type kinds.
+const (
+	TypeFunc   TypeKind = iota // 0x60
+	TypeStruct                 // 0x5F (GC)
+	TypeArray                  // 0x5E (GC)
+)
+
+// FieldType is a struct field or an array's element type: a storage type
+// (a value type, or the packed [CodeI8]/[CodeI16]) and its mutability.
+type FieldType struct {
+	Type    ValType
+	Mutable bool
+}
+
+// FuncType is one entry of the type index space. The name is WebAssembly
+// 1.0's, where every type was a function type (Params, Results); with GC
+// (WebAssembly 3.0) an entry may also be a struct type (Fields) or an array
+// type (Fields holds the one element type), as Kind says, and may be
+// declared with supertypes.
 type FuncType struct {
 	Params  []ValType
 	Results []ValType
+
+	Kind   TypeKind
+	Fields []FieldType
+	// Sub is set when the entry was written as a subtype (0x50 sub, or
+	// 0x4F sub final when Final): Supers lists its declared supertypes.
+	// An entry without Sub is final and has no supertypes.
+	Sub    bool
+	Final  bool
+	Supers []uint32
 }
+
+// IsPlainFunc reports whether t is a function type written without a
+// subtype declaration: the only kind of type WebAssembly 1.0 and 2.0 have.
+func (t *FuncType) IsPlainFunc() bool { return t.Kind == TypeFunc && !t.Sub }
 
 // RecGroup is a recursive type group: Count function types starting at
 // type index First.
@@ -422,23 +487,62 @@ func (e Expr) ConstInt() (int64, bool) {
 	return v, true
 }
 
-// String formats the type as "(i32, i64) -> (f32)".
+// String formats a function type as "(i32, i64) -> (f32)", a struct type as
+// "struct { i32, mut i8 }", an array type as "array mut f64", each with
+// " <: 2, 3" for declared supertypes (and "sub " for an open one).
 func (t FuncType) String() string {
 	var b strings.Builder
-	b.WriteByte('(')
-	for i, v := range t.Params {
-		if i > 0 {
+	if t.Sub && !t.Final {
+		b.WriteString("sub ")
+	}
+	switch t.Kind {
+	case TypeStruct:
+		b.WriteString("struct {")
+		for i, f := range t.Fields {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteByte(' ')
+			writeField(&b, f)
+		}
+		b.WriteString(" }")
+	case TypeArray:
+		b.WriteString("array")
+		for _, f := range t.Fields {
+			b.WriteByte(' ')
+			writeField(&b, f)
+		}
+	default:
+		b.WriteByte('(')
+		for i, v := range t.Params {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(v.String())
+		}
+		b.WriteString(") -> (")
+		for i, v := range t.Results {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(v.String())
+		}
+		b.WriteByte(')')
+	}
+	for i, s := range t.Supers {
+		if i == 0 {
+			b.WriteString(" <: ")
+		} else {
 			b.WriteString(", ")
 		}
-		b.WriteString(v.String())
+		b.WriteString(itoa(uint64(s)))
 	}
-	b.WriteString(") -> (")
-	for i, v := range t.Results {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(v.String())
-	}
-	b.WriteByte(')')
 	return b.String()
+}
+
+func writeField(b *strings.Builder, f FieldType) {
+	if f.Mutable {
+		b.WriteString("mut ")
+	}
+	b.WriteString(f.Type.String())
 }
