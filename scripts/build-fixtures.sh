@@ -25,13 +25,14 @@ cd "$(dirname "$0")/.."
 out=internal/fixture/wasm
 want=("$@")
 selected() { [ ${#want[@]} -eq 0 ] && return 0; local n; for n in "${want[@]}"; do [ "$n" = "$1" ] && return 0; done; return 1; }
+built=()
 
 for f in internal/fixture/src/wat/*.wat; do
   [ -e "$f" ] || continue
   n=$(basename "$f" .wat); selected "$n" || continue
   if grep -q '^;; assembler: wasm-tools' "$f"; then
     "${JCO:-jco}" parse "$f" -o "$out/$n.wasm"
-    echo "built $out/$n.wasm"
+    echo "built $out/$n.wasm"; built+=("$n")
     continue
   fi
   flags=$(sed -n 's/^;; wat2wasm: //p' "$f" | head -1)
@@ -46,7 +47,6 @@ sysroot=()
 for d in "${WASI_SYSROOT:-}" /opt/wasi-sdk/share/wasi-sysroot; do
   if [ -n "$d" ] && [ -d "$d" ]; then sysroot=(--sysroot="$d"); break; fi
 done
-built=()
 cc_wasm() { # src dst [extra flags]
   local flags src=$1 dst=$2
   shift 2
