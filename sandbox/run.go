@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	mrand "math/rand/v2"
 	"os"
 	"strings"
@@ -248,6 +249,12 @@ func (st *runState) refuel(c int64) int64 {
 // It really sleeps, but never past the deadline: a guest that sleeps longer
 // is stopped with a timeout when the deadline passes.
 func (st *runState) nanosleep(ns int64) {
+	if ns == math.MaxInt64 {
+		// wazero's poll_oneoff asks for this when every subscription is
+		// answered already and none is a clock (fd_write ones only): there
+		// is nothing to wait for, and plain wazero's sleep returns at once.
+		return
+	}
 	d := time.Duration(ns)
 	rem := time.Until(st.deadline)
 	late := d >= rem

@@ -167,6 +167,9 @@ func (f *FS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (e
 	if flag&experimentalsys.O_DIRECTORY != 0 && flag&experimentalsys.O_CREAT != 0 {
 		return nil, experimentalsys.EINVAL
 	}
+	if slash && flag&experimentalsys.O_CREAT != 0 {
+		return nil, experimentalsys.EISDIR // Linux's open(2) and wazero's DirFS
+	}
 
 	osflag := syscall.O_CLOEXEC | syscall.O_NONBLOCK
 	switch access {
@@ -315,11 +318,17 @@ func toTime(ns int64) time.Time {
 // Readlink implements experimentalsys.FS.Readlink. It returns the stored
 // target, which may name a host path; reading it never follows it.
 func (f *FS) Readlink(p string) (string, experimentalsys.Errno) {
-	name, _, errno := clean(p)
+	name, slash, errno := clean(p)
 	if errno != 0 {
 		return "", errno
 	}
 	if name == "." {
+		return "", experimentalsys.EINVAL
+	}
+	if slash { // "l/" names what l resolves to, which is no link
+		if _, err := f.root.Stat(name + "/"); err != nil {
+			return "", toErrno(err)
+		}
 		return "", experimentalsys.EINVAL
 	}
 	dst, err := f.root.Readlink(name)
@@ -486,8 +495,16 @@ func (f *FS) Link(oldPath, newPath string) experimentalsys.Errno {
 	if errno != 0 {
 		return errno
 	}
-	if oldName == "." || oldSlash {
+	if oldName == "." {
 		return experimentalsys.EPERM // directories cannot be hard linked
+	}
+	if oldSlash { // "x/" must be a directory, which cannot be hard linked
+		if fi, err := f.root.Stat(oldName + "/"); err != nil {
+			return toErrno(err)
+		} else if fi.IsDir() {
+			return experimentalsys.EPERM
+		}
+		return experimentalsys.ENOTDIR
 	}
 	if newName == "." {
 		return experimentalsys.EEXIST
