@@ -113,6 +113,9 @@ func (r *Runtime) Compile(ctx context.Context, bin []byte, p policy.Policy) (*Mo
 	if err != nil {
 		return nil, refuse(KindInvalidModule, "%v", err)
 	}
+	if err := checkBudget(mod, p); err != nil {
+		return nil, err
+	}
 	m := &Module{rt: r, policy: p.Clone(), sha: hex.EncodeToString(sum[:])}
 	if err := m.checkImports(mod); err != nil {
 		return nil, err

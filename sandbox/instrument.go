@@ -18,16 +18,22 @@ func maxTableElements(limit uint64) uint32 {
 	return uint32(min(max(limit/tableElemSize, minTableElements), maxTableElems))
 }
 
+// maxNesting is the control nesting the meter accepts. It is a backstop:
+// the compile budget (checkBudget) bounds what nesting costs the compiler
+// (the sum of depths) and refuses first. The meter's own default, 1024,
+// refused real Go wasip1 programs (the Go compiler nests a block per
+// resume point: 4161 levels in wasmward's own wasip1 build).
+const maxNesting = 1 << 16
+
 // instrument returns bin rewritten by internal/meter to charge fuel and bound
-// call depth, control nesting (meter.DefaultMaxNesting, which bounds the
-// compiler's time) and table sizes (maxTableElements). Every module is
+// call depth, control nesting (maxNesting) and table sizes (maxTableElements). Every module is
 // instrumented: the fuel callback is also where the deadline is checked, so
 // even a policy without a fuel budget relies on it to stop code that never
 // calls the host.
 func instrument(bin []byte, depth uint32, memLimit uint64) ([]byte, error) {
 	return meter.Instrument(bin, meter.Options{
 		StackDepth:       depth,
-		MaxNesting:       meter.DefaultMaxNesting,
+		MaxNesting:       maxNesting,
 		MaxTableElements: maxTableElements(memLimit),
 	})
 }
