@@ -17,6 +17,7 @@ import (
 
 	"github.com/wasmward/wasmward/internal/confine"
 	"github.com/wasmward/wasmward/internal/meter"
+	"github.com/wasmward/wasmward/internal/safetext"
 	"github.com/wasmward/wasmward/internal/wasm"
 	"github.com/wasmward/wasmward/policy"
 )
@@ -204,7 +205,9 @@ func compileStopped(ctx context.Context) error {
 // not provide.
 func (m *Module) checkImports(mod *wasm.Module) error {
 	for _, im := range mod.Imports {
-		full := im.Module + "." + im.Name
+		// The names are the module's bytes: escaped before they reach a
+		// refusal's detail (printed by the CLI, logged by the gateway).
+		full := safetext.Escape(im.Module + "." + im.Name)
 		if im.Module == meter.ImportModule {
 			return refuse(KindImportDenied, "import %s: the %q namespace is reserved for wasmward", full, meter.ImportModule)
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasmward/wasmward/internal/meter"
+	"github.com/wasmward/wasmward/internal/safetext"
 	"github.com/wasmward/wasmward/policy"
 )
 
@@ -564,7 +565,8 @@ func (st *runState) report(rep *Report) {
 			"the engine's call stack overflowed before the limit of %d nested calls", st.m.policy.Limits.StackDepth)}
 	case err != nil:
 		rep.Outcome = OutcomeTrap
-		rep.Trap = firstLine(err.Error())
+		// wazero's message may quote names from the module's name section.
+		rep.Trap = safetext.Escape(firstLine(err.Error()))
 	default:
 		rep.Outcome = OutcomeExit
 		if len(results) > 0 {

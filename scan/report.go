@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/wasmward/wasmward/internal/safetext"
 )
 
 // WriteText writes the results for people: one block per module, findings
@@ -36,11 +38,13 @@ func WriteText(w io.Writer, results []*Result) error {
 		}
 		fmt.Fprintf(b, "%s (%d bytes, sha256 %s): %s\n", r.Artifact, r.Size, r.SHA256, summary)
 		if len(r.Capabilities) > 0 {
-			fmt.Fprintf(b, "  capabilities: %s\n", strings.Join(r.Capabilities, ", "))
+			fmt.Fprintf(b, "  capabilities: %s\n", safetext.Escape(strings.Join(r.Capabilities, ", ")))
 		}
 		for _, f := range r.Findings {
-			fmt.Fprintf(b, "  %-8s %s %s at %s\n", strings.ToUpper(f.Severity.String()), f.RuleID, f.Title, f.Location)
-			fmt.Fprintf(b, "           %s\n", f.Message)
+			// Titles, messages and locations quote names from the module.
+			fmt.Fprintf(b, "  %-8s %s %s at %s\n", strings.ToUpper(f.Severity.String()), f.RuleID,
+				safetext.Escape(f.Title), safetext.Escape(f.Location.String()))
+			fmt.Fprintf(b, "           %s\n", safetext.Escape(f.Message))
 			if f.Severity >= Low {
 				fmt.Fprintf(b, "           fix: %s\n", f.Remediation)
 			}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wasmward/wasmward/internal/safetext"
 	"github.com/wasmward/wasmward/internal/version"
 )
 
@@ -101,7 +102,7 @@ func newRoot(s streams) *cobra.Command {
 func execute(ctx context.Context, args []string, in io.Reader, out, errw io.Writer) (code int) {
 	defer func() {
 		if r := recover(); r != nil {
-			fmt.Fprintf(errw, "wasmward: internal error: %v\n", r)
+			fmt.Fprintf(errw, "wasmward: internal error: %s\n", oneLine(fmt.Sprint(r)))
 			code = exitFailure
 		}
 	}()
@@ -123,7 +124,9 @@ func execute(ctx context.Context, args []string, in io.Reader, out, errw io.Writ
 	return exitUsage
 }
 
-// oneLine folds a multi-line message into one line.
+// oneLine folds a multi-line message into one line and escapes every
+// other non-printable byte: messages quote module names, file names and
+// wazero's errors, and must not carry terminal escapes to stderr.
 func oneLine(s string) string {
 	b := []byte(s)
 	for i, c := range b {
@@ -131,5 +134,5 @@ func oneLine(s string) string {
 			b[i] = ' '
 		}
 	}
-	return string(b)
+	return safetext.Escape(string(b))
 }

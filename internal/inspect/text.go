@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wasmward/wasmward/internal/safetext"
 	"github.com/wasmward/wasmward/internal/wasm"
 )
 
@@ -14,7 +15,17 @@ import (
 // (count, total, the largest five); the JSON form lists every one.
 func (r *Report) WriteText(w io.Writer) error {
 	b := bufio.NewWriter(w)
-	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	// Every string printed comes from the module (names, custom sections,
+	// producers) or is escaped harmlessly: no control byte reaches the
+	// terminal.
+	p := func(format string, args ...any) {
+		for i, a := range args {
+			if s, ok := a.(string); ok {
+				args[i] = safetext.Escape(s)
+			}
+		}
+		fmt.Fprintf(b, format, args...)
+	}
 	p("module %s: %d bytes\n", r.Name, r.Size)
 	if len(r.Features) > 0 {
 		p("features: %s\n", strings.Join(r.Features, ", "))
