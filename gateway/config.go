@@ -1,8 +1,8 @@
 package gateway
 
 import (
-	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"os"
 	"path"
@@ -44,8 +44,14 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// SecurityHeaders are set on every response, replacing a guest's value.
 	SecurityHeaders map[string]string
+	// Connections bound the connections the listeners hold open.
+	Connections ConnectionLimits
+	// DrainDelay is how long, once a shutdown begins, /readyz answers 503
+	// while the public listener still accepts and serves, so that load
+	// balancers stop sending before the listener closes.
+	DrainDelay time.Duration
 	// ShutdownTimeout bounds how long in-flight requests may take to finish
-	// after a shutdown begins.
+	// after the listener stops accepting; runs still going then are stopped.
 	ShutdownTimeout time.Duration
 	// Routes, in the order of the file.
 	Routes []Route
@@ -59,6 +65,28 @@ type RequestLimits struct {
 	// Timeout covers the whole request: reading the body, running the
 	// handler, writing the response.
 	Timeout time.Duration
+	// BodyBudget bounds the bytes of request and response bodies buffered
+	// across all connections at once; BodyWait is how long a request waits
+	// for budget before it is refused with 503.
+	BodyBudget int64
+	BodyWait   time.Duration
+}
+
+// ConnectionLimits bound the connections of the public and admin listeners.
+type ConnectionLimits struct {
+	// Max is the public connections open at once; MaxPerClient those from
+	// one peer address (peers in TrustedProxies are exempt). At a limit, the
+	// connection idle the longest (of that client, for MaxPerClient) is
+	// closed to make room; when none is idle the new connection is closed.
+	Max          int
+	MaxPerClient int
+	// IdleTimeout closes a keep-alive connection idle this long;
+	// PressureIdleTimeout replaces it while more than three quarters of Max
+	// are open.
+	IdleTimeout         time.Duration
+	PressureIdleTimeout time.Duration
+	// AdminMax is the admin listener's own connection budget.
+	AdminMax int
 }
 
 // ResponseLimits bound a guest's response.
@@ -66,6 +94,9 @@ type ResponseLimits struct {
 	MaxHeaderBytes int
 	MaxHeaders     int
 	MaxBody        int
+	// WriteTimeout drops a client that does not take a chunk (64KiB) of the
+	// response within it.
+	WriteTimeout time.Duration
 }
 
 // RateLimit is a per-client token bucket.
@@ -93,7 +124,13 @@ type Route struct {
 	// PassHeaders are the request headers (lowercase) the guest receives as
 	// HTTP_* variables.
 	PassHeaders []string
+	// Methods, when not empty, are the only methods the route accepts (405
+	// otherwise). When empty, every method but CONNECT and TRACE.
+	Methods []string
 }
+
+// AdminOff as admin_listen (or --admin-listen) disables the admin listener.
+const AdminOff = "off"
 
 // Defaults applied to what a configuration leaves out.
 const (
@@ -106,6 +143,15 @@ const (
 	DefaultMaxConcurrency  = 64
 	DefaultMaxClients      = 10000
 	DefaultShutdownTimeout = 10 * time.Second
+	DefaultDrainDelay      = 5 * time.Second
+	DefaultBodyBudget      = 256 << 20
+	DefaultBodyWait        = 250 * time.Millisecond
+	DefaultWriteTimeout    = 10 * time.Second
+	DefaultMaxConns        = 8192
+	DefaultMaxConnsClient  = 256
+	DefaultIdleTimeout     = 60 * time.Second
+	DefaultPressureIdle    = 5 * time.Second
+	DefaultAdminMaxConns   = 32
 )
 
 // DefaultPassHeaders are the request headers passed to guests when neither
@@ -135,6 +181,8 @@ type file struct {
 	TrustedProxies  []string          `yaml:"trusted_proxies"`
 	SecurityHeaders map[string]string `yaml:"security_headers"`
 	PassHeaders     []string          `yaml:"pass_headers"`
+	Connections     fileConns         `yaml:"connections"`
+	DrainDelay      *policy.Duration  `yaml:"drain_delay"`
 	ShutdownTimeout *policy.Duration  `yaml:"shutdown_timeout"`
 	Policy          yaml.Node         `yaml:"policy"`
 	Routes          []fileRoute       `yaml:"routes"`
@@ -145,12 +193,23 @@ type fileRequest struct {
 	MaxHeaderBytes *policy.Size     `yaml:"max_header_bytes"`
 	MaxHeaders     *int             `yaml:"max_headers"`
 	Timeout        *policy.Duration `yaml:"timeout"`
+	BodyBudget     *policy.Size     `yaml:"body_budget"`
+	BodyWait       *policy.Duration `yaml:"body_budget_wait"`
+}
+
+type fileConns struct {
+	Max                 *int             `yaml:"max"`
+	MaxPerClient        *int             `yaml:"max_per_client"`
+	IdleTimeout         *policy.Duration `yaml:"idle_timeout"`
+	PressureIdleTimeout *policy.Duration `yaml:"idle_timeout_under_pressure"`
+	AdminMax            *int             `yaml:"admin_max"`
 }
 
 type fileResponse struct {
-	MaxHeaderBytes *policy.Size `yaml:"max_header_bytes"`
-	MaxHeaders     *int         `yaml:"max_headers"`
-	MaxBody        *policy.Size `yaml:"max_body"`
+	MaxHeaderBytes *policy.Size     `yaml:"max_header_bytes"`
+	MaxHeaders     *int             `yaml:"max_headers"`
+	MaxBody        *policy.Size     `yaml:"max_body"`
+	WriteTimeout   *policy.Duration `yaml:"write_timeout"`
 }
 
 type fileRate struct {
@@ -165,6 +224,7 @@ type fileRoute struct {
 	Policy         yaml.Node `yaml:"policy"`
 	MaxConcurrency *int      `yaml:"max_concurrency"`
 	PassHeaders    []string  `yaml:"pass_headers"`
+	Methods        []string  `yaml:"methods"`
 	line           int
 }
 
@@ -219,12 +279,19 @@ func ParseConfig(data []byte, name string, readModule func(path string) ([]byte,
 		AdminListen:     "127.0.0.1:9090",
 		AuditLog:        f.AuditLog,
 		ShutdownTimeout: DefaultShutdownTimeout,
+		DrainDelay:      DefaultDrainDelay,
 		Request: RequestLimits{
 			MaxBody: DefaultMaxBody, MaxHeaderBytes: DefaultMaxHeaderBytes,
 			MaxHeaders: DefaultMaxHeaders, Timeout: DefaultRequestTimeout,
+			BodyBudget: DefaultBodyBudget, BodyWait: DefaultBodyWait,
 		},
 		Response: ResponseLimits{
 			MaxHeaderBytes: DefaultResponseHeaders, MaxHeaders: DefaultMaxHeaders, MaxBody: DefaultResponseBody,
+			WriteTimeout: DefaultWriteTimeout,
+		},
+		Connections: ConnectionLimits{
+			Max: DefaultMaxConns, MaxPerClient: DefaultMaxConnsClient, IdleTimeout: DefaultIdleTimeout,
+			PressureIdleTimeout: DefaultPressureIdle, AdminMax: DefaultAdminMaxConns,
 		},
 		RateLimit:       RateLimit{RequestsPerSecond: 100, Burst: 200, MaxClients: DefaultMaxClients},
 		SecurityHeaders: DefaultSecurityHeaders(),
@@ -234,15 +301,15 @@ func ParseConfig(data []byte, name string, readModule func(path string) ([]byte,
 	}
 	if f.AdminListen != nil {
 		c.AdminListen = *f.AdminListen
+		if c.AdminListen == AdminOff {
+			c.AdminListen = ""
+		}
 	}
 	if err := applyAudit(c, &f, &root, name, dir); err != nil {
 		return nil, err
 	}
-	if f.ShutdownTimeout != nil {
-		c.ShutdownTimeout = f.ShutdownTimeout.Std()
-	}
-	if err := applyLimits(c, &f); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+	if err := applyLimits(c, &f, &root, name); err != nil {
+		return nil, err
 	}
 	for i, s := range f.TrustedProxies {
 		p, err := parsePrefix(s)
@@ -307,6 +374,12 @@ func ParseConfig(data []byte, name string, readModule func(path string) ([]byte,
 				return nil, fmt.Errorf("%s: pass_headers: %w", where, err)
 			}
 		}
+		for _, m := range fr.Methods {
+			if !validToken(m) || strings.ToUpper(m) != m {
+				return nil, fmt.Errorf("%s: methods: %q is not an upper-case method name", where, m)
+			}
+			r.Methods = append(r.Methods, m)
+		}
 		r.Policy = base
 		if fr.Policy.Kind != 0 {
 			if r.Policy, err = overlay(base, &fr.Policy, name, fmt.Sprintf("routes[%d].policy", i), dir); err != nil {
@@ -324,14 +397,25 @@ func ParseConfig(data []byte, name string, readModule func(path string) ([]byte,
 	return c, nil
 }
 
-func applyLimits(c *Config, f *file) error {
+// applyLimits copies the numeric settings of f into c, refusing what is out
+// of range. Errors name the file, the line and the key.
+func applyLimits(c *Config, f *file, root *yaml.Node, name string) error {
 	const maxInt = int64(^uint(0) >> 1)
+	at := func(key string) string {
+		n := root
+		for _, k := range strings.Split(key, ".") {
+			if v := mappingValue(n, k); v != nil {
+				n = v
+			}
+		}
+		return fmt.Sprintf("%s:%d: %s", name, n.Line, key)
+	}
 	size := func(key string, s *policy.Size, dst *int, min int) error {
 		if s == nil {
 			return nil
 		}
 		if int64(*s) < int64(min) || uint64(*s) > uint64(maxInt) {
-			return fmt.Errorf("%s: %s is out of range (at least %d bytes)", key, *s, min)
+			return fmt.Errorf("%s: %s is out of range (at least %d bytes)", at(key), *s, min)
 		}
 		*dst = int(*s)
 		return nil
@@ -341,48 +425,77 @@ func applyLimits(c *Config, f *file) error {
 			return nil
 		}
 		if *n < 1 {
-			return fmt.Errorf("%s: must be at least 1", key)
+			return fmt.Errorf("%s: must be at least 1", at(key))
 		}
 		*dst = *n
 		return nil
 	}
+	positive := func(key string, d *policy.Duration, dst *time.Duration) error {
+		if d == nil {
+			return nil
+		}
+		if *d <= 0 {
+			return fmt.Errorf("%s: must be greater than zero", at(key))
+		}
+		*dst = d.Std()
+		return nil
+	}
 	if s := f.Request.MaxBody; s != nil {
 		if uint64(*s) > uint64(maxInt) {
-			return fmt.Errorf("request.max_body: %s is too large", *s)
+			return fmt.Errorf("%s: %s is too large", at("request.max_body"), *s)
 		}
 		c.Request.MaxBody = int64(*s)
 	}
-	if f.Request.Timeout != nil {
-		if *f.Request.Timeout <= 0 {
-			return errors.New("request.timeout: must be greater than zero")
+	if s := f.Request.BodyBudget; s != nil {
+		if *s < 64<<10 || uint64(*s) > uint64(maxInt) {
+			return fmt.Errorf("%s: %s is out of range (at least 64KiB)", at("request.body_budget"), *s)
 		}
-		c.Request.Timeout = f.Request.Timeout.Std()
+		c.Request.BodyBudget = int64(*s)
+	}
+	if d := f.Request.BodyWait; d != nil {
+		c.Request.BodyWait = d.Std() // 0: refuse at once
+	}
+	if d := f.DrainDelay; d != nil {
+		c.DrainDelay = d.Std() // 0: no delay
 	}
 	for _, e := range []error{
+		positive("request.timeout", f.Request.Timeout, &c.Request.Timeout),
 		size("request.max_header_bytes", f.Request.MaxHeaderBytes, &c.Request.MaxHeaderBytes, 1024),
 		count("request.max_headers", f.Request.MaxHeaders, &c.Request.MaxHeaders),
 		size("response.max_header_bytes", f.Response.MaxHeaderBytes, &c.Response.MaxHeaderBytes, 64),
 		count("response.max_headers", f.Response.MaxHeaders, &c.Response.MaxHeaders),
 		size("response.max_body", f.Response.MaxBody, &c.Response.MaxBody, 0),
+		positive("response.write_timeout", f.Response.WriteTimeout, &c.Response.WriteTimeout),
 		count("rate_limit.max_clients", f.RateLimit.MaxClients, &c.RateLimit.MaxClients),
+		count("connections.max", f.Connections.Max, &c.Connections.Max),
+		count("connections.max_per_client", f.Connections.MaxPerClient, &c.Connections.MaxPerClient),
+		count("connections.admin_max", f.Connections.AdminMax, &c.Connections.AdminMax),
+		positive("connections.idle_timeout", f.Connections.IdleTimeout, &c.Connections.IdleTimeout),
+		positive("connections.idle_timeout_under_pressure", f.Connections.PressureIdleTimeout, &c.Connections.PressureIdleTimeout),
+		positive("shutdown_timeout", f.ShutdownTimeout, &c.ShutdownTimeout),
 	} {
 		if e != nil {
 			return e
 		}
 	}
+	if c.Connections.PressureIdleTimeout > c.Connections.IdleTimeout {
+		c.Connections.PressureIdleTimeout = c.Connections.IdleTimeout
+	}
 	if r := f.RateLimit.RequestsPerSecond; r != nil {
-		if *r < 0 {
-			return errors.New("rate_limit.requests_per_second: must not be negative (0 disables the limit)")
+		// NaN compares false with everything and +Inf disables the bucket:
+		// both would switch the limit off without saying so.
+		if math.IsNaN(*r) || math.IsInf(*r, 0) || *r < 0 {
+			return fmt.Errorf("%s: must be a finite number, not negative (0 disables the limit)", at("rate_limit.requests_per_second"))
 		}
 		c.RateLimit.RequestsPerSecond = *r
 	}
 	if b := f.RateLimit.Burst; b != nil {
 		if *b < 1 {
-			return errors.New("rate_limit.burst: must be at least 1")
+			return fmt.Errorf("%s: must be at least 1", at("rate_limit.burst"))
 		}
 		c.RateLimit.Burst = *b
 	} else if f.RateLimit.RequestsPerSecond != nil && c.RateLimit.RequestsPerSecond > 0 {
-		c.RateLimit.Burst = max(1, int(2*c.RateLimit.RequestsPerSecond))
+		c.RateLimit.Burst = max(1, int(min(2*c.RateLimit.RequestsPerSecond, float64(maxInt>>1))))
 	}
 	return nil
 }

@@ -22,8 +22,10 @@ func TestConfigFull(t *testing.T) {
 listen: 0.0.0.0:8000
 admin_listen: ""
 audit_log: audit.jsonl
-request: {max_body: 2MiB, max_header_bytes: 8KiB, max_headers: 50, timeout: 3s}
-response: {max_header_bytes: 1KiB, max_headers: 10, max_body: 1MiB}
+request: {max_body: 2MiB, max_header_bytes: 8KiB, max_headers: 50, timeout: 3s, body_budget: 8MiB, body_budget_wait: 0}
+response: {max_header_bytes: 1KiB, max_headers: 10, max_body: 1MiB, write_timeout: 2s}
+connections: {max: 100, max_per_client: 7, idle_timeout: 9s, idle_timeout_under_pressure: 1s, admin_max: 3}
+drain_delay: 0
 rate_limit: {requests_per_second: 10, burst: 20, max_clients: 5}
 trusted_proxies: [10.0.0.0/8, 192.0.2.1]
 security_headers: {X-Frame-Options: SAMEORIGIN}
@@ -46,11 +48,14 @@ routes:
 	if c.Listen != "0.0.0.0:8000" || c.AdminListen != "" || c.AuditLog != "/etc/ww/audit.jsonl" {
 		t.Errorf("addresses %q %q %q", c.Listen, c.AdminListen, c.AuditLog)
 	}
-	if c.Request != (RequestLimits{MaxBody: 2 << 20, MaxHeaderBytes: 8 << 10, MaxHeaders: 50, Timeout: 3 * time.Second}) {
+	if c.Request != (RequestLimits{MaxBody: 2 << 20, MaxHeaderBytes: 8 << 10, MaxHeaders: 50, Timeout: 3 * time.Second, BodyBudget: 8 << 20}) {
 		t.Errorf("request %+v", c.Request)
 	}
-	if c.Response != (ResponseLimits{MaxHeaderBytes: 1 << 10, MaxHeaders: 10, MaxBody: 1 << 20}) {
+	if c.Response != (ResponseLimits{MaxHeaderBytes: 1 << 10, MaxHeaders: 10, MaxBody: 1 << 20, WriteTimeout: 2 * time.Second}) {
 		t.Errorf("response %+v", c.Response)
+	}
+	if c.Connections != (ConnectionLimits{Max: 100, MaxPerClient: 7, IdleTimeout: 9 * time.Second, PressureIdleTimeout: time.Second, AdminMax: 3}) || c.DrainDelay != 0 {
+		t.Errorf("connections %+v drain %v", c.Connections, c.DrainDelay)
 	}
 	if c.RateLimit != (RateLimit{RequestsPerSecond: 10, Burst: 20, MaxClients: 5}) || len(c.TrustedProxies) != 2 || c.TrustedProxies[1].String() != "192.0.2.1/32" {
 		t.Errorf("rate %+v proxies %v", c.RateLimit, c.TrustedProxies)
@@ -106,7 +111,36 @@ func TestConfigErrors(t *testing.T) {
 		{"routes: [{route: /a, module: a.wasm, pass_headers: [\"a b\"]}]", "not a header name"},
 		{"request: {max_body: lots}\nroutes: [{route: /a, module: a.wasm}]", "gw.yaml:1: invalid size"},
 		{"request: {timeout: 0}\nroutes: [{route: /a, module: a.wasm}]", "request.timeout: must be greater than zero"},
-		{"rate_limit: {requests_per_second: -1}\nroutes: [{route: /a, module: a.wasm}]", "must not be negative"},
+		// Non-finite and negative numbers are refused wherever a number is
+		// read, with the line (before: .nan was accepted and switched the
+		// rate limit off).
+		{"rate_limit: {requests_per_second: -1}\nroutes: [{route: /a, module: a.wasm}]", "gw.yaml:1: rate_limit.requests_per_second: must be a finite number"},
+		{"rate_limit:\n  requests_per_second: .nan\nroutes: [{route: /a, module: a.wasm}]", "gw.yaml:2: rate_limit.requests_per_second: must be a finite number"},
+		{"rate_limit:\n  requests_per_second: .NaN\nroutes: [{route: /a, module: a.wasm}]", "gw.yaml:2: rate_limit.requests_per_second: must be a finite number"},
+		{"rate_limit:\n  requests_per_second: .inf\nroutes: [{route: /a, module: a.wasm}]", "gw.yaml:2: rate_limit.requests_per_second: must be a finite number"},
+		{"rate_limit:\n  requests_per_second: -.inf\nroutes: [{route: /a, module: a.wasm}]", "gw.yaml:2: rate_limit.requests_per_second: must be a finite number"},
+		{"rate_limit:\n  burst: -1\nroutes: [{route: /a, module: a.wasm}]", "gw.yaml:2: rate_limit.burst: must be at least 1"},
+		{"rate_limit:\n  burst: .inf\nroutes: [{route: /a, module: a.wasm}]", "gw.yaml:2:"},
+		{"rate_limit:\n  max_clients: -5\nroutes: [{route: /a, module: a.wasm}]", "gw.yaml:2: rate_limit.max_clients: must be at least 1"},
+		{"request:\n  max_body: -1\nroutes: [{route: /a, module: a.wasm}]", "gw.yaml:2: invalid size"},
+		{"request:\n  max_body: .nan\nroutes: [{route: /a, module: a.wasm}]", "gw.yaml:2: invalid size"},
+		{"request:\n  max_body: .inf\nroutes: [{route: /a, module: a.wasm}]", "gw.yaml:2: invalid size"},
+		{"request:\n  max_headers: -3\nroutes: [{route: /a, module: a.wasm}]", "gw.yaml:2: request.max_headers: must be at least 1"},
+		{"request:\n  timeout: -1s\nroutes: [{route: /a, module: a.wasm}]", "gw.yaml:2: invalid duration"},
+		{"request:\n  body_budget: 1KiB\nroutes: [{route: /a, module: a.wasm}]", "gw.yaml:2: request.body_budget: 1KiB is out of range"},
+		{"response:\n  max_headers: .nan\nroutes: [{route: /a, module: a.wasm}]", "gw.yaml:2:"},
+		{"response:\n  write_timeout: 0\nroutes: [{route: /a, module: a.wasm}]", "gw.yaml:2: response.write_timeout: must be greater than zero"},
+		{"connections:\n  max: 0\nroutes: [{route: /a, module: a.wasm}]", "gw.yaml:2: connections.max: must be at least 1"},
+		{"connections:\n  max_per_client: -1\nroutes: [{route: /a, module: a.wasm}]", "gw.yaml:2: connections.max_per_client: must be at least 1"},
+		{"connections:\n  idle_timeout: 0s\nroutes: [{route: /a, module: a.wasm}]", "gw.yaml:2: connections.idle_timeout: must be greater than zero"},
+		{"shutdown_timeout: 0\nroutes: [{route: /a, module: a.wasm}]", "gw.yaml:1: shutdown_timeout: must be greater than zero"},
+		{"drain_delay: -2s\nroutes: [{route: /a, module: a.wasm}]", "gw.yaml:1: invalid duration"},
+		{"routes:\n  - {route: /a, module: a.wasm, max_concurrency: .inf}", "gw.yaml:2:"},
+		{"routes:\n  - {route: /a, module: a.wasm, max_concurrency: -1}", "gw.yaml:2: routes[0]: max_concurrency: must be at least 1"},
+		{"routes:\n  - {route: /a, module: a.wasm, policy: {limits: {fuel: -1}}}", "gw.yaml:2:"},
+		{"routes:\n  - {route: /a, module: a.wasm, policy: {limits: {fuel: .nan}}}", "gw.yaml:2:"},
+		{"routes:\n  - {route: /a, module: a.wasm, policy: {limits: {memory: .inf}}}", "gw.yaml:2:"},
+		{"routes:\n  - {route: /a, module: a.wasm, methods: [get]}", "methods: \"get\" is not an upper-case method name"},
 		{"trusted_proxies: [nope]\nroutes: [{route: /a, module: a.wasm}]", "trusted_proxies[0]"},
 		{"security_headers: {\"Bad Name\": x}\nroutes: [{route: /a, module: a.wasm}]", "security_headers"},
 		{"policy: {limits: {memory: 0}}\nroutes: [{route: /a, module: a.wasm}]", "limits.memory: must be greater than zero"},
@@ -122,6 +156,26 @@ func TestConfigErrors(t *testing.T) {
 		}
 		if err != nil && strings.Contains(err.Error(), "\n") {
 			t.Errorf("%q: multi-line error %q", tc.yml, err)
+		}
+	}
+}
+
+// admin_listen: off disables the admin listener in the file as the
+// --admin-listen flag does (before: the file took "off" for an address).
+func TestConfigAdminListenOff(t *testing.T) {
+	for _, tc := range []struct{ yml, want string }{
+		{"admin_listen: off\n", ""},
+		{"admin_listen: \"off\"\n", ""},
+		{"admin_listen: \"\"\n", ""},
+		{"admin_listen: 127.0.0.1:9999\n", "127.0.0.1:9999"},
+		{"", "127.0.0.1:9090"},
+	} {
+		c, err := parse(tc.yml + "routes: [{route: /a, module: a.wasm}]")
+		if err != nil {
+			t.Fatalf("%q: %v", tc.yml, err)
+		}
+		if c.AdminListen != tc.want {
+			t.Errorf("%q: admin listen %q, want %q", tc.yml, c.AdminListen, tc.want)
 		}
 	}
 }

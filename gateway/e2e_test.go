@@ -74,6 +74,9 @@ func startGW(t *testing.T, yml string) *gw {
 	t.Helper()
 	dir := t.TempDir()
 	yml = strings.ReplaceAll(yml, "\t", "  ")
+	if !strings.Contains(yml, "drain_delay:") {
+		yml = "drain_delay: 0\n" + yml // tests stop at once unless they test the drain
+	}
 	for _, name := range []string{"gw_hello", "gw_echo", "gw_counter", "gw_evil", "gw_hello_go", "gw_echo_go"} {
 		if strings.Contains(yml, "fixture:"+name+"\n") || strings.HasSuffix(yml, "fixture:"+name) {
 			yml = strings.ReplaceAll(yml, "fixture:"+name, fixture.Path(t, name))
@@ -120,6 +123,7 @@ func (g *gw) stop() error {
 	if g.cancel == nil {
 		return nil
 	}
+	http.DefaultClient.CloseIdleConnections() // idle ones would wait out drainIdleGrace
 	g.cancel()
 	g.cancel = nil
 	err := <-g.done

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -27,7 +28,7 @@ import (
 // reqState is the per-request scratch space, pooled so that the request path
 // allocates as little as possible.
 type reqState struct {
-	body   bytes.Buffer
+	body   []byte
 	stdin  bytes.Reader
 	stdout capBuffer
 	stderr capBuffer
@@ -40,6 +41,8 @@ type reqState struct {
 	// revoked marks a state a run may still hold (see serveHTTP): putState
 	// drops it instead of pooling it.
 	revoked bool
+	// lease is the request's share of the body budget.
+	lease lease
 }
 
 // Buffers above this are dropped instead of pooled, so one large request
@@ -50,10 +53,10 @@ func (s *Server) putState(st *reqState) {
 	if st.revoked {
 		return // the guest of an abandoned run may still use its buffers
 	}
-	if st.body.Cap() > maxPooledBuffer {
-		st.body = bytes.Buffer{}
+	if cap(st.body) > maxPooledBuffer {
+		st.body = nil
 	}
-	st.body.Reset()
+	st.body = st.body[:0]
 	if cap(st.stdout.b) > maxPooledBuffer {
 		st.stdout.b = nil
 	}
@@ -69,26 +72,109 @@ func (s *Server) putState(st *reqState) {
 }
 
 // capBuffer collects a guest stream up to max bytes. Past it, writes fail
-// (the guest sees EIO) and over is set.
+// (the guest sees EIO) and over is set. With a lease, the buffer's growth
+// takes body budget first; when there is none, the write fails and starved
+// is set.
 type capBuffer struct {
-	b    []byte
-	max  int
-	over bool
+	b       []byte
+	max     int
+	over    bool
+	lease   *lease
+	charged int // bytes of b's capacity taken from the lease
+	starved bool
 }
 
-var errResponseTooLarge = errors.New("response exceeds the gateway's cap")
+var (
+	errResponseTooLarge = errors.New("response exceeds the gateway's cap")
+	errNoBudget         = errors.New("the gateway's body budget is spent")
+)
 
-func (c *capBuffer) reset(max int) { c.b, c.max, c.over = c.b[:0], max, false }
+func (c *capBuffer) reset(max int) {
+	c.b, c.max, c.over, c.lease, c.charged, c.starved = c.b[:0], max, false, nil, 0, false
+}
 
 func (c *capBuffer) Write(p []byte) (int, error) {
-	room := c.max - len(c.b)
-	if len(p) <= room {
-		c.b = append(c.b, p...)
-		return len(p), nil
+	n := min(len(p), max(c.max-len(c.b), 0))
+	if need := len(c.b) + n; c.lease != nil && need > c.charged {
+		capNow := cap(c.b)
+		if need > capNow {
+			capNow = min(max(2*cap(c.b), need, 4096), c.max)
+		}
+		if !c.lease.grow(context.Background(), int64(capNow-c.charged), time.Time{}) {
+			c.starved = true
+			return 0, errNoBudget
+		}
+		c.charged = capNow
+		if capNow > cap(c.b) {
+			nb := make([]byte, len(c.b), capNow)
+			copy(nb, c.b)
+			c.b = nb
+		}
 	}
-	c.b = append(c.b, p[:max(room, 0)]...)
-	c.over = true
-	return max(room, 0), errResponseTooLarge
+	c.b = append(c.b, p[:n]...)
+	if n < len(p) {
+		c.over = true
+		return n, errResponseTooLarge
+	}
+	return n, nil
+}
+
+// bodyStep is the first allocation for a request body of unknown length;
+// the buffer doubles from there, each step taken from the body budget
+// before it is allocated.
+const bodyStep = 32 << 10
+
+// readBody reads the request body into st.body, capped at max_body, taking
+// body budget as the buffer grows (waiting at most body_budget_wait from
+// the request's start). Only bytes that arrived are charged: a client that
+// declares a large body and stalls holds what it sent, not what it
+// declared. It returns 0 or the status to refuse with and the refusal
+// reason for the metrics.
+func (s *Server) readBody(r *http.Request, st *reqState, start time.Time) (int, string) {
+	limit := s.cfg.Request.MaxBody + 1
+	if r.ContentLength >= 0 {
+		limit = r.ContentLength // net/http ends the body there
+	}
+	waitUntil := start.Add(s.cfg.Request.BodyWait)
+	b := st.body[:0]
+	var charged int64
+	defer func() { st.body = b }()
+	for {
+		room := min(int64(cap(b)), limit)
+		if int64(len(b)) == room {
+			if room >= limit {
+				break
+			}
+			newCap := min(max(2*int64(cap(b)), bodyStep), limit)
+			if !st.lease.grow(r.Context(), newCap-charged, waitUntil) {
+				return http.StatusServiceUnavailable, "body_budget"
+			}
+			charged, room = newCap, newCap
+			nb := make([]byte, len(b), newCap)
+			copy(nb, b)
+			b = nb
+		} else if room > charged {
+			if !st.lease.grow(r.Context(), room-charged, waitUntil) {
+				return http.StatusServiceUnavailable, "body_budget"
+			}
+			charged = room
+		}
+		n, err := r.Body.Read(b[len(b):room])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			break
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return http.StatusGatewayTimeout, "timeout"
+		}
+		if err != nil {
+			return http.StatusBadRequest, ""
+		}
+	}
+	if int64(len(b)) > s.cfg.Request.MaxBody {
+		return http.StatusRequestEntityTooLarge, "body_limit"
+	}
+	return 0, ""
 }
 
 // stderrKeep is how much of a guest's stderr is kept for the log.
@@ -115,7 +201,50 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, r, s.unmatched, nil, http.StatusTooManyRequests, id, start)
 		return
 	}
+	if r.ProtoMajor == 1 && r.ProtoMinor == 0 && http10TE(r) {
+		// HTTP/1.0 with Transfer-Encoding: net/http drops the field and
+		// frames the body by Content-Length (or as empty), while a front end
+		// may frame it as chunked; what one side takes for body the other
+		// takes for the next request (RFC 9112 6.1). Refused, connection
+		// closed.
+		h["Connection"] = connClose
+		s.reject(w, r, s.unmatched, nil, http.StatusBadRequest, id, start)
+		return
+	}
+	if r.RequestURI == "*" {
+		if r.Method == http.MethodOptions {
+			// OPTIONS * asks about the server, not a route: answered here
+			// (net/http's own answer carried none of the gateway's headers).
+			s.setSecurity(h)
+			h["Content-Length"] = []string{"0"}
+			w.WriteHeader(http.StatusOK)
+			s.unmatched.code(http.StatusOK)
+			return
+		}
+		s.reject(w, r, s.unmatched, nil, http.StatusBadRequest, id, start)
+		return
+	}
+	if hasDotSegment(r.URL.Path) {
+		// "/echo/../auth/x" would route to /echo with PATH_INFO
+		// "/../auth/x" while a guest or a front end resolving dot segments
+		// sees /auth/x: refused (docs/gateway.md, "Paths").
+		s.reject(w, r, s.unmatched, nil, http.StatusBadRequest, id, start)
+		return
+	}
 	rt, pathInfo := s.match(r.URL.Path)
+	if !methodAllowed(rt, r.Method) {
+		h["Allow"] = []string{allowList(rt)}
+		if r.Method == http.MethodConnect {
+			h["Connection"] = connClose // what follows may be tunnel bytes
+		}
+		rm := s.unmatched
+		if rt != nil {
+			rm = rt.m
+			s.refuse(rt, "method")
+		}
+		s.reject(w, r, rm, rt, http.StatusMethodNotAllowed, id, start)
+		return
+	}
 	if rt == nil {
 		s.reject(w, r, s.unmatched, nil, http.StatusNotFound, id, start)
 		return
@@ -149,21 +278,19 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 	// The body, whole and capped, before a slot is taken: a slow upload
 	// must not hold an instance slot. The read deadline is the request's.
+	st.lease.start(s.budget)
+	defer st.lease.end()
 	if r.Body != nil && r.Body != http.NoBody {
 		rc := http.NewResponseController(w)
 		_ = rc.SetReadDeadline(deadline)
-		_, err := st.body.ReadFrom(io.LimitReader(r.Body, s.cfg.Request.MaxBody+1))
-		switch {
-		case errors.Is(err, os.ErrDeadlineExceeded):
-			s.refuse(rt, "timeout")
-			s.reject(w, r, rm, rt, http.StatusGatewayTimeout, id, start)
-			return
-		case err != nil:
-			s.reject(w, r, rm, rt, http.StatusBadRequest, id, start)
-			return
-		case int64(st.body.Len()) > s.cfg.Request.MaxBody:
-			s.refuse(rt, "body_limit")
-			s.reject(w, r, rm, rt, http.StatusRequestEntityTooLarge, id, start)
+		if status, reason := s.readBody(r, st, start); status != 0 {
+			if reason != "" {
+				s.refuse(rt, reason)
+			}
+			if status == http.StatusServiceUnavailable {
+				h["Retry-After"] = []string{"1"}
+			}
+			s.reject(w, r, rm, rt, status, id, start)
 			return
 		}
 	}
@@ -182,8 +309,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	// away.
 	ctx := r.Context()
 	s.appendEnv(st, r, rt, pathInfo, client)
-	st.stdin.Reset(st.body.Bytes())
+	st.stdin.Reset(st.body)
 	st.stdout.reset(s.respLim.MaxHeaderBytes + s.respLim.MaxBody)
+	st.stdout.lease = &st.lease
 	st.stderr.reset(stderrKeep)
 	rep, err := s.run(ctx, rt, st, deadline)
 	if rep == nil || rep.Abandoned || (rep.Violation != nil && rep.Violation.Kind == sandbox.KindTimeout) {
@@ -207,6 +335,33 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	// A client that went away still gets its run judged, audited, logged
 	// and counted; only the response is not written.
 	gone := r.Context().Err() != nil
+	if gone && s.clientClosed(rt, rep, err, ctxErr) {
+		// The client hung up while a well-behaved guest ran, and the
+		// cancellation stopped it: the client's doing, not the route's.
+		// Its own outcome and metric; no violation, no audit record.
+		rt.requests.Add(1)
+		s.metrics.clientGone.WithLabelValues(rt.label).Inc()
+		what := "client_closed"
+		if s.forced.Load() {
+			what = "shutdown" // stopped at the shutdown deadline
+		}
+		s.log.LogAttrs(ctx, slog.LevelInfo, "run stopped: "+strings.ReplaceAll(what, "_", " "), slog.String("request_id", id),
+			slog.String("route", rt.label), slog.String("outcome", what))
+		return
+	}
+	if st.stdout.starved {
+		// The guest's output could not get body budget: the gateway is
+		// short of memory, the guest did nothing wrong.
+		s.refuse(rt, "body_budget")
+		s.log.LogAttrs(ctx, slog.LevelWarn, "response refused: body budget spent", slog.String("request_id", id), slog.String("route", rt.label))
+		if gone {
+			rt.requests.Add(1)
+			return
+		}
+		h["Retry-After"] = []string{"1"}
+		s.reject(w, r, rm, rt, http.StatusServiceUnavailable, id, start)
+		return
+	}
 	status, kind, detail, evType := s.judge(rep, err, ctxErr, st)
 	if status != 0 {
 		if gone {
@@ -237,6 +392,22 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.respond(w, r, rt, &st.resp, id, start)
+}
+
+// clientClosed reports whether a run whose client went away ended only
+// because of that: a timeout the sandbox reported for the cancelled
+// context, before the request's deadline and before the route's own
+// timeout. A guest that broke any limit, trapped, answered badly or ran
+// past its timeout is judged as usual, client gone or not.
+func (s *Server) clientClosed(rt *route, rep *sandbox.Report, err, ctxErr error) bool {
+	if err != nil || rep == nil || ctxErr != nil || rep.Outcome != sandbox.OutcomeViolation ||
+		rep.Violation == nil || rep.Violation.Kind != sandbox.KindTimeout {
+		return false
+	}
+	if lim := rt.cfg.Policy.Limits.Timeout.Std(); lim > 0 && time.Duration(rep.DurationMS*float64(time.Millisecond)) >= lim {
+		return false
+	}
+	return true
 }
 
 // run runs the guest in the slot the caller took, and frees the slot even
@@ -319,24 +490,47 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, rt *route, resp
 		s.log.LogAttrs(r.Context(), slog.LevelDebug, "dropped guest headers", slog.String("route", rt.label),
 			slog.String("request_id", id), slog.Any("headers", resp.Dropped))
 	}
-	for _, p := range s.security {
-		h[p.name] = p.value
-	}
-	bodyAllowed := r.Method != http.MethodHead && resp.Status != http.StatusNoContent && resp.Status != http.StatusNotModified
-	if _, ok := h["Content-Type"]; !ok && len(resp.Body) > 0 {
+	s.setSecurity(h)
+	// No body with 204 and 304 (RFC 9110 15.3.5, 15.4.5) nor with 205
+	// (15.3.6: "Content-Length: 0"); the guest's bytes are not sent.
+	bodyAllowed := r.Method != http.MethodHead && resp.Status != http.StatusNoContent &&
+		resp.Status != http.StatusNotModified && resp.Status != http.StatusResetContent
+	if _, ok := h["Content-Type"]; !ok && len(resp.Body) > 0 && resp.Status != http.StatusResetContent {
 		h["Content-Type"] = octetStream
 	}
-	if bodyAllowed || r.Method == http.MethodHead {
+	switch {
+	case resp.Status == http.StatusResetContent:
+		h["Content-Length"] = []string{"0"}
+	case bodyAllowed || r.Method == http.MethodHead:
 		h["Content-Length"] = []string{strconv.Itoa(len(resp.Body))}
 	}
 	w.WriteHeader(resp.Status)
 	if bodyAllowed {
-		w.Write(resp.Body)
+		s.writeBody(w, resp.Body)
 	}
 	rt.requests.Add(1)
 	rt.m.code(resp.Status)
 	rt.m.duration.Observe(time.Since(start).Seconds())
 	s.access(r, rt.label, resp.Status, id, start)
+}
+
+// writeChunk is how much of a response must leave within write_timeout.
+const writeChunk = 64 << 10
+
+// writeBody writes b in chunks, each with a write deadline of
+// write_timeout: a client that reads slowly keeps its connection, one that
+// stops reading is dropped within write_timeout and its buffers (and body
+// budget) are freed.
+func (s *Server) writeBody(w http.ResponseWriter, b []byte) {
+	rc := http.NewResponseController(w)
+	for len(b) > 0 {
+		n := min(len(b), writeChunk)
+		_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.Response.WriteTimeout))
+		if _, err := w.Write(b[:n]); err != nil {
+			return
+		}
+		b = b[n:]
+	}
 }
 
 // access logs one request at debug level; the check keeps it free when off.
@@ -354,13 +548,62 @@ var (
 	connClose   = []string{"close"}
 )
 
+// defaultAllow is the Allow field of a 405 from a route that names no
+// methods: the usual ones (the guest decides what it does with each).
+const defaultAllow = "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"
+
+// methodAllowed reports whether rt (nil: no route matched) takes method:
+// the route's methods when it names some, otherwise any but CONNECT and
+// TRACE (RFC 9110 9.3.6 and 9.3.8: a CONNECT answered 2xx becomes a
+// tunnel, a TRACE echoes credentials).
+func methodAllowed(rt *route, method string) bool {
+	if rt != nil && len(rt.cfg.Methods) > 0 {
+		for _, m := range rt.cfg.Methods {
+			if m == method {
+				return true
+			}
+		}
+		return false
+	}
+	return method != http.MethodConnect && method != http.MethodTrace
+}
+
+func allowList(rt *route) string {
+	if rt != nil && len(rt.cfg.Methods) > 0 {
+		return strings.Join(rt.cfg.Methods, ", ")
+	}
+	return defaultAllow
+}
+
+// hasDotSegment reports whether the decoded path has a "." or ".." segment
+// (RFC 3986 3.3), percent-encoded ones included since the path is decoded.
+func hasDotSegment(p string) bool {
+	for len(p) > 0 {
+		i := strings.IndexByte(p, '/')
+		seg := p
+		if i >= 0 {
+			seg, p = p[:i], p[i+1:]
+		} else {
+			p = ""
+		}
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) setSecurity(h http.Header) {
+	for _, p := range s.security {
+		h[p.name] = p.value
+	}
+}
+
 // reject answers with a generic error body that names only the status and
 // the request ID.
 func (s *Server) reject(w http.ResponseWriter, r *http.Request, rm *routeMetrics, rt *route, status int, id string, start time.Time) {
 	h := w.Header()
-	for _, p := range s.security {
-		h[p.name] = p.value
-	}
+	s.setSecurity(h)
 	h["Content-Type"] = textPlain
 	h["Cache-Control"] = noStore
 	body := strconv.Itoa(status) + " " + http.StatusText(status) + " (request " + id + ")\n"
@@ -405,9 +648,12 @@ func (s *Server) appendEnv(st *reqState, r *http.Request, rt *route, pathInfo st
 	add("PATH_INFO=", pathInfo)
 	add("X_RAW_PATH_INFO=", rawPathInfo(r, rt))
 	add("QUERY_STRING=", r.URL.RawQuery)
-	b = append(b, "CONTENT_LENGTH="...)
-	b = strconv.AppendInt(b, int64(st.body.Len()), 10)
-	ends = append(ends, len(b))
+	if r.Body != nil && r.Body != http.NoBody {
+		// RFC 3875 4.1.2: set if and only if the request has a body.
+		b = append(b, "CONTENT_LENGTH="...)
+		b = strconv.AppendInt(b, int64(len(st.body)), 10)
+		ends = append(ends, len(b))
+	}
 	b = client.AppendTo(append(b, "REMOTE_ADDR="...))
 	ends = append(ends, len(b))
 	add("SERVER_PROTOCOL=", r.Proto)
@@ -429,7 +675,7 @@ func (s *Server) appendEnv(st *reqState, r *http.Request, rt *route, pathInfo st
 			b = append(b, p.env...)
 			for i, v := range vs {
 				if i > 0 {
-					b = append(b, ", "...)
+					b = append(b, p.sep...)
 				}
 				b = append(b, v...)
 			}
@@ -446,12 +692,22 @@ func (s *Server) appendEnv(st *reqState, r *http.Request, rt *route, pathInfo st
 	st.env, st.envBuf, st.envEnd = env, b, ends
 }
 
+// rawPathInfo is the path below the route as the client sent it (percent
+// encoding kept). The route's part of the escaped path is found by decoding
+// it until len(route path) bytes came out, so an encoded route part
+// (/%65cho/x for the route /echo) is cut as well as a plain one.
 func rawPathInfo(r *http.Request, rt *route) string {
 	raw := r.URL.EscapedPath()
-	if strings.HasPrefix(raw, rt.cfg.Path) {
-		return raw[len(rt.cfg.Path):]
+	i, decoded := 0, 0
+	for decoded < len(rt.cfg.Path) && i < len(raw) {
+		if raw[i] == '%' && i+2 < len(raw) {
+			i += 3
+		} else {
+			i++
+		}
+		decoded++
 	}
-	return raw
+	return raw[i:]
 }
 
 func hostPort(r *http.Request) (string, string) {
@@ -483,14 +739,15 @@ func retryAfter(d time.Duration) string {
 	return strconv.FormatInt(max(sec, 1), 10)
 }
 
-// requestID returns a process-unique request ID: a random per-process prefix
-// and a sequence number.
+// requestID returns a random request ID: 96 bits from crypto/rand, so IDs
+// say nothing about how many requests the gateway served or when (a
+// counter would), and cannot be guessed.
 func (s *Server) requestID() string {
-	var b [32]byte
-	out := append(b[:0], s.idPrefix...)
-	out = append(out, '-')
-	out = strconv.AppendUint(out, s.idSeq.Add(1), 10)
-	return string(out)
+	var b [12]byte
+	rand.Read(b[:])
+	var out [24]byte
+	hex.Encode(out[:], b[:])
+	return string(out[:])
 }
 
 func sha256Hex(b []byte) string {

@@ -113,7 +113,14 @@ func clientAddr(r *http.Request, trusted []netip.Prefix) netip.Addr {
 			}
 			a, err := netip.ParseAddr(item)
 			if err != nil {
-				return addr
+				// "203.0.113.7:4711" and "[2001:db8::1]:443": an entry
+				// with a port is the address it names (RFC 7239 allows
+				// ports; some proxies add them to X-Forwarded-For too).
+				ap, perr := netip.ParseAddrPort(item)
+				if perr != nil {
+					return addr
+				}
+				a = ap.Addr()
 			}
 			addr = a.Unmap()
 			if !isTrusted(addr, trusted) {

@@ -22,6 +22,11 @@ type metrics struct {
 	rateLimited prometheus.Counter
 	refused     *prometheus.CounterVec
 	guestErrors *prometheus.CounterVec
+	clientGone  *prometheus.CounterVec
+	connOpen    *prometheus.GaugeVec
+	connRefused *prometheus.CounterVec
+	connEvicted *prometheus.CounterVec
+	budgetUsed  prometheus.GaugeFunc
 }
 
 func newMetrics() *metrics {
@@ -58,8 +63,20 @@ func newMetrics() *metrics {
 	m.guestErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wasmward_guest_errors_total", Help: "Guest runs that gave no valid response (trap, violation, bad response, exit status), by route and kind.",
 	}, []string{"route", "kind"})
+	m.clientGone = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wasmward_client_closed_total", Help: "Runs whose client hung up before the response (outcome client_closed, not a violation), by route.",
+	}, []string{"route"})
+	m.connOpen = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "wasmward_connections_open", Help: "Connections open now, by listener (public, admin).",
+	}, []string{"listener"})
+	m.connRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wasmward_connections_refused_total", Help: "Connections closed at accept because a limit was reached with no idle connection to close, by listener and limit (limit, client_limit).",
+	}, []string{"listener", "reason"})
+	m.connEvicted = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wasmward_connections_evicted_total", Help: "Idle connections closed to make room (limit) or by the idle timeout under pressure (pressure).",
+	}, []string{"reason"})
 	m.reg.MustRegister(m.requests, m.duration, m.instance, m.inFlight, m.violations, m.memPeak,
-		m.fuel, m.rateLimited, m.refused, m.guestErrors,
+		m.fuel, m.rateLimited, m.refused, m.guestErrors, m.clientGone, m.connOpen, m.connRefused, m.connEvicted,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

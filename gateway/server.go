@@ -22,9 +22,8 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -33,10 +32,13 @@ import (
 	"net/http/pprof"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wasmward/wasmward/audit"
 	"github.com/wasmward/wasmward/gateway/internal/wagi"
@@ -93,9 +95,18 @@ type Server struct {
 	respLim   wagi.Limits
 	states    sync.Pool
 
-	idPrefix string
-	idSeq    atomic.Uint64
-	ready    atomic.Bool
+	budget *bodyBudget
+	ready  atomic.Bool
+	// draining: responses carry Connection: close (the listener is closed).
+	draining atomic.Bool
+	// forced: the shutdown deadline passed and remaining runs were stopped.
+	forced atomic.Bool
+	// inflight counts requests inside the public handler.
+	inflight atomic.Int64
+	// stopMu guards stopped: once the server_stop record is written, no
+	// other record follows it in the audit log.
+	stopMu  sync.Mutex
+	stopped bool
 
 	closeOnce sync.Once
 }
@@ -124,6 +135,7 @@ type route struct {
 type passHeader struct {
 	canon string // canonical header name
 	env   string // "HTTP_NAME="
+	sep   string // between repeated fields: "; " for Cookie (RFC 6265 5.4), else ", "
 }
 
 // New compiles every route's module and returns a Server ready to serve.
@@ -140,7 +152,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Server, error) {
 		exact:     map[string]*route{},
 		limiter:   newClientLimiter(cfg.RateLimit),
 		respLim:   wagi.Limits{MaxHeaderBytes: cfg.Response.MaxHeaderBytes, MaxHeaders: cfg.Response.MaxHeaders, MaxBody: cfg.Response.MaxBody},
-		idPrefix:  randomPrefix(),
+		budget:    newBodyBudget(cfg.Request.BodyBudget),
 		unmatched: nil,
 	}
 	if s.log == nil {
@@ -150,6 +162,9 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Server, error) {
 	if s.audit != nil {
 		s.metrics.registerAuditMetrics(s.audit)
 	}
+	s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "wasmward_body_budget_bytes", Help: "Bytes of request and response bodies buffered now, against request.body_budget.",
+	}, func() float64 { return float64(s.budget.inUse()) }))
 	for k, v := range cfg.SecurityHeaders {
 		s.security = append(s.security, headerPair{http.CanonicalHeaderKey(k), []string{v}})
 	}
@@ -229,9 +244,14 @@ func (s *Server) addRoute(ctx context.Context, rc Route, compile func(context.Co
 		m:       s.metrics.forRoute(label),
 	}
 	for _, h := range rc.PassHeaders {
+		sep := ", "
+		if h == "cookie" {
+			sep = "; "
+		}
 		r.pass = append(r.pass, passHeader{
 			canon: http.CanonicalHeaderKey(h),
 			env:   "HTTP_" + strings.ToUpper(strings.ReplaceAll(h, "-", "_")) + "=",
+			sep:   sep,
 		})
 	}
 	script := rc.Path
@@ -288,9 +308,16 @@ func (s *Server) event(e audit.Event) {
 		s.log.LogAttrs(context.Background(), lvl, "audit event", attrs...)
 	}
 	if s.audit != nil {
+		s.stopMu.Lock()
+		defer s.stopMu.Unlock()
+		if s.stopped {
+			s.log.Error("audit record after server_stop not written", "type", e.Type, "request_id", e.RequestID)
+			return
+		}
 		if err := s.audit.Append(e); err != nil {
 			s.log.Error("audit log write failed", "err", err)
 		}
+		s.stopped = e.Type == audit.TypeServerStop
 	}
 }
 
@@ -325,31 +352,67 @@ func (s *Server) AdminHandler() http.Handler {
 	return mux
 }
 
+// drainIdleGrace is how long, once the listener has closed, a keep-alive
+// connection that holds no request is left open before it is closed: a
+// client that sends on it now is served (with Connection: close) instead of
+// finding it closed under its request.
+const drainIdleGrace = time.Second
+
+// errShutdown is the cause of the runs stopped at the shutdown deadline.
+var errShutdown = errors.New("stopped at the shutdown deadline")
+
 // Serve serves the public handler on pub and the admin handler on admin
-// (nil: none) until ctx is done, then shuts down gracefully: it stops
-// accepting, marks itself not ready, and waits up to the configured
-// ShutdownTimeout for in-flight requests to finish before closing the rest.
-// It returns nil after a clean shutdown.
+// (nil: none) until ctx is done, then drains:
+//
+//  1. /readyz answers 503; the public listener keeps accepting and serving
+//     for DrainDelay, so that load balancers stop sending;
+//  2. the public listener closes and every response carries
+//     Connection: close;
+//  3. in-flight requests finish; connections that hold no request are
+//     closed once nothing is in flight (and none before drainIdleGrace);
+//  4. at ShutdownTimeout after step 2, runs still going are stopped and the
+//     remaining connections closed;
+//  5. the audit log is flushed and server_stop is written last.
+//
+// It returns nil after a clean drain, an error when the deadline forced it.
 func (s *Server) Serve(ctx context.Context, pub, admin net.Listener) error {
 	timeout := s.cfg.Request.Timeout
+	cl := s.cfg.Connections
+	pubT := newConnTracker(s.connLimit(), cl.MaxPerClient, cl.PressureIdleTimeout, s.cfg.TrustedProxies)
+	pubT.rewrite = s.rewriteEarlyReply
+	s.trackMetrics(pubT, "public")
+	runCtx, stopRuns := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer stopRuns(nil)
+	errLog := slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)
 	hs := &http.Server{
-		Handler:           s.Handler(),
+		Handler:           s.publicHandler(),
 		ReadHeaderTimeout: timeout,
-		WriteTimeout:      timeout + time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    s.cfg.Request.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		// A backstop for net/http's own replies; responses of the gateway
+		// set a deadline per chunk (write_timeout).
+		WriteTimeout:                 timeout + s.cfg.Response.WriteTimeout,
+		IdleTimeout:                  cl.IdleTimeout,
+		MaxHeaderBytes:               s.cfg.Request.MaxHeaderBytes,
+		ErrorLog:                     errLog,
+		ConnState:                    pubT.connState,
+		ConnContext:                  withConn,
+		BaseContext:                  func(net.Listener) context.Context { return runCtx },
+		DisableGeneralOptionsHandler: true,
 	}
-	servers := []*http.Server{hs}
+	pubL := pubT.listener(pub)
+	go pubT.reap()
+	defer pubT.stop()
 	errc := make(chan error, 2)
-	go func() { errc <- hs.Serve(pub) }()
+	go func() { errc <- hs.Serve(pubL) }()
+	var as *http.Server
 	if admin != nil {
-		as := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: hs.ErrorLog}
-		servers = append(servers, as)
-		go func() { errc <- as.Serve(admin) }()
+		adT := newConnTracker(cl.AdminMax, 0, cl.PressureIdleTimeout, nil)
+		s.trackMetrics(adT, "admin")
+		as = &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second,
+			IdleTimeout: cl.IdleTimeout, ErrorLog: errLog, ConnState: adT.connState}
+		go func() { errc <- as.Serve(adT.listener(admin)) }()
 	}
 	s.event(audit.Event{Type: audit.TypeServerStart, Detail: "listening on " + pub.Addr().String()})
-	s.log.Info("serving", "listen", pub.Addr().String(), "admin", addrString(admin))
+	s.log.Info("serving", "listen", pub.Addr().String(), "admin", addrString(admin), "max_connections", pubT.max)
 
 	var serveErr error
 	select {
@@ -357,26 +420,161 @@ func (s *Server) Serve(ctx context.Context, pub, admin net.Listener) error {
 	case serveErr = <-errc:
 	}
 	s.ready.Store(false)
-	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
-	defer cancel()
-	var shutErr error
-	for _, srv := range servers {
-		if err := srv.Shutdown(sctx); err != nil {
-			shutErr = errors.Join(shutErr, fmt.Errorf("shutdown: %w", err))
-			srv.Close()
+	if serveErr == nil && s.cfg.DrainDelay > 0 {
+		s.log.Info("draining: /readyz answers 503, still serving", "drain_delay", s.cfg.DrainDelay)
+		select {
+		case <-time.After(s.cfg.DrainDelay):
+		case serveErr = <-errc:
 		}
 	}
-	s.event(audit.Event{Type: audit.TypeServerStop})
+	s.draining.Store(true)
+	pubL.Close()
+	s.log.Info("shutting down: listener closed, finishing in-flight requests", "timeout", s.cfg.ShutdownTimeout)
+	drainStart := time.Now()
+	deadline := drainStart.Add(s.cfg.ShutdownTimeout)
+	for {
+		if pubT.busy() == 0 && s.inflight.Load() == 0 {
+			pubT.closeIdle(drainIdleGrace, drainStart)
+		}
+		if pubT.open() == 0 || !time.Now().Before(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var shutErr error
+	if n := pubT.open(); n > 0 {
+		s.forced.Store(true)
+		stopRuns(errShutdown)
+		hs.Close()
+		shutErr = fmt.Errorf("shutdown: %d connections still busy after %s; their runs were stopped", n, s.cfg.ShutdownTimeout)
+	}
+	// Handlers of stopped runs return once their guest has stopped.
+	for end := time.Now().Add(5 * time.Second); s.inflight.Load() > 0 && time.Now().Before(end); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	hs.Close()
+	if as != nil {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		if err := as.Shutdown(sctx); err != nil {
+			as.Close()
+		}
+		cancel()
+	}
+	// Everything the requests recorded reaches the file before the stop
+	// record, which is the last one.
 	if s.audit != nil {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
 		if err := s.audit.Sync(sctx); err != nil {
 			shutErr = errors.Join(shutErr, err)
 		}
+		s.event(audit.Event{Type: audit.TypeServerStop})
+		if err := s.audit.Sync(sctx); err != nil {
+			shutErr = errors.Join(shutErr, err)
+		}
+	} else {
+		s.event(audit.Event{Type: audit.TypeServerStop})
 	}
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return errors.Join(fmt.Errorf("serve: %w", serveErr), shutErr)
 	}
 	return shutErr
+}
+
+// publicHandler wraps the routes for the public listener: it counts the
+// request in flight, marks its connection as inside the handler (so that
+// what it writes is never taken for one of net/http's own replies), sets
+// Connection: close while draining and flushes the response before the
+// handler returns.
+func (s *Server) publicHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.inflight.Add(1)
+		defer s.inflight.Add(-1)
+		tc := connOf(r)
+		if tc != nil {
+			tc.inHandler.Store(true)
+			defer tc.inHandler.Store(false)
+		}
+		if s.draining.Load() {
+			w.Header()["Connection"] = connClose
+		}
+		s.serveHTTP(w, r)
+		if tc != nil {
+			_ = http.NewResponseController(w).Flush()
+		}
+	})
+}
+
+func (s *Server) trackMetrics(t *connTracker, listener string) {
+	open := s.metrics.connOpen.WithLabelValues(listener)
+	t.onOpen = func(d int) { open.Add(float64(d)) }
+	t.onRefuse = func(reason string) { s.metrics.connRefused.WithLabelValues(listener, reason).Inc() }
+	t.onEvict = func(reason string) { s.metrics.connEvicted.WithLabelValues(reason).Inc() }
+}
+
+// fdReserve is the file descriptors kept out of the public connection
+// budget: the admin listener's connections, the audit log, module and cache
+// files, the runtime's own.
+func (s *Server) fdReserve() int { return s.cfg.Connections.AdminMax + 128 }
+
+// connLimit is connections.max, lowered when the process's open-file limit
+// could not hold it with the reserve: public connections must never take
+// the descriptors the admin listener and the audit log need.
+func (s *Server) connLimit() int {
+	max := s.cfg.Connections.Max
+	soft, ok := openFileLimit()
+	if !ok {
+		return max
+	}
+	if room := int(min(soft, uint64(1<<30))) - s.fdReserve(); room < max {
+		lowered := maxInt(room, 1)
+		s.log.Warn("connections.max lowered to fit the open-file limit", "configured", max, "max", lowered, "nofile", soft)
+		return lowered
+	}
+	return max
+}
+
+func maxInt(a, b int) int {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// rewriteEarlyReply adds the security headers, a request ID and
+// Cache-Control: no-store to a reply net/http wrote on its own (a request
+// it could not read: 400, 431, 501; 417 for an Expect it does not
+// support), and logs it. A reply that already has a request ID is the
+// gateway's and is returned as is.
+func (s *Server) rewriteEarlyReply(b []byte) []byte {
+	end := bytes.Index(b, []byte("\r\n\r\n"))
+	if end < 0 || bytes.Contains(b[:end], []byte("\r\nX-Request-Id:")) {
+		return b
+	}
+	id := s.requestID()
+	nb := make([]byte, 0, len(b)+256)
+	nb = append(nb, b[:end]...)
+	for _, p := range s.security {
+		nb = append(nb, "\r\n"...)
+		nb = append(nb, p.name...)
+		nb = append(nb, ": "...)
+		nb = append(nb, p.value[0]...)
+	}
+	if !bytes.Contains(b[:end], []byte("\r\nCache-Control:")) {
+		nb = append(nb, "\r\nCache-Control: no-store"...)
+	}
+	nb = append(nb, "\r\nX-Request-Id: "...)
+	nb = append(nb, id...)
+	nb = append(nb, b[end:]...)
+	line := b[:bytes.IndexByte(b, '\r')]
+	if len(line) >= 12 {
+		if code, err := strconv.Atoi(string(line[9:12])); err == nil {
+			s.unmatched.code(code)
+		}
+	}
+	s.log.LogAttrs(context.Background(), slog.LevelDebug, "request refused by net/http", slog.String("request_id", id),
+		slog.String("status", string(line)))
+	return nb
 }
 
 // ListenAndServe listens on the configured addresses and calls Serve.
@@ -416,10 +614,4 @@ func addrString(l net.Listener) string {
 		return ""
 	}
 	return l.Addr().String()
-}
-
-func randomPrefix() string {
-	var b [4]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"runtime/debug"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -43,8 +45,11 @@ instance of a module compiled once, under the route's policy.
 With no --config, serves the built-in quickstart: /hello and /echo/... on
 127.0.0.1:8080, admin (healthz, readyz, metrics, /v1/routes) on 127.0.0.1:9090.
 The configuration is validated and every module compiled before anything
-listens. SIGTERM or SIGINT stops accepting, lets in-flight requests finish
-(shutdown_timeout) and flushes the audit log. See docs/gateway.md.`,
+listens. SIGTERM or SIGINT drains: /readyz answers 503 for drain_delay while
+requests are still served, then the listener closes, in-flight requests
+finish (shutdown_timeout), the audit log is flushed and server_stop written
+last; exit 0 after a clean drain. SIGHUP is logged and ignored. See
+docs/gateway.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return serve(cmd.Context(), s, &f) },
 	}
@@ -89,6 +94,28 @@ func serve(ctx context.Context, s streams, f *serveFlags) error {
 		return usageErr("--log-format: %q is not text or json", f.logFormat)
 	}
 
+	// A broken log pipe (stderr's reader gone) must not kill the gateway:
+	// with SIGPIPE ignored a write to it fails with EPIPE, which the
+	// logger drops, and serving goes on. Until reload exists, SIGHUP is
+	// logged and ignored instead of killing the process unrecorded.
+	signal.Ignore(syscall.SIGPIPE)
+	hup, hupDone := make(chan os.Signal, 1), make(chan struct{})
+	signal.Notify(hup, syscall.SIGHUP)
+	defer func() { signal.Stop(hup); close(hupDone) }()
+	go func() {
+		for {
+			select {
+			case <-hup:
+				logger.Warn("SIGHUP ignored: configuration reload is not supported; restart to apply a new configuration")
+			case <-hupDone:
+				return
+			}
+		}
+	}()
+	if nofile, err := gateway.RaiseOpenFileLimit(); err != nil {
+		logger.Warn("could not raise the open-file limit", "nofile", nofile, "err", err)
+	}
+
 	cfg, err := loadServeConfig(f.config)
 	if err != nil {
 		return withCode(exitUsage, err)
@@ -98,7 +125,7 @@ func serve(ctx context.Context, s streams, f *serveFlags) error {
 	}
 	switch f.adminListen {
 	case "":
-	case "off":
+	case gateway.AdminOff:
 		cfg.AdminListen = ""
 	default:
 		cfg.AdminListen = f.adminListen

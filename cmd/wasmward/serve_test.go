@@ -103,7 +103,7 @@ func freePort(t *testing.T) string {
 func TestServeCLIServesAndStops(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "gw.yaml")
-	os.WriteFile(cfg, []byte("audit_log: audit.jsonl\nroutes:\n  - route: /hello\n    module: "+fixture.Path(t, "gw_hello")+"\n"), 0o600)
+	os.WriteFile(cfg, []byte("audit_log: audit.jsonl\ndrain_delay: 0\nroutes:\n  - route: /hello\n    module: "+fixture.Path(t, "gw_hello")+"\n"), 0o600)
 	pub, adm := freePort(t), freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	type res struct {

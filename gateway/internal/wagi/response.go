@@ -85,12 +85,15 @@ func (e *Error) Error() string {
 //   - a header block, header count or body over the limits.
 //
 // Framing and hop-by-hop fields (Connection, Content-Length,
-// Transfer-Encoding, Keep-Alive, Upgrade, TE, Trailer, Proxy-*) are dropped
-// and listed in dst.Dropped. Parse never panics.
+// Transfer-Encoding, Keep-Alive, Upgrade, TE, Trailer, Proxy-*), fields an
+// edge proxy or the server itself acts on or owns (X-Accel-*, X-Sendfile,
+// X-Lighttpd-Send-File, Alt-Svc, Server, Date), an empty Content-Type and
+// every Content-Type after the first are dropped and listed in dst.Dropped.
+// Parse never panics.
 func Parse(out []byte, lim Limits, dst *Response) error {
 	dst.Reset()
 	i, line, statusSeen, cgiField := 0, 0, false, false
-	location := false
+	location, contentType := false, false
 	for {
 		j := bytes.IndexByte(out[i:], '\n')
 		if j < 0 {
@@ -148,7 +151,15 @@ func Parse(out []byte, lim Limits, dst *Response) error {
 			location, cgiField = true, true
 		case equalFold(name, "content-type"):
 			cgiField = true
-		case hopByHop(name):
+			if contentType || len(value) == 0 {
+				// One Content-Type, the first that says something: an
+				// empty one would skip the gateway's octet-stream
+				// fallback, a second one leaves the client to choose.
+				dst.Dropped = append(dst.Dropped, "Content-Type")
+				continue
+			}
+			contentType = true
+		case hopByHop(name), edgeControl(name):
 			dst.Dropped = append(dst.Dropped, canonical(name))
 			continue
 		}
@@ -263,6 +274,26 @@ func hopByHop(n []byte) bool {
 		return equalFold(n, "transfer-encoding")
 	}
 	return len(n) >= 6 && equalFold(n[:6], "proxy-")
+}
+
+// edgeControl reports fields that a proxy in front of the gateway acts on
+// (nginx's X-Accel-Redirect serves an internal file, X-Sendfile a host
+// file, Alt-Svc moves the client to another endpoint) or that belong to the
+// server (Server, Date): a guest must not set them.
+func edgeControl(n []byte) bool {
+	switch len(n) {
+	case 4:
+		return equalFold(n, "date")
+	case 6:
+		return equalFold(n, "server")
+	case 7:
+		return equalFold(n, "alt-svc")
+	case 10:
+		return equalFold(n, "x-sendfile")
+	case 20:
+		return equalFold(n, "x-lighttpd-send-file")
+	}
+	return len(n) >= 8 && equalFold(n[:8], "x-accel-")
 }
 
 // canonical returns the canonical form of a field name; the common ones

@@ -34,6 +34,14 @@ func TestParseValid(t *testing.T) {
 		{"OWS trimmed, tab kept inside", "Content-Type: \t a\tb \t\n\n", 200, []Field{{"Content-Type", "a\tb"}}, "", nil},
 		{"body may hold anything", "Content-Type: x/y\n\n\x00\r\n\r\nStatus: 500\n", 200, []Field{{"Content-Type", "x/y"}}, "\x00\r\n\r\nStatus: 500\n", nil},
 		{"obs-text allowed", "Content-Type: x/y\nX-Name: caf\xc3\xa9\n\n", 200, []Field{{"Content-Type", "x/y"}, {"X-Name", "caf\xc3\xa9"}}, "", nil},
+		{"edge-proxy and server fields dropped", "Content-Type: a/b\nX-Accel-Redirect: /internal/secret\nx-accel-buffering: no\nX-Sendfile: /etc/shadow\nX-Lighttpd-Send-File: /etc/shadow\nAlt-Svc: h3=\":443\"\nServer: evil\nDate: Thu, 01 Jan 1970 00:00:00 GMT\nX-Ok: 1\n\n", 200,
+			[]Field{{"Content-Type", "a/b"}, {"X-Ok", "1"}}, "",
+			[]string{"X-Accel-Redirect", "X-Accel-Buffering", "X-Sendfile", "X-Lighttpd-Send-File", "Alt-Svc", "Server", "Date"}},
+		{"second Content-Type dropped", "Content-Type: text/plain\nContent-Type: text/html\n\n<b>", 200,
+			[]Field{{"Content-Type", "text/plain"}}, "<b>", []string{"Content-Type"}},
+		{"empty Content-Type dropped, the next one kept", "Content-Type:\nContent-Type: text/html\n\nx", 200,
+			[]Field{{"Content-Type", "text/html"}}, "x", []string{"Content-Type"}},
+		{"empty Content-Type alone dropped", "Content-Type:  \n\nx", 200, nil, "x", []string{"Content-Type"}},
 		{"body at the cap", "Content-Type: x/y\n\n" + strings.Repeat("b", 64), 200, []Field{{"Content-Type", "x/y"}}, strings.Repeat("b", 64), nil},
 	}
 	for _, tc := range tests {
