@@ -209,8 +209,11 @@ func (f *FS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (e
 	// opened, never whether one outside is.
 	if flag&experimentalsys.O_NOFOLLOW != 0 && !slash && name != "." {
 		if fi, err := f.root.Lstat(name); err == nil && fi.Mode().Type() == fs.ModeSymlink {
-			if flag&experimentalsys.O_CREAT != 0 && flag&experimentalsys.O_EXCL != 0 {
+			switch {
+			case flag&experimentalsys.O_CREAT != 0 && flag&experimentalsys.O_EXCL != 0:
 				return nil, experimentalsys.EEXIST
+			case flag&experimentalsys.O_DIRECTORY != 0: // as Linux's open(2)
+				return nil, experimentalsys.ENOTDIR
 			}
 			return nil, experimentalsys.ELOOP
 		}
