@@ -196,3 +196,21 @@ func BenchmarkCompileCost(b *testing.B) {
 		})
 	}
 }
+
+// TestFormatResults: results are paired with their types across a v128's
+// two slots, and equal references get the same number.
+func TestFormatResults(t *testing.T) {
+	sig := sandbox.Signature{Results: []sandbox.ValueType{sandbox.ValueV128, sandbox.ValueI32, sandbox.ValueFuncRef,
+		sandbox.ValueExternRef, sandbox.ValueFuncRef, sandbox.ValueExternRef, sandbox.ValueF32}}
+	raw := []uint64{0x0706050403020100, 0x0f0e0d0c0b0a0908, 0xffffffff, 0xc000123456, 0xc000abcdef, 0xc000123456, 0, 0x3fc00000}
+	got := strings.Join(sandbox.FormatResults(sig, raw), "|")
+	want := "00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f|-1|funcref#1|externref#2|funcref#1|null|1.5"
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	// Slots that do not fit the signature are printed raw, not invented
+	// into typed values.
+	if got := sandbox.FormatResults(sig, raw[:1]); len(got) != 1 || got[0] != "506097522914230528" {
+		t.Errorf("one slot for a v128: %q", got)
+	}
+}

@@ -98,7 +98,10 @@ type Report struct {
 	StderrBytes uint64 `json:"stderr_bytes"`
 	// FuelUsed is the fuel the guest consumed (see docs/metering.md).
 	FuelUsed uint64 `json:"fuel_used"`
-	// Results are the invoked function's results (wazero api encoding).
+	// Results are the invoked function's results in wazero's api encoding
+	// (a v128 takes two slots, low half first), except references: a
+	// non-null one is its opaque number (1, 2, ... by distinct value), not
+	// a host pointer. FormatResults prints them by type.
 	Results []uint64 `json:"results,omitempty"`
 	// Abandoned is true when Run gave up waiting for the guest (a timeout
 	// violation the watchdog reported, see Module.Run): the guest may still

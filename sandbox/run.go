@@ -570,7 +570,7 @@ func (st *runState) report(rep *Report) {
 	default:
 		rep.Outcome = OutcomeExit
 		if len(results) > 0 {
-			rep.Results = append([]uint64(nil), results...)
+			rep.Results = opaqueRefs(st.m.exports[st.fname].ResultTypes(), results)
 		}
 	}
 }

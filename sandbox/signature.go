@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"strconv"
@@ -11,16 +12,21 @@ import (
 // ValueType is the type of a parameter or result of an exported function.
 type ValueType byte
 
-// Value types of WebAssembly 1.0 numbers; others are reported as ValueOther.
+// Value types of parameters and results; types wazero does not name are
+// reported as ValueOther.
 const (
 	ValueOther ValueType = iota
 	ValueI32
 	ValueI64
 	ValueF32
 	ValueF64
+	ValueV128      // two slots in wazero's encoding: low 64 bits first
+	ValueFuncRef   // an opaque host reference; 0 is null
+	ValueExternRef // an opaque host reference; 0 is null
 )
 
-// String returns "i32", "i64", "f32", "f64" or "other".
+// String returns "i32", "i64", "f32", "f64", "v128", "funcref",
+// "externref" or "other".
 func (t ValueType) String() string {
 	switch t {
 	case ValueI32:
@@ -31,9 +37,31 @@ func (t ValueType) String() string {
 		return "f32"
 	case ValueF64:
 		return "f64"
+	case ValueV128:
+		return "v128"
+	case ValueFuncRef:
+		return "funcref"
+	case ValueExternRef:
+		return "externref"
 	}
 	return "other"
 }
+
+// Slots returns how many uint64 values of wazero's encoding (Params,
+// Report.Results) a value of type t takes: 2 for v128, 1 otherwise.
+func (t ValueType) Slots() int {
+	if t == ValueV128 {
+		return 2
+	}
+	return 1
+}
+
+// The binary encodings of v128 and funcref, which wazero's api package
+// does not name.
+const (
+	valueTypeV128    api.ValueType = 0x7b
+	valueTypeFuncref api.ValueType = 0x70
+)
 
 func valueTypeOf(t api.ValueType) ValueType {
 	switch t {
@@ -45,6 +73,12 @@ func valueTypeOf(t api.ValueType) ValueType {
 		return ValueF32
 	case api.ValueTypeF64:
 		return ValueF64
+	case valueTypeV128: // api names no constant for these two
+		return ValueV128
+	case valueTypeFuncref:
+		return ValueFuncRef
+	case api.ValueTypeExternref:
+		return ValueExternRef
 	}
 	return ValueOther
 }
@@ -109,8 +143,84 @@ func EncodeValue(t ValueType, s string) (uint64, error) {
 	return 0, fmt.Errorf("parameters of type %s cannot be given on the command line", t)
 }
 
-// FormatValue formats v of type t as text: signed decimal for integers,
-// shortest round-trip form for floats.
+// opaqueRefs copies results (wazero's encoding of values of types ts),
+// replacing each non-null reference, a host pointer, by its opaque number:
+// 1 for the first distinct value, 2 for the next, and so on. A report
+// never carries a host address.
+func opaqueRefs(ts []api.ValueType, results []uint64) []uint64 {
+	out := append([]uint64(nil), results...)
+	var refs map[uint64]uint64
+	i := 0
+	for _, t := range ts {
+		vt := valueTypeOf(t)
+		if i >= len(out) {
+			break
+		}
+		if (vt == ValueFuncRef || vt == ValueExternRef) && out[i] != 0 {
+			if refs == nil {
+				refs = map[uint64]uint64{}
+			}
+			n, ok := refs[out[i]]
+			if !ok {
+				n = uint64(len(refs) + 1)
+				refs[out[i]] = n
+			}
+			out[i] = n
+		}
+		i += vt.Slots()
+	}
+	return out
+}
+
+// FormatResults formats the results of a function of signature sig, as
+// Report.Results holds them (wazero's encoding: a v128 takes two slots),
+// one string per result: FormatValue for numbers, a v128 as its 16 bytes
+// in memory order ("00 01 ... 0f"), a reference as "null" or "funcref#N" /
+// "externref#N", where N numbers the distinct non-null references of this
+// call in order of appearance (Report.Results already holds these numbers
+// in place of host pointers, which would disclose the host's address
+// layout). Slots left over (a result list
+// that does not match sig) are formatted as "other" values.
+func FormatResults(sig Signature, results []uint64) []string {
+	out := make([]string, 0, len(sig.Results))
+	refs := map[uint64]int{}
+	i := 0
+	for _, t := range sig.Results {
+		if i+t.Slots() > len(results) {
+			break
+		}
+		switch t {
+		case ValueV128:
+			var b [16]byte
+			binary.LittleEndian.PutUint64(b[:8], results[i])
+			binary.LittleEndian.PutUint64(b[8:], results[i+1])
+			out = append(out, fmt.Sprintf("% x", b[:]))
+		case ValueFuncRef, ValueExternRef:
+			v := results[i]
+			if v == 0 {
+				out = append(out, "null")
+				break
+			}
+			n, ok := refs[v]
+			if !ok {
+				n = len(refs) + 1
+				refs[v] = n
+			}
+			out = append(out, t.String()+"#"+strconv.Itoa(n))
+		default:
+			out = append(out, FormatValue(t, results[i]))
+		}
+		i += t.Slots()
+	}
+	for ; i < len(results); i++ {
+		out = append(out, FormatValue(ValueOther, results[i]))
+	}
+	return out
+}
+
+// FormatValue formats the one-slot value v of type t as text: signed
+// decimal for integers, shortest round-trip form for floats, unsigned
+// decimal for anything else (use FormatResults for v128 and references).
 func FormatValue(t ValueType, v uint64) string {
 	switch t {
 	case ValueI32:

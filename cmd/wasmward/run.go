@@ -360,12 +360,8 @@ func runModule(cmd *cobra.Command, s streams, f *runFlags, path string, guestArg
 	}
 	switch rep.Outcome {
 	case sandbox.OutcomeExit:
-		for i, r := range rep.Results {
-			t := sandbox.ValueOther
-			if i < len(sig.Results) {
-				t = sig.Results[i]
-			}
-			fmt.Fprintln(s.out, sandbox.FormatValue(t, r))
+		for _, r := range sandbox.FormatResults(sig, rep.Results) {
+			fmt.Fprintln(s.out, r)
 		}
 		switch {
 		case rep.ExitCode == 0:
