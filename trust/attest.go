@@ -13,6 +13,7 @@ import (
 
 	"github.com/wasmward/wasmward/policy"
 	"github.com/wasmward/wasmward/trust/internal/dsse"
+	"github.com/wasmward/wasmward/trust/internal/strictjson"
 )
 
 // Signed capability manifests: an in-toto Statement v1 in a DSSE envelope
@@ -163,6 +164,9 @@ func (p *Policy) VerifyAttestation(ctx context.Context, module string, bin, enve
 func readStatement(payloadType string, payload []byte, module string, bin []byte) (policy.Policy, error) {
 	if payloadType != InTotoPayloadType {
 		return policy.Policy{}, fmt.Errorf("payload type %q, want %q", payloadType, InTotoPayloadType)
+	}
+	if err := strictjson.Unique(payload); err != nil {
+		return policy.Policy{}, fmt.Errorf("statement: %w", err)
 	}
 	var st statement
 	if err := json.Unmarshal(payload, &st); err != nil {

@@ -9,6 +9,12 @@ import (
 	"testing"
 )
 
+// vb is VerifyBundle's error alone.
+func vb(key *PublicKey, data, b []byte) error {
+	_, err := VerifyBundle(key, data, b)
+	return err
+}
+
 func TestCosignRoundTrip(t *testing.T) {
 	k := mustKey(t, ECDSAP256)
 	data := []byte("module bytes")
@@ -23,7 +29,7 @@ func TestCosignRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := VerifyBundle(k.Public(), data, b); err != nil {
+	if _, err := VerifyBundle(k.Public(), data, b); err != nil {
 		t.Fatal(err)
 	}
 	var m map[string]any
@@ -50,15 +56,15 @@ func TestCosignRefusals(t *testing.T) {
 	}{
 		{"blob modified", VerifyBlob(k.Public(), tampered, sig), "does not match this file"},
 		{"blob wrong key", VerifyBlob(other.Public(), data, sig), "does not match this file"},
-		{"blob not base64", VerifyBlob(k.Public(), data, []byte("!!!")), "not base64"},
-		{"blob ed25519 key", VerifyBlob(mustKey(t, Ed25519).Public(), data, sig), "need an ecdsa-p256 key"},
-		{"bundle modified", VerifyBundle(k.Public(), tampered, b), "digest mismatch"},
-		{"bundle other key", VerifyBundle(k.Public(), data, otherBundle), "signed by another key"},
-		{"bundle media type", VerifyBundle(k.Public(), data, bytes.Replace(b, []byte("v0.3+json"), []byte("v9+json"), 1)), "unsupported media type"},
-		{"bundle not json", VerifyBundle(k.Public(), data, []byte("{")), "parse"},
-		{"bundle no signature", VerifyBundle(k.Public(), data, []byte(`{"mediaType":"`+BundleMediaType+`"}`)), "no message signature"},
-		{"bundle both contents", VerifyBundle(k.Public(), data, bytes.Replace(b, []byte(`"messageSignature"`), []byte(`"dsseEnvelope":{},"messageSignature"`), 1)), "both a message signature and a DSSE envelope"},
-		{"bundle dsse", VerifyBundle(k.Public(), data, []byte(`{"mediaType":"`+BundleMediaType+`","dsseEnvelope":{}}`)), "DSSE envelope bundles are not supported"},
+		{"blob not base64", VerifyBlob(k.Public(), data, []byte("!!!")), "neither base64 nor a raw signature"},
+		{"blob ed25519 key", VerifyBlob(mustKey(t, Ed25519).Public(), data, sig), "need an ecdsa-p256 or rsa key"},
+		{"bundle modified", vb(k.Public(), tampered, b), "digest mismatch"},
+		{"bundle other key", vb(k.Public(), data, otherBundle), "signed by another key"},
+		{"bundle media type", vb(k.Public(), data, bytes.Replace(b, []byte("v0.3+json"), []byte("v9+json"), 1)), "unsupported media type"},
+		{"bundle not json", vb(k.Public(), data, []byte("{")), "bundle: not valid JSON"},
+		{"bundle no signature", vb(k.Public(), data, []byte(`{"mediaType":"`+BundleMediaType+`"}`)), "no message signature"},
+		{"bundle both contents", vb(k.Public(), data, bytes.Replace(b, []byte(`"messageSignature"`), []byte(`"dsseEnvelope":{},"messageSignature"`), 1)), "both a message signature and a DSSE envelope"},
+		{"bundle dsse", vb(k.Public(), data, []byte(`{"mediaType":"`+BundleMediaType+`","dsseEnvelope":{}}`)), "DSSE envelope bundles are not supported"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.err == nil || !strings.Contains(tc.err.Error(), tc.want) {
@@ -74,7 +80,7 @@ func TestCosignRefusals(t *testing.T) {
 	_ = json.Unmarshal(sig2, &ob)
 	bb.MessageSignature.Signature = ob.MessageSignature.Signature
 	swapped, _ := json.Marshal(&bb)
-	if err := VerifyBundle(k.Public(), data, swapped); !errors.Is(err, ErrBadSignature) {
+	if err := vb(k.Public(), data, swapped); !errors.Is(err, ErrBadSignature) {
 		t.Fatalf("swapped signature: %v", err)
 	}
 }
@@ -91,7 +97,7 @@ func TestCosignMadeSignatures(t *testing.T) {
 	if err := VerifyBlob(pub, data, sig); err != nil {
 		t.Fatalf("cosign sign-blob signature: %v", err)
 	}
-	if err := VerifyBundle(pub, data, b); err != nil {
+	if _, err := VerifyBundle(pub, data, b); err != nil {
 		t.Fatalf("cosign bundle: %v", err)
 	}
 	// Our hint for the key is the one cosign wrote.

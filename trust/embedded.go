@@ -70,7 +70,7 @@ func SignDetached(bin, existing []byte, key *PrivateKey, opts SignOptions) ([]by
 // data and returns the data and the canonical body.
 func prepareSign(bin, detached []byte, key *PrivateKey, opts SignOptions, isDetached bool) (*wasmsig.Data, *wasmsig.Body, error) {
 	if key.Type() != Ed25519 {
-		return nil, nil, fmt.Errorf("sign: embedded signatures need an ed25519 key, got %s (use --format cosign for ecdsa-p256)", key.Type())
+		return nil, nil, fmt.Errorf("sign: embedded signatures need an ed25519 key, got %s: the wasmsign2 format defines no other algorithm (sign with --format cosign instead)", key.Type())
 	}
 	secs, err := wasm.Sections(bin)
 	if err != nil {
@@ -128,7 +128,7 @@ func prepareSign(bin, detached []byte, key *PrivateKey, opts SignOptions, isDeta
 			continue
 		}
 		for _, s := range set.Signatures {
-			if ed25519.Verify(pub.ed25519Key(), data.Message(set.Hashes), s.Signature) {
+			if verifyEd25519(pub.ed25519Key(), data.Message(set.Hashes), s.Signature) {
 				return nil, nil, fmt.Errorf("sign: the module is already signed by this key (%s)", pub.Fingerprint())
 			}
 		}
@@ -279,7 +279,7 @@ func VerifyModule(bin, detached []byte, keys []*PublicKey) (*EmbeddedResult, err
 				if err := checks.spend(); err != nil {
 					return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 				}
-				signed[i] = ed25519.Verify(pk, msg, sig.Signature)
+				signed[i] = verifyEd25519(pk, msg, sig.Signature)
 			}
 		}
 	}

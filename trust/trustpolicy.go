@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/wasmward/wasmward/internal/yamlstrict"
 )
 
@@ -44,11 +46,12 @@ type policyFile struct {
 	Keys []struct {
 		Name      string `yaml:"name"`
 		PublicKey string `yaml:"public_key"`
+		RSAScheme string `yaml:"rsa_scheme"`
 	} `yaml:"keys"`
 	Rules []struct {
-		Modules   string   `yaml:"modules"`
-		Keys      []string `yaml:"keys"`
-		Threshold *int     `yaml:"threshold"`
+		Modules   string    `yaml:"modules"`
+		Keys      []string  `yaml:"keys"`
+		Threshold yaml.Node `yaml:"threshold"`
 	} `yaml:"rules"`
 	RequireSignature *bool `yaml:"require_signature"`
 }
@@ -98,6 +101,11 @@ func ParsePolicy(data []byte, name, dir string) (*Policy, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s (%s): %w", where, k.Name, err)
 		}
+		if k.RSAScheme != "" || pk.Type() == RSA {
+			if pk, err = pk.WithRSAScheme(RSAScheme(k.RSAScheme)); err != nil {
+				return nil, fmt.Errorf("%s (%s): %w", where, k.Name, err)
+			}
+		}
 		for _, o := range p.keys {
 			if o.key.Equal(pk) {
 				return nil, fmt.Errorf("%s (%s): same public key as %q", where, k.Name, o.name)
@@ -129,9 +137,9 @@ func ParsePolicy(data []byte, name, dir string) (*Policy, error) {
 			}
 			seen[k] = true
 		}
-		t := 1
-		if r.Threshold != nil {
-			t = *r.Threshold
+		t, err := threshold(&r.Threshold, name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
 		}
 		if t < 1 || t > len(r.Keys) {
 			return nil, fmt.Errorf("%s: threshold %d: must be between 1 and the %d key(s) listed", where, t, len(r.Keys))
@@ -139,6 +147,23 @@ func ParsePolicy(data []byte, name, dir string) (*Policy, error) {
 		p.rules = append(p.rules, Rule{Modules: r.Modules, Keys: append([]string(nil), r.Keys...), Threshold: t})
 	}
 	return p, nil
+}
+
+// threshold reads a rule's threshold: 1 when absent, else an integer.
+// YAML would turn 1.9 into 1 and null into "absent" when decoding into an
+// int, silently weakening a k-of-n rule, so both are refused with the line.
+func threshold(n *yaml.Node, file string) (int, error) {
+	if n.Kind == 0 {
+		return 1, nil
+	}
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
+		return 0, fmt.Errorf("%s:%d: threshold %q: want an integer", file, n.Line, n.Value)
+	}
+	var t int
+	if err := n.Decode(&t); err != nil {
+		return 0, fmt.Errorf("%s:%d: threshold %q: %w", file, n.Line, n.Value, err)
+	}
+	return t, nil
 }
 
 // RequireSignature reports whether unsigned modules are refused.

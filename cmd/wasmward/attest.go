@@ -10,7 +10,8 @@ import (
 )
 
 func newAttestCmd(s streams) *cobra.Command {
-	var policyFile, key, out, name, appendTo, passEnv string
+	var policyFile, out, name, appendTo string
+	var key keyFlags
 	cmd := &cobra.Command{
 		Use:   "attest MODULE --policy FILE --key KEY -o FILE.intoto.json",
 		Short: "Sign a capability manifest: the policy a module may run under",
@@ -31,7 +32,7 @@ attests MODULE: the same binary, under the same name (--name).`,
 			if err != nil {
 				return err
 			}
-			k, err := loadKey(key, passEnv)
+			k, err := key.load(s)
 			if err != nil {
 				return err
 			}
@@ -62,11 +63,10 @@ attests MODULE: the same binary, under the same name (--name).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&policyFile, "policy", "", "policy file (YAML) the module is granted")
-	f.StringVar(&key, "key", "", "private key file")
+	key.register(f)
 	f.StringVarP(&out, "output", "o", "", "write the attestation (DSSE JSON) here")
 	f.StringVar(&name, "name", "", "module name in the statement (default: file base name without .wasm)")
 	f.StringVar(&appendTo, "append", "", "add a signature to this existing attestation")
-	f.StringVar(&passEnv, "password-env", defaultPasswordEnv, "environment variable holding the private key's passphrase")
 	cmd.MarkFlagsMutuallyExclusive("policy", "append")
 	cmd.MarkFlagsOneRequired("policy", "append")
 	if err := cmd.MarkFlagRequired("output"); err != nil {

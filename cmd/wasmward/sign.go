@@ -12,7 +12,8 @@ import (
 )
 
 func newSignCmd(s streams) *cobra.Command {
-	var key, out, detached, format, bundle, version, passEnv string
+	var out, detached, format, bundle, version string
+	var key keyFlags
 	var noKeyID bool
 	cmd := &cobra.Command{
 		Use:   "sign MODULE --key KEY (-o OUT | --detached FILE | --format cosign)",
@@ -25,12 +26,14 @@ write the signed module to -o OUT. Signing a signed module adds a signer.
 signature covers (used for rollback protection). --detached FILE writes the
 signature section payload on its own instead (adding to FILE if it exists).
 
---format cosign: sign like 'cosign sign-blob --key': a base64 ECDSA P-256
-signature over the SHA-256 of the file, to -o OUT (stdout without -o), and with
---bundle FILE a Sigstore bundle v0.3 (no transparency log).
+--format cosign: sign like 'cosign sign-blob --key': a base64 ECDSA P-256 or
+RSA (--rsa-scheme pkcs1v15, cosign's, or pss) signature over the SHA-256 of the
+file, to -o OUT (stdout without -o), and with --bundle FILE a Sigstore bundle
+v0.3 (no transparency log). The wasmsign2 format has Ed25519 only.
 
 Encrypted keys are opened with the passphrase in $` + defaultPasswordEnv + ` (see
---password-env) or $COSIGN_PASSWORD.`,
+--password-env) or $COSIGN_PASSWORD; an empty variable counts as unset. A key
+file that group or others may read is refused.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch format {
@@ -52,7 +55,7 @@ Encrypted keys are opened with the passphrase in $` + defaultPasswordEnv + ` (se
 			if err != nil {
 				return err
 			}
-			k, err := loadKey(key, passEnv)
+			k, err := key.load(s)
 			if err != nil {
 				return err
 			}
@@ -87,7 +90,7 @@ Encrypted keys are opened with the passphrase in $` + defaultPasswordEnv + ` (se
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&key, "key", "", "private key file (PEM, cosign encrypted, or raw wasmsign2)")
+	key.register(f)
 	f.StringVarP(&out, "output", "o", "", "write the signed module (wasmsig) or the base64 signature (cosign) here")
 	f.StringVar(&detached, "detached", "", "write a detached wasmsig signature to FILE instead of embedding it")
 	f.StringVar(&format, "format", "wasmsig", "signature format: wasmsig or cosign")
@@ -96,13 +99,12 @@ Encrypted keys are opened with the passphrase in $` + defaultPasswordEnv + ` (se
 	alias(f, "version", "module-version")
 	cmd.MarkFlagsMutuallyExclusive("output", "detached")
 	f.BoolVar(&noKeyID, "no-key-id", false, "leave the key ID out of the signature")
-	f.StringVar(&passEnv, "password-env", defaultPasswordEnv, "environment variable holding the private key's passphrase")
 	return cmd
 }
 
 func signCosign(s streams, k *trust.PrivateKey, bin []byte, out, bundle string) error {
-	if k.Type() != trust.ECDSAP256 {
-		return usageErr("sign: --format cosign needs an ecdsa-p256 key, got %s", k.Type())
+	if k.Type() == trust.Ed25519 {
+		return usageErr("sign: --format cosign needs an ecdsa-p256 or rsa key, got %s", k.Type())
 	}
 	sig, err := trust.SignBlob(k, bin)
 	if err != nil {

@@ -37,7 +37,7 @@ func TestTrustCommands(t *testing.T) {
 	if code, _, e := trustRun(t, "keygen", "--output-key-prefix", p("ci")); code != 1 || !strings.Contains(e, "already exists") {
 		t.Fatalf("keygen over an existing key: %d %s", code, e)
 	}
-	if code, _, _ := trustRun(t, "keygen", "--type", "rsa", "--output-key-prefix", p("x")); code != 2 {
+	if code, _, _ := trustRun(t, "keygen", "--type", "dsa", "--output-key-prefix", p("x")); code != 2 {
 		t.Fatalf("keygen bad type: %d", code)
 	}
 	// Private keys never reach the output.

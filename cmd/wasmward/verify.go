@@ -10,7 +10,7 @@ import (
 )
 
 func newVerifyCmd(s streams) *cobra.Command {
-	var trustFile, name, detached, format, sigFile, bundle, attestation string
+	var trustFile, name, detached, format, sigFile, bundle, attestation, rsaScheme string
 	var keys []string
 	cmd := &cobra.Command{
 		Use:   "verify MODULE (--trust FILE | --key PUB...)",
@@ -24,7 +24,10 @@ file's base name without .wasm), or against the keys --key PUB (any one suffices
 against the trust policy and prints the policy it grants.
 
 --format cosign: --sig FILE (cosign sign-blob output) or --bundle FILE (Sigstore
-bundle), with --key cosign.pub, offline (no transparency log).`,
+bundle), with --key cosign.pub (ecdsa-p256, or rsa with --rsa-scheme pkcs1v15,
+the default, or pss), offline: transparency log entries and timestamps in a
+bundle are not verified, and a warning says so; keyless (certificate) bundles
+are refused.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if name == "" {
@@ -60,6 +63,15 @@ bundle), with --key cosign.pub, offline (no transparency log).`,
 				p, err := trust.LoadPublicKey(k)
 				if err != nil {
 					return withCode(exitUsage, err)
+				}
+				if p.Type() == trust.RSA {
+					scheme, err := trust.ParseRSAScheme(rsaScheme)
+					if err != nil {
+						return usageErr("--rsa-scheme: %v", err)
+					}
+					if p, err = p.WithRSAScheme(scheme); err != nil {
+						return withCode(exitUsage, err)
+					}
 				}
 				pubs = append(pubs, p)
 			}
@@ -137,6 +149,7 @@ bundle), with --key cosign.pub, offline (no transparency log).`,
 	f.StringVar(&format, "format", "wasmsig", "signature format: wasmsig or cosign")
 	f.StringVar(&sigFile, "sig", "", "cosign: base64 signature file (cosign sign-blob output)")
 	f.StringVar(&bundle, "bundle", "", "cosign: Sigstore bundle file")
+	f.StringVar(&rsaScheme, "rsa-scheme", "", "rsa keys given with --key: pkcs1v15 (default, cosign's) or pss")
 	f.StringVar(&attestation, "attestation", "", "signed capability manifest (DSSE in-toto JSON) to verify too")
 	cmd.MarkFlagsMutuallyExclusive("trust", "key")
 	cmd.MarkFlagsMutuallyExclusive("sig", "bundle")
@@ -149,8 +162,12 @@ func verifyCosign(s streams, key *trust.PublicKey, bin []byte, sigFile, bundle s
 		if err != nil {
 			return err
 		}
-		if err := trust.VerifyBundle(key, bin, b); err != nil {
+		res, err := trust.VerifyBundle(key, bin, b)
+		if err != nil {
 			return withCode(exitFailure, err)
+		}
+		for _, u := range res.Unverified {
+			fmt.Fprintf(s.err, "wasmward: warning: the bundle carries %s\n", u)
 		}
 	} else {
 		sig, err := readInput("signature", sigFile)
@@ -161,7 +178,7 @@ func verifyCosign(s streams, key *trust.PublicKey, bin []byte, sigFile, bundle s
 			return withCode(exitFailure, err)
 		}
 	}
-	fmt.Fprintf(s.out, "verified: signed by %s %s\n", key.Type(), key.Fingerprint())
+	fmt.Fprintf(s.out, "verified: signed by %s %s\n", key.Description(), key.Fingerprint())
 	return nil
 }
 

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/wasmward/wasmward/trust/internal/strictjson"
 )
 
 // Envelope is a DSSE envelope as JSON carries it.
@@ -38,8 +40,14 @@ func PAE(payloadType string, payload []byte) []byte {
 }
 
 // Parse decodes an envelope and its payload. It refuses an envelope without
-// payload type or signatures, and base64 that does not decode.
+// payload type or signatures, base64 that does not decode, and a key given
+// twice in any object (also in another letter case).
 func Parse(data []byte) (*Envelope, []byte, error) {
+	// encoding/json lets a repeated or case-variant key win silently; a
+	// signed document must not mean two things to two readers.
+	if err := strictjson.Unique(data); err != nil {
+		return nil, nil, fmt.Errorf("dsse envelope: %w", err)
+	}
 	var e Envelope
 	if err := json.Unmarshal(data, &e); err != nil {
 		return nil, nil, fmt.Errorf("dsse envelope: %w", err)
