@@ -15,9 +15,10 @@ import (
 // State remembers, per module name, the highest version a host accepted, so
 // that an older signed build cannot be replayed (rollback protection). It is
 // a small JSON file rewritten atomically (temporary file, fsync, rename) on
-// every change, and re-read before every decision so that several State
-// values (or processes, see docs/trust.md) see each other's writes. It is
-// safe for concurrent use.
+// every change. Each decision (read, check, write) holds an exclusive flock
+// on a companion file, PATH.lock, so that State values in one process and
+// in several processes sharing the file never lose each other's updates. It
+// is safe for concurrent use.
 type State struct {
 	path string
 	mu   sync.Mutex
@@ -87,6 +88,13 @@ func (s *State) Admit(ctx context.Context, module, version string, allowDowngrad
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// The lock is on PATH.lock, not on PATH: the write replaces PATH by a
+	// rename, and a lock on the replaced file would exclude nobody.
+	unlock, err := lockFile(ctx, s.path+".lock")
+	if err != nil {
+		return &RefusedError{Module: module, Reason: ReasonState, Err: err}
+	}
+	defer unlock()
 	f, err := s.read()
 	if err != nil {
 		return &RefusedError{Module: module, Reason: ReasonState, Err: err}
