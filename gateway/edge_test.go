@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmward/wasmward/audit"
 	"github.com/wasmward/wasmward/policy"
 	"github.com/wasmward/wasmward/sandbox"
 )
@@ -32,6 +33,13 @@ type served struct {
 // serveFake builds a fake-module server from yml and serves it.
 func serveFake(t *testing.T, yml string, fn func(context.Context, sandbox.Invocation) (*sandbox.Report, error)) *served {
 	t.Helper()
+	return serveFakeAudit(t, yml, fn)
+}
+
+// serveFakeAudit is serveFake that also opens the configuration's audit
+// log (closed after the server stops).
+func serveFakeAudit(t *testing.T, yml string, fn func(context.Context, sandbox.Invocation) (*sandbox.Report, error)) *served {
+	t.Helper()
 	if !strings.Contains(yml, "drain_delay:") {
 		yml = "drain_delay: 0\n" + yml
 	}
@@ -40,7 +48,15 @@ func serveFake(t *testing.T, yml string, fn func(context.Context, sandbox.Invoca
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
+	var al *audit.Log
+	if cfg.AuditLog != "" {
+		if al, err = audit.OpenOptions(cfg.AuditLog, cfg.Audit); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { al.Close() })
+	}
 	s, err := New(context.Background(), cfg, Options{
+		Audit:  al,
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		compile: func(context.Context, []byte, policy.Policy) (module, error) {
 			return &fakeModule{run: fn}, nil

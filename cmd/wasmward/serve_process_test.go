@@ -1,0 +1,399 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wasmward/wasmward/internal/fixture"
+)
+
+// Chaos tests of `wasmward serve` as a real child process (the test binary
+// re-executed as the CLI, see TestMain): signals, a broken log pipe, the
+// process's own open-file limit.
+
+// serveProc is a running `wasmward serve` child.
+type serveProc struct {
+	cmd        *exec.Cmd
+	pub, admin string
+	audit      string
+	done       chan struct{}
+	stderr     *lockedBuffer // when not given a pipe
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startServe writes a configuration (cfg, plus the hello route and an
+// audit log) and starts the CLI on it. wrap, when set, runs the CLI through
+// `sh -c` with that shell prefix (for ulimit). stderr nil collects it.
+func startServe(t *testing.T, cfg string, stderr *os.File, wrap string, extra ...string) *serveProc {
+	t.Helper()
+	dir := t.TempDir()
+	p := &serveProc{pub: freePort(t), admin: freePort(t), audit: filepath.Join(dir, "audit.jsonl"), done: make(chan struct{})}
+	cfgPath := filepath.Join(dir, "gw.yaml")
+	yml := cfg + "\naudit_log: " + p.audit + "\nroutes:\n  - route: /hello\n    module: " + fixture.Path(t, "gw_hello") + "\n"
+	if err := os.WriteFile(cfgPath, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"serve", "--config", cfgPath, "--listen", p.pub, "--admin-listen", p.admin}, extra...)
+	if wrap != "" {
+		p.cmd = exec.Command("/bin/sh", append([]string{"-c", wrap + ` && exec "$0" "$@"`, exe}, args...)...)
+	} else {
+		p.cmd = exec.Command(exe, args...)
+	}
+	p.cmd.Env = append(os.Environ(), "WASMWARD_TEST_CLI=1")
+	if stderr != nil {
+		p.cmd.Stderr = stderr
+	} else {
+		p.stderr = &lockedBuffer{}
+		p.cmd.Stderr = p.stderr
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			p.cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	for end := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if resp, err := http.Get("http://" + p.admin + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("serve exited early: %v\n%s", p.cmd.ProcessState, p.stderrText())
+		default:
+		}
+		if time.Now().After(end) {
+			t.Fatalf("serve never ready\n%s", p.stderrText())
+		}
+	}
+	return p
+}
+
+func (p *serveProc) stderrText() string {
+	if p.stderr == nil {
+		return ""
+	}
+	return p.stderr.String()
+}
+
+func (p *serveProc) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wait waits for the process to exit and returns its exit code (-1 when a
+// signal killed it).
+func (p *serveProc) wait(t *testing.T, d time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(d):
+		t.Fatalf("serve did not exit within %v\n%s", d, p.stderrText())
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
+
+func (p *serveProc) hello(t *testing.T) {
+	t.Helper()
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get("http://" + p.pub + "/hello")
+	if err != nil {
+		t.Fatalf("GET /hello: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "hello from C\n" {
+		t.Fatalf("GET /hello: %d %q", resp.StatusCode, b)
+	}
+}
+
+// auditEndsWithStop checks the audit log: intact, one server_stop, last.
+func (p *serveProc) auditEndsWithStop(t *testing.T) {
+	t.Helper()
+	if code, out, errOut := gwCLI(context.Background(), "audit", "verify", p.audit); code != 0 {
+		t.Fatalf("audit verify: %d %s %s", code, out, errOut)
+	}
+	b, err := os.ReadFile(p.audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if !strings.Contains(lines[len(lines)-1], `"type":"server_stop"`) || strings.Count(string(b), `"type":"server_stop"`) != 1 {
+		t.Fatalf("the audit log does not end with its one server_stop:\n%s", b)
+	}
+}
+
+// SIGTERM under keep-alive load loses no request: every request fully sent
+// gets its response (the last ones with Connection: close), /readyz goes
+// 503 first, the process exits 0 and server_stop is the audit log's last
+// record (before: 7-8 of 8 requests sent on idle keep-alive connections got
+// no reply, and readiness flipped when the listener closed).
+func TestServeSIGTERMUnderKeepAliveLoad(t *testing.T) {
+	p := startServe(t, "rate_limit: {requests_per_second: 0}\ndrain_delay: 300ms\nshutdown_timeout: 5s", nil, "")
+	const clients = 8
+	var sent, answered, closing, lost atomic.Int64
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for i := 0; i < clients; i++ {
+		c, err := net.Dial("tcp", p.pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		wg.Add(1)
+		go func(c net.Conn) {
+			defer wg.Done()
+			br := bufio.NewReader(c)
+			for {
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				if _, err := io.WriteString(c, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+					return // not fully sent: not a lost request
+				}
+				sent.Add(1)
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					lost.Add(1)
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || string(b) != "hello from C\n" {
+					lost.Add(1)
+					return
+				}
+				answered.Add(1)
+				if resp.Close {
+					closing.Add(1)
+					return // the server said it closes: a client moves on
+				}
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				// Idle a little now and then, like a real keep-alive client.
+				if answered.Load()%7 == 0 {
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+		}(c)
+	}
+	time.Sleep(300 * time.Millisecond)
+	p.signal(t, syscall.SIGTERM)
+	// Readiness goes first, while the listener still accepts.
+	for end := time.Now().Add(2 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		resp, err := http.Get("http://" + p.admin + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 503 {
+				break
+			}
+		}
+		if time.Now().After(end) {
+			t.Fatal("/readyz never 503 after SIGTERM")
+		}
+	}
+	code := p.wait(t, 15*time.Second)
+	close(stop)
+	wg.Wait()
+	t.Logf("sent %d, answered %d, closed by Connection: close %d", sent.Load(), answered.Load(), closing.Load())
+	if lost.Load() != 0 || sent.Load() != answered.Load() {
+		t.Fatalf("%d requests lost (sent %d, answered %d)\n%s", lost.Load(), sent.Load(), answered.Load(), p.stderrText())
+	}
+	if closing.Load() != clients {
+		t.Errorf("%d of %d connections ended by Connection: close", closing.Load(), clients)
+	}
+	if code != 0 {
+		t.Fatalf("exit %d after a clean drain\n%s", code, p.stderrText())
+	}
+	p.auditEndsWithStop(t)
+}
+
+// SIGHUP is logged and ignored (before: it killed the gateway with no stop
+// record).
+func TestServeSIGHUPIgnored(t *testing.T) {
+	p := startServe(t, "drain_delay: 0", nil, "")
+	p.signal(t, syscall.SIGHUP)
+	for end := time.Now().Add(5 * time.Second); !strings.Contains(p.stderrText(), "SIGHUP ignored"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("no log line for SIGHUP\n%s", p.stderrText())
+		}
+	}
+	p.hello(t)
+	p.signal(t, syscall.SIGTERM)
+	if code := p.wait(t, 15*time.Second); code != 0 {
+		t.Fatalf("exit %d\n%s", code, p.stderrText())
+	}
+	p.auditEndsWithStop(t)
+}
+
+// A broken stderr pipe does not kill the gateway: log writes fail with
+// EPIPE and are dropped, requests are served, SIGTERM still drains cleanly
+// (before: the next log line killed it with SIGPIPE).
+func TestServeBrokenLogPipe(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Debug level: every request writes an access log line.
+	p := startServe(t, "drain_delay: 0\nrate_limit: {requests_per_second: 0}", w, "", "--log-level", "debug")
+	w.Close()
+	r.Close() // the log's reader is gone
+	for i := 0; i < 20; i++ {
+		p.hello(t)
+	}
+	select {
+	case <-p.done:
+		t.Fatalf("serve died: %v", p.cmd.ProcessState)
+	default:
+	}
+	p.signal(t, syscall.SIGTERM)
+	if code := p.wait(t, 15*time.Second); code != 0 {
+		t.Fatalf("exit %d (%v)", code, p.cmd.ProcessState)
+	}
+	p.auditEndsWithStop(t)
+}
+
+// Under a small open-file limit (ulimit -n 256, which the process cannot
+// raise), a flood of idle connections and then of busy ones never takes the
+// descriptors of the admin listener or the audit log: connections.max is
+// lowered to fit, idle connections are evicted for new clients, busy ones
+// past the limit are closed, /healthz answers throughout, and the public
+// listener serves again once the flood lets go (before: EMFILE, and both
+// listeners timed out).
+func TestServeFDExhaustion(t *testing.T) {
+	p := startServe(t, "drain_delay: 0\nrate_limit: {requests_per_second: 0}\nrequest: {timeout: 30s}", nil, "ulimit -n 256")
+	if !strings.Contains(p.stderrText(), "connections.max lowered") {
+		t.Fatalf("no warning about the lowered limit:\n%s", p.stderrText())
+	}
+	health := func(when string) {
+		t.Helper()
+		c := http.Client{Timeout: 3 * time.Second}
+		resp, err := c.Get("http://" + p.admin + "/healthz")
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: /healthz %v %v", when, resp, err)
+		}
+		resp.Body.Close()
+	}
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	// 300 idle connections (more than the process could hold).
+	for i := 0; i < 300; i++ {
+		c, err := net.DialTimeout("tcp", p.pub, 3*time.Second)
+		if err != nil {
+			t.Fatalf("dial %d: %v", i, err)
+		}
+		conns = append(conns, c)
+	}
+	health("300 idle connections")
+	p.hello(t)
+	// 300 busy connections: half a request head each.
+	for i := 0; i < 300; i++ {
+		c, err := net.DialTimeout("tcp", p.pub, 3*time.Second)
+		if err != nil {
+			t.Fatalf("dial busy %d: %v", i, err)
+		}
+		io.WriteString(c, "GET /hello HTTP/1.1\r\nHost: x\r\n")
+		conns = append(conns, c)
+	}
+	health("300 busy connections")
+	for _, c := range conns {
+		c.Close()
+	}
+	conns = nil
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		c := http.Client{Timeout: 2 * time.Second}
+		resp, err := c.Get("http://" + p.pub + "/hello")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(end) {
+			t.Fatalf("public listener did not recover: %v", err)
+		}
+	}
+	m := fetch(t, "http://"+p.admin+"/metrics")
+	if !strings.Contains(m, `wasmward_connections_refused_total{listener="public",reason="limit"}`) ||
+		!strings.Contains(m, `wasmward_connections_evicted_total{reason="limit"}`) {
+		t.Errorf("metrics lack refusals or evictions:\n%s", grepMetric(m, "wasmward_connections"))
+	}
+	if strings.Contains(p.stderrText(), "too many open files") {
+		t.Errorf("the process ran out of descriptors:\n%s", p.stderrText())
+	}
+	p.signal(t, syscall.SIGTERM)
+	if code := p.wait(t, 15*time.Second); code != 0 {
+		t.Fatalf("exit %d\n%s", code, p.stderrText())
+	}
+	p.auditEndsWithStop(t)
+}
+
+func fetch(t *testing.T, url string) string {
+	t.Helper()
+	c := http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func grepMetric(text, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return fmt.Sprint(strings.Join(out, "\n"))
+}
