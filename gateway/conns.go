@@ -35,7 +35,7 @@ type connTracker struct {
 type trackedConn struct {
 	net.Conn
 	t    *connTracker
-	addr netip.Addr
+	addr netip.Addr // the client's key (clientKey)
 
 	state     atomic.Int32 // http.ConnState
 	gotBytes  atomic.Bool  // bytes read since the connection last went idle
@@ -89,14 +89,16 @@ func (t *connTracker) admit(c net.Conn) *trackedConn {
 	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
 		addr = ap.Addr().Unmap()
 	}
-	tc := &trackedConn{Conn: c, t: t, addr: addr}
+	exempt := isTrusted(addr, t.exempt)
+	tc := &trackedConn{Conn: c, t: t, addr: clientKey(addr)}
+	addr = tc.addr
 	tc.state.Store(int32(http.StateNew))
 	tc.idleSince.Store(time.Now().UnixNano())
 
 	var victims []*trackedConn
 	refused := ""
 	t.mu.Lock()
-	if t.perClient > 0 && !isTrusted(addr, t.exempt) && t.byAddr[addr] >= t.perClient {
+	if t.perClient > 0 && !exempt && t.byAddr[addr] >= t.perClient {
 		if v := t.oldestIdle(func(o *trackedConn) bool { return o.addr == addr }); v != nil {
 			t.forget(v)
 			victims = append(victims, v)

@@ -49,12 +49,7 @@ func (c *clientLimiter) allow(addr netip.Addr, now time.Time) (bool, time.Durati
 	if c == nil {
 		return true, 0
 	}
-	key := addr
-	if addr.Is6() {
-		if p, err := addr.Prefix(64); err == nil {
-			key = p.Addr()
-		}
-	}
+	key := clientKey(addr)
 	c.mu.Lock()
 	var lim *rate.Limiter
 	if e, ok := c.clients[key]; ok {
@@ -78,6 +73,18 @@ func (c *clientLimiter) allow(addr netip.Addr, now time.Time) (bool, time.Durati
 	}
 	c.mu.Unlock()
 	return ok, wait
+}
+
+// clientKey is the key of a client address for per-client limits: the
+// address, or its /64 for IPv6 (the smallest block an end site gets, so
+// rotating addresses within it does not mint fresh budgets).
+func clientKey(addr netip.Addr) netip.Addr {
+	if addr.Is6() {
+		if p, err := addr.Prefix(64); err == nil {
+			return p.Addr()
+		}
+	}
+	return addr
 }
 
 // size reports the clients tracked.
