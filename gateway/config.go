@@ -127,6 +127,10 @@ type Route struct {
 	// Methods, when not empty, are the only methods the route accepts (405
 	// otherwise). When empty, every method but CONNECT and TRACE.
 	Methods []string
+	// StreamBody passes a body with a declared Content-Length to the guest's
+	// stdin as it arrives instead of buffering it first; the route's
+	// instance slot is held while it arrives.
+	StreamBody bool
 }
 
 // AdminOff as admin_listen (or --admin-listen) disables the admin listener.
@@ -225,6 +229,7 @@ type fileRoute struct {
 	MaxConcurrency *int      `yaml:"max_concurrency"`
 	PassHeaders    []string  `yaml:"pass_headers"`
 	Methods        []string  `yaml:"methods"`
+	StreamBody     bool      `yaml:"stream_body"`
 	line           int
 }
 
@@ -350,7 +355,7 @@ func ParseConfig(data []byte, name string, readModule func(path string) ([]byte,
 	seen := map[string]int{}
 	for i, fr := range f.Routes {
 		where := fmt.Sprintf("%s:%d: routes[%d]", name, fr.line, i)
-		r := Route{Module: fr.Module, MaxConcurrency: DefaultMaxConcurrency, PassHeaders: pass}
+		r := Route{Module: fr.Module, MaxConcurrency: DefaultMaxConcurrency, PassHeaders: pass, StreamBody: fr.StreamBody}
 		r.Path, r.Prefix, err = parseRoute(fr.Route)
 		if err != nil {
 			return nil, fmt.Errorf("%s: route: %w", where, err)

@@ -583,3 +583,61 @@ func lastRecordIs(t *testing.T, path, typ string) {
 		t.Fatalf("%d server_stop records", n)
 	}
 }
+
+// A stream_body route hands a declared-length body to the guest's stdin as
+// it arrives: the guest reads the first half while the client still holds
+// the second, and the body takes no body budget.
+func TestStreamBodyToStdin(t *testing.T) {
+	gotFirst := make(chan struct{})
+	sv := serveFake(t, `
+rate_limit: {requests_per_second: 0}
+request: {max_body: 1MiB, timeout: 5s, body_budget: 64KiB, body_budget_wait: 0}
+routes:
+  - {route: /s, module: m.wasm, stream_body: true}
+`, func(_ context.Context, in sandbox.Invocation) (*sandbox.Report, error) {
+		if in.NonBlocking {
+			return nil, errors.New("a streamed body must not run as NonBlocking")
+		}
+		buf := make([]byte, 256<<10)
+		if _, err := io.ReadFull(in.Stdin, buf); err != nil {
+			return nil, err
+		}
+		close(gotFirst)
+		rest, _ := io.Copy(io.Discard, in.Stdin)
+		var cl string
+		for _, kv := range in.Env {
+			if v, ok := strings.CutPrefix(kv, "CONTENT_LENGTH="); ok {
+				cl = v
+			}
+		}
+		fmt.Fprintf(in.Stdout, "Content-Type: text/plain\n\n%d %s", int64(len(buf))+rest, cl)
+		return &sandbox.Report{Outcome: sandbox.OutcomeExit}, nil
+	})
+	peak := budgetWatch(sv.s)
+	c, err := net.Dial("tcp", sv.pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "POST /s HTTP/1.1\r\nHost: x\r\nContent-Length: 524288\r\n\r\n"+strings.Repeat("a", 256<<10))
+	select {
+	case <-gotFirst:
+	case <-time.After(3 * time.Second):
+		t.Fatal("the guest did not get the first half before the client sent the rest")
+	}
+	io.WriteString(c, strings.Repeat("b", 256<<10))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(b) != "524288 524288" {
+		t.Fatalf("%d %q", resp.StatusCode, b)
+	}
+	// The 512KiB body went through with a 64KiB budget: nothing was
+	// charged for it (the response's few bytes are).
+	if p := peak(); p > 8<<10 {
+		t.Fatalf("budget peak %d for a streamed body", p)
+	}
+}

@@ -43,6 +43,8 @@ type reqState struct {
 	revoked bool
 	// lease is the request's share of the body budget.
 	lease lease
+	// bodyLen is CONTENT_LENGTH: the body's length, -1 without a body.
+	bodyLen int64
 }
 
 // Buffers above this are dropped instead of pooled, so one large request
@@ -278,12 +280,23 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 	// The body, whole and capped, before a slot is taken: a slow upload
 	// must not hold an instance slot. The read deadline is the request's.
+	// A route with stream_body takes a declared-length body as the guest
+	// reads it instead (the slot is held while it arrives).
 	st.lease.start(s.budget)
 	defer st.lease.end()
-	if r.Body != nil && r.Body != http.NoBody {
+	hasBody := r.Body != nil && r.Body != http.NoBody
+	stream := hasBody && rt.cfg.StreamBody && r.ContentLength > 0
+	st.bodyLen = -1
+	if hasBody {
 		rc := http.NewResponseController(w)
 		_ = rc.SetReadDeadline(deadline)
-		if status, reason := s.readBody(r, st, start); status != 0 {
+	}
+	if stream {
+		st.bodyLen = r.ContentLength
+	} else if hasBody {
+		status, reason := s.readBody(r, st, start)
+		st.bodyLen = int64(len(st.body))
+		if status != 0 {
 			if reason != "" {
 				s.refuse(rt, reason)
 			}
@@ -313,7 +326,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	st.stdout.reset(s.respLim.MaxHeaderBytes + s.respLim.MaxBody)
 	st.stdout.lease = &st.lease
 	st.stderr.reset(stderrKeep)
-	rep, err := s.run(ctx, rt, st, deadline)
+	var stdin io.Reader
+	if stream {
+		stdin = r.Body
+	}
+	rep, err := s.run(ctx, rt, st, deadline, stdin)
 	if rep == nil || rep.Abandoned || (rep.Violation != nil && rep.Violation.Kind == sandbox.KindTimeout) {
 		// Run may have returned while the guest still runs (the sandbox
 		// abandoned it): never hand its stdin and buffers to another
@@ -412,7 +429,10 @@ func (s *Server) clientClosed(rt *route, rep *sandbox.Report, err, ctxErr error)
 
 // run runs the guest in the slot the caller took, and frees the slot even
 // if Run were to panic.
-func (s *Server) run(ctx context.Context, rt *route, st *reqState, deadline time.Time) (*sandbox.Report, error) {
+// A non-nil stdin (a streamed request body) replaces the buffered one; the
+// run then may block on it, and the sandbox runs the guest under its
+// watchdog.
+func (s *Server) run(ctx context.Context, rt *route, st *reqState, deadline time.Time, stdin io.Reader) (*sandbox.Report, error) {
 	rm := rt.m
 	rm.inFlight.Inc()
 	start := time.Now()
@@ -421,7 +441,7 @@ func (s *Server) run(ctx context.Context, rt *route, st *reqState, deadline time
 		rm.inFlight.Dec()
 		<-rt.sem
 	}()
-	return rt.mod.Run(ctx, sandbox.Invocation{
+	in := sandbox.Invocation{
 		Name:     rt.name,
 		Env:      st.env,
 		Stdin:    &st.stdin,
@@ -430,7 +450,11 @@ func (s *Server) run(ctx context.Context, rt *route, st *reqState, deadline time
 		Deadline: deadline,
 		// The streams are the pooled in-memory buffers above.
 		NonBlocking: true,
-	})
+	}
+	if stdin != nil {
+		in.Stdin, in.NonBlocking = stdin, false
+	}
+	return rt.mod.Run(ctx, in)
 }
 
 // judge turns a run into a failure status (0 when the guest's response is
@@ -648,10 +672,10 @@ func (s *Server) appendEnv(st *reqState, r *http.Request, rt *route, pathInfo st
 	add("PATH_INFO=", pathInfo)
 	add("X_RAW_PATH_INFO=", rawPathInfo(r, rt))
 	add("QUERY_STRING=", r.URL.RawQuery)
-	if r.Body != nil && r.Body != http.NoBody {
+	if st.bodyLen >= 0 {
 		// RFC 3875 4.1.2: set if and only if the request has a body.
 		b = append(b, "CONTENT_LENGTH="...)
-		b = strconv.AppendInt(b, int64(len(st.body)), 10)
+		b = strconv.AppendInt(b, st.bodyLen, 10)
 		ends = append(ends, len(b))
 	}
 	b = client.AppendTo(append(b, "REMOTE_ADDR="...))
