@@ -16,6 +16,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental/sysfs"
 
 	"github.com/wasmward/wasmward/internal/confine"
+	"github.com/wasmward/wasmward/internal/engine"
 	"github.com/wasmward/wasmward/internal/meter"
 	"github.com/wasmward/wasmward/internal/safetext"
 	"github.com/wasmward/wasmward/internal/wasm"
@@ -86,8 +87,10 @@ func refuse(kind, format string, args ...any) error {
 	return &Refusal{Violation: Violation{Kind: kind, Detail: fmt.Sprintf(format, args...)}}
 }
 
-// Compile checks bin against p before the compiler sees it: it must decode,
-// every import must be allowed by p and provided by the host (nothing may be
+// Compile checks bin against p before the compiler sees it: it must decode
+// and use only proposals the runtime executes (internal/engine: a module
+// using GC, memory64, multi-memory, relaxed SIMD, legacy exceptions or
+// threads is refused as "not supported by the runtime"), every import must be allowed by p and provided by the host (nothing may be
 // imported from the reserved "wasmward" namespace), no memory may declare a
 // minimum above p.Limits.Memory and no table one above the table budget
 // (p.Limits.Memory / 8 elements, within [1024, 1<<24]). It then instruments
@@ -113,6 +116,9 @@ func (r *Runtime) Compile(ctx context.Context, bin []byte, p policy.Policy) (*Mo
 	mod, err := wasm.Decode(bin)
 	if err != nil {
 		return nil, refuse(KindInvalidModule, "%v", err)
+	}
+	if u := engine.Check(mod.Features); u.Any() {
+		return nil, refuse(KindInvalidModule, "not supported by the runtime: %s", u)
 	}
 	if err := checkBudget(mod, p); err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
+	"github.com/wasmward/wasmward/internal/engine"
 	"github.com/wasmward/wasmward/internal/meter"
 )
 
@@ -67,8 +68,9 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	// Only the per-instance allocator decides how far memory grows; wazero's
 	// runtime-wide limit is the wasm32 maximum. WithCloseOnContextDone stays
 	// off: instrumentation stops guests at no cost to code that is not
-	// stopped.
-	rc = rc.WithMemoryLimitPages(65536)
+	// stopped. The proposals are what internal/engine says run executes
+	// (every one wazero implements but threads).
+	rc = rc.WithMemoryLimitPages(65536).WithCoreFeatures(engine.RunCoreFeatures)
 	r := &Runtime{cfg: cfg, memPool: newMemPool(), fuelSlice: fuelSlice,
 		jobs: make(chan *runState), closed: make(chan struct{})}
 	if cfg.cacheDir != "" {

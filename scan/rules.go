@@ -17,6 +17,8 @@ type Rule struct {
 const (
 	RuleDecode            = "WW001"
 	RuleValidate          = "WW002"
+	RuleUnsupported       = "WW003"
+	RuleComponent         = "WW004"
 	RuleImportNotAllowed  = "WW101"
 	RuleWASICapability    = "WW102"
 	RuleMemoryUnbounded   = "WW201"
@@ -38,11 +40,17 @@ const (
 
 var rules = []Rule{
 	{RuleDecode, "decode-failed", Critical, "Module does not decode",
-		"The bytes are not a well-formed WebAssembly core module: the binary grammar is violated at the given offset, or the binary is a component, which wasmward does not run.",
+		"The bytes are not a well-formed WebAssembly binary: the binary grammar is violated at the given offset (in a core module, a component, or a core module inside a component).",
 		"Rebuild the module with a conforming toolchain; do not deploy bytes that fail to decode."},
 	{RuleValidate, "validate-failed", Critical, "Module does not validate",
-		"The module decodes but wazero's compiler rejects it (type errors, invalid indices, unsupported proposals).",
+		"The module decodes and uses only proposals wazero implements, but wazero's compiler (with every proposal it implements enabled) rejects it: type errors, invalid indices, or a limitation of the engine.",
 		"Rebuild the module with a toolchain and feature set wazero supports."},
+	{RuleUnsupported, "unsupported-by-runtime", Medium, "Not supported by the runtime",
+		"The module is well-formed but uses a WebAssembly proposal that `wasmward run` does not execute: one wazero does not implement (GC, memory64, multi-memory, relaxed SIMD, legacy exception handling) or one run does not enable (threads). run refuses the module before it starts; other engines may run it.",
+		"Rebuild without the proposal (for example wasm-opt --translate-to-exnref for legacy exceptions, or a 32-bit, single-memory target), or run the module on an engine that implements it."},
+	{RuleComponent, "component", Medium, "WebAssembly component",
+		"The binary is a component (component model, layer 1), not a core module. wasmward decodes its imports, exports and core modules, but `wasmward run` does not run components yet, and the other rules are not applied inside it.",
+		"Run a core module build of the program, or a component runtime; review the component's imports and exports listed in the finding."},
 	{RuleImportNotAllowed, "import-not-allowed", High, "Import outside the policy's allowlist",
 		"The module imports a function, memory, table or global that the policy's capabilities.imports patterns do not allow. It will be refused at instantiation.",
 		"Remove the import from the module, or add a pattern for it to capabilities.imports if the host provides it deliberately."},

@@ -19,10 +19,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/experimental"
-
 	"github.com/wasmward/wasmward/internal/inspect"
 	"github.com/wasmward/wasmward/internal/wasm"
 	"github.com/wasmward/wasmward/policy"
@@ -134,20 +130,18 @@ func Scan(ctx context.Context, name string, bin []byte, opts Options) *Result {
 	}
 	m, err := wasm.Decode(bin)
 	if err != nil {
-		loc := Location{Offset: -1, Function: -1}
-		var we *wasm.Error
-		if errors.As(err, &we) {
-			loc.Offset = we.Offset
-			loc.Section, _, _ = strings.Cut(we.Where, " section")
+		if errors.Is(err, wasm.ErrComponent) {
+			s.component()
+		} else {
+			s.decodeFailed("module", err)
 		}
-		s.add(RuleDecode, Critical, loc, "The module does not decode: %v.", err)
 		res.Findings = s.sorted()
 		return res
 	}
 	s.m = m
 	s.names = inspect.FuncNames(m)
 	s.nImpFunc = inspect.ImportedFuncs(m)
-	if opts.Validate {
+	if notCompiled := s.unsupported(); opts.Validate && notCompiled == 0 {
 		s.validate(ctx)
 	}
 	s.imports()
@@ -206,22 +200,6 @@ func (s *scanner) sectionOffset(id wasm.SectionID) int {
 
 func (s *scanner) funcLoc(section string, off int, idx uint32) Location {
 	return Location{Section: section, Offset: off, Function: int64(idx), FunctionName: s.names[idx]}
-}
-
-// validate compiles the module with wazero's interpreter, with every
-// proposal wazero implements enabled, so only real rejections remain.
-func (s *scanner) validate(ctx context.Context) {
-	cfg := wazero.NewRuntimeConfigInterpreter().
-		WithCoreFeatures(experimental.CoreFeaturesThreads | experimental.CoreFeaturesTailCall | experimental.CoreFeaturesExtendedConst | api.CoreFeaturesV2).
-		WithMemoryLimitPages(65536)
-	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
-	defer rt.Close(ctx)
-	cm, err := rt.CompileModule(ctx, s.bin)
-	if err != nil {
-		s.add(RuleValidate, Critical, Location{Offset: -1, Function: -1}, "wazero rejects the module: %v.", err)
-		return
-	}
-	cm.Close(ctx)
 }
 
 func (s *scanner) imports() {

@@ -142,3 +142,38 @@ func richModule(tb testing.TB) []byte {
 	}
 	return out
 }
+
+// FuzzDecodeComponent checks that no input makes DecodeComponent panic, that
+// every failure is an *Error with an offset inside the input, and that the
+// offsets it reports (entries, core modules) are inside the input.
+func FuzzDecodeComponent(f *testing.F) {
+	f.Add(fixture.Bytes(f, "comp_hello"))
+	f.Add([]byte{0, 'a', 's', 'm', 0x0d, 0, 1, 0, 10, 6, 1, 0, 1, 'a', 1, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := DecodeComponent(b)
+		if err != nil {
+			var we *Error
+			if !errors.As(err, &we) {
+				t.Fatalf("error %v is %T, not *Error", err, err)
+			}
+			if we.Offset < 0 || we.Offset > len(b) {
+				t.Fatalf("error offset %d outside input of %d bytes", we.Offset, len(b))
+			}
+			return
+		}
+		for _, m := range c.AllModules() {
+			if m.Offset < 0 || m.Offset+m.Size > len(b) || (m.Module == nil) == (m.Err == nil) {
+				t.Fatalf("module %+v in %d bytes", m, len(b))
+			}
+			var we *Error
+			if m.Err != nil && (!errors.As(m.Err, &we) || we.Offset < m.Offset || we.Offset > m.Offset+m.Size) {
+				t.Fatalf("module error %v outside the module at %d+%d", m.Err, m.Offset, m.Size)
+			}
+		}
+		for _, e := range append(append([]ComponentExtern(nil), c.Imports...), c.Exports...) {
+			if e.Offset < HeaderSize || e.Offset >= len(b) {
+				t.Fatalf("extern %+v outside input of %d bytes", e, len(b))
+			}
+		}
+	})
+}

@@ -137,6 +137,7 @@ func Sections(bin []byte) ([]Section, error) {
 }
 
 // nextSection reads one section header at r and advances past the section.
+// Offsets in the Section are r's (its base added).
 func nextSection(r *reader) (Section, error) {
 	start := r.pos
 	id, _ := r.byte("section")
@@ -146,27 +147,27 @@ func nextSection(r *reader) (Section, error) {
 	}
 	payloadStart := r.pos
 	if int(size) > r.remaining() {
-		return Section{}, errfAt(start, SectionID(id).String()+" section",
+		return Section{}, errfAt(r.base+start, SectionID(id).String()+" section",
 			"size %d exceeds the %d bytes left", size, r.remaining())
 	}
 	r.pos += int(size)
 	s := Section{
 		ID:            SectionID(id),
-		Offset:        start,
-		PayloadOffset: payloadStart,
+		Offset:        r.base + start,
+		PayloadOffset: r.base + payloadStart,
 		Payload:       r.buf[payloadStart:r.pos:r.pos],
 		Raw:           r.buf[start:r.pos:r.pos],
-		DataOffset:    payloadStart,
+		DataOffset:    r.base + payloadStart,
 	}
 	s.Data = s.Payload
 	if id == 0 {
-		cr := reader{buf: s.Payload, base: payloadStart}
+		cr := reader{buf: s.Payload, base: s.PayloadOffset}
 		name, err := cr.nameBytes("custom section name")
 		if err != nil {
 			return Section{}, err
 		}
 		s.Name = string(name)
-		s.DataOffset = payloadStart + cr.pos
+		s.DataOffset = s.PayloadOffset + cr.pos
 		s.Data = s.Payload[cr.pos:]
 	}
 	return s, nil
