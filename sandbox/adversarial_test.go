@@ -125,10 +125,20 @@ func TestAdvStartFunctionLoopFuel(t *testing.T) {
 	}
 }
 
-// Tail calls are not enabled: a return_call loop is refused, so constant-
-// depth recursion cannot dodge the depth bound.
-func TestAdvTailCallRefused(t *testing.T) {
-	advRefused(t, advRuntime(t), fixture.Bytes(t, "adv_tailloop"), advPolicy(nil), sandbox.KindInvalidModule)
+// Tail calls are enabled (internal/engine.RunCoreFeatures): a return_call
+// loop runs in constant depth, so the depth bound does not stop it, but
+// every function entry is charged: fuel stops it, and without fuel the
+// deadline does.
+func TestAdvTailCallLoopStopped(t *testing.T) {
+	rt := advRuntime(t)
+	m := advCompile(t, rt, fixture.Bytes(t, "adv_tailloop"), advPolicy(func(l *policy.Limits) { l.Fuel = 1000000 }))
+	advViolation(t, advRun(t, m, sandbox.Invocation{}).rep, sandbox.KindFuelExhausted)
+	p := advPolicy(func(l *policy.Limits) { l.Timeout = policy.Duration(500 * time.Millisecond) })
+	r := advRun(t, advCompile(t, rt, fixture.Bytes(t, "adv_tailloop"), p), sandbox.Invocation{})
+	advViolation(t, r.rep, sandbox.KindTimeout)
+	if r.elapsed > 5*time.Second {
+		t.Fatalf("stopped after %v, deadline 500ms", r.elapsed)
+	}
 }
 
 // Recursion through call_indirect hits the depth bound, not the engine.
