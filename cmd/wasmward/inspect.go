@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -18,18 +19,29 @@ func newInspectCmd(s streams) *cobra.Command {
 	var top int
 	cmd := &cobra.Command{
 		Use:   "inspect MODULE",
-		Short: "Describe a module: sections, imports, exports, memories, features, producers, largest functions",
+		Short: "Describe a module (sections, imports, exports, memories, features, producers, largest functions) or a component (imports, exports, core modules)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			bin, err := readModuleFile(args[0])
 			if err != nil {
 				return withCode(exitUsage, err)
 			}
-			m, err := wasm.Decode(bin)
-			if err != nil {
-				return withCode(exitFailure, fmt.Errorf("inspect %s: %w", args[0], err))
+			var rep interface {
+				WriteText(io.Writer) error
 			}
-			rep := inspect.Inspect(filepath.Base(args[0]), bin, m, top)
+			if wasm.IsComponent(bin) {
+				c, err := wasm.DecodeComponent(bin)
+				if err != nil {
+					return withCode(exitFailure, fmt.Errorf("inspect %s: %w", args[0], err))
+				}
+				rep = inspect.InspectComponent(filepath.Base(args[0]), bin, c)
+			} else {
+				m, err := wasm.Decode(bin)
+				if err != nil {
+					return withCode(exitFailure, fmt.Errorf("inspect %s: %w", args[0], err))
+				}
+				rep = inspect.Inspect(filepath.Base(args[0]), bin, m, top)
+			}
 			if asJSON {
 				enc := json.NewEncoder(s.out)
 				enc.SetIndent("", "  ")

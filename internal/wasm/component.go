@@ -169,6 +169,10 @@ func decodeComponent(bin []byte, base, depth int) (*Component, error) {
 	return c, nil
 }
 
+// ComponentSectionName names a component section ID ("core module",
+// "import", ...), or "unknown".
+func ComponentSectionName(id SectionID) string { return compSectionName(id) }
+
 func compSectionName(id SectionID) string {
 	names := [...]string{"custom", "core module", "core instance", "core type", "component", "instance",
 		"alias", "type", "canon", "start", "import", "export", "value"}
