@@ -736,7 +736,7 @@ func formatRecord(seq uint64, t time.Time, prev string, e Event) ([]byte, error)
 // writeHead replaces the sidecar atomically.
 func writeHead(path string, h Head) error {
 	b, _ := json.Marshal(h)
-	return atomicfile.Write(path, append(b, '\n'), 0o600)
+	return atomicfile.WriteContained(path, append(b, '\n'), 0o600)
 }
 
 // ReadHead reads a head sidecar written by Log.

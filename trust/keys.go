@@ -624,7 +624,7 @@ func WriteKeyPair(k *PrivateKey, prefix string, passphrase []byte) error {
 		}
 		return fmt.Errorf("write private key: %w", err)
 	}
-	if err := atomicfile.Write(prefix+".pub", k.pub.MarshalPEM(), 0o644); err != nil {
+	if err := atomicfile.WriteContained(prefix+".pub", k.pub.MarshalPEM(), 0o644); err != nil {
 		return fmt.Errorf("write public key: %w", err)
 	}
 	return nil

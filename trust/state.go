@@ -128,7 +128,7 @@ func (s *State) Admit(ctx context.Context, module, version string, allowDowngrad
 	if err != nil {
 		return &RefusedError{Module: module, Reason: ReasonState, Err: err}
 	}
-	if err := atomicfile.Write(s.path, append(data, '\n'), 0o644); err != nil {
+	if err := atomicfile.WriteContained(s.path, append(data, '\n'), 0o644); err != nil {
 		return &RefusedError{Module: module, Reason: ReasonState, Err: fmt.Errorf("write version state: %w", err)}
 	}
 	return nil
