@@ -397,3 +397,62 @@ func grepMetric(text, prefix string) string {
 	}
 	return fmt.Sprint(strings.Join(out, "\n"))
 }
+
+// vmHWM is the peak resident set of pid (Linux /proc), in bytes.
+func vmHWM(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb)
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmHWM")
+	return 0
+}
+
+// 200 stalled uploads of 1MiB (900KiB sent each) raise the process's peak
+// RSS by far less than their sum: the body budget (8MiB here) bounds what is
+// buffered and the rest get 503 (before: 400 stalled 1MiB uploads held
+// 1.35 GB). Non-reading clients: TestNonReadingClientDropped (gateway).
+func TestServeMemoryUnderStalledClients(t *testing.T) {
+	p := startServe(t, `drain_delay: 0
+rate_limit: {requests_per_second: 0}
+request: {max_body: 1MiB, timeout: 5s, body_budget: 8MiB, body_budget_wait: 100ms}
+connections: {max_per_client: 1000}`, nil, "")
+	base := vmHWM(t, p.cmd.Process.Pid)
+	var wg sync.WaitGroup
+	var conns sync.Map
+	chunk := strings.Repeat("u", 900<<10)
+	for i := 0; i < 200; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			c, err := net.DialTimeout("tcp", p.pub, 5*time.Second)
+			if err != nil {
+				return
+			}
+			conns.Store(i, c)
+			c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			io.WriteString(c, "POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n"+chunk)
+		}(i)
+	}
+	wg.Wait()
+	time.Sleep(500 * time.Millisecond)
+	peak := vmHWM(t, p.cmd.Process.Pid)
+	conns.Range(func(_, c any) bool { c.(net.Conn).Close(); return true })
+	t.Logf("peak RSS %d MiB, before the flood %d MiB", peak>>20, base>>20)
+	if grew := peak - base; grew > 96<<20 {
+		t.Fatalf("peak RSS grew by %d MiB under 200 stalled uploads (180 MiB sent)", grew>>20)
+	}
+	p.hello(t)
+	p.signal(t, syscall.SIGTERM)
+	if code := p.wait(t, 15*time.Second); code != 0 {
+		t.Fatalf("exit %d\n%s", code, p.stderrText())
+	}
+}
