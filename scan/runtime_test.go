@@ -81,6 +81,14 @@ func TestComponent(t *testing.T) {
 		t.Errorf("finding = %+v", f)
 	}
 
+	// What wit-component makes of a real WASI program: WW004 only.
+	r = scanFixture(t, "comp_hello_cmd", Options{Validate: true})
+	if len(r.Findings) != 1 || r.Findings[0].RuleID != RuleComponent ||
+		!strings.Contains(r.Findings[0].Message, `4 core module(s) and 1 nested component(s); imports: instance "wasi:cli/environment@0.2.12"`) ||
+		!strings.Contains(r.Findings[0].Message, `exports: instance "wasi:cli/run@0.2.12".`) {
+		t.Fatalf("findings = %+v", r.Findings)
+	}
+
 	// Break the first core module's type section (its first section, at
 	// offset 8 of the module) by claiming a longer size than it has.
 	c, err := wasm.DecodeComponent(bin)

@@ -1,7 +1,10 @@
 package wasm
 
 import (
+	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -124,5 +127,45 @@ func TestDecodeComponentErrors(t *testing.T) {
 	var we *Error
 	if len(c.Modules) != 1 || c.Modules[0].Module != nil || !errors.As(c.Modules[0].Err, &we) || we.Offset != 10+8 {
 		t.Fatalf("modules = %+v", c.Modules)
+	}
+}
+
+// TestDecodeToolchainComponent decodes what wit-component makes of a real
+// WASI preview1 program (comp_hello_cmd: examples/hello.wasm with the
+// preview1 command adapter): the 15 WASI 0.2 instance imports, the
+// wasi:cli/run export, and four core modules, the first of which is the
+// original program byte for byte.
+func TestDecodeToolchainComponent(t *testing.T) {
+	bin := fixture.Bytes(t, "comp_hello_cmd")
+	c, err := DecodeComponent(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Imports) != 15 {
+		t.Errorf("%d imports, want 15", len(c.Imports))
+	}
+	for _, im := range c.Imports {
+		if im.Kind != "instance" || !strings.HasPrefix(im.Name, "wasi:") || !strings.HasSuffix(im.Name, "@0.2.12") {
+			t.Errorf("import %+v", im)
+		}
+	}
+	if len(c.Exports) != 1 || c.Exports[0].Name != "wasi:cli/run@0.2.12" || c.Exports[0].Kind != "instance" {
+		t.Errorf("exports = %+v", c.Exports)
+	}
+	mods := c.AllModules()
+	if len(mods) != 4 {
+		t.Fatalf("%d core modules, want 4", len(mods))
+	}
+	for i, m := range mods {
+		if m.Err != nil {
+			t.Errorf("core module %d: %v", i, m.Err)
+		}
+	}
+	orig, err := os.ReadFile(filepath.Join(fixture.Dir(), "..", "..", "examples", "hello.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := bin[mods[0].Offset : mods[0].Offset+mods[0].Size]; !bytes.Equal(got, orig) {
+		t.Errorf("core module 0 (%d bytes) is not examples/hello.wasm (%d bytes)", len(got), len(orig))
 	}
 }
