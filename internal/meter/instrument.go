@@ -180,6 +180,11 @@ func checkSupported(m *wasm.Module) error {
 	if m.Features.Has(wasm.FeatureLegacyExceptions) {
 		return errors.New("legacy exception handling (try/catch/delegate) is not supported")
 	}
+	if m.Features.Has(wasm.FeatureGC) {
+		// br_on_cast and br_on_cast_fail are branches the rewriter does
+		// not track; wazero does not run GC anyway.
+		return errors.New("GC (struct and array types, 0xFB instructions) is not supported")
+	}
 	for i, mem := range m.Memories {
 		if mem.Limits.Is64 {
 			return fmt.Errorf("memory %d: 64-bit memories are not supported", i)

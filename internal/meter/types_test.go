@@ -1,20 +1,20 @@
 package meter
 
 import (
+	"strings"
 	"testing"
 
+	"github.com/wasmward/wasmward/internal/fixture"
 	"github.com/wasmward/wasmward/internal/wasm"
 )
 
 // TestImportTypeNotFromRecGroup: the fuel and stack imports need the plain
 // types (i64) -> (i64) and () -> (). A function type inside a rec group of
-// several types, a subtype, or a struct type with no fields is a different
-// type, so Instrument must add plain ones instead of reusing those.
+// several types is a different type (iso-recursive equivalence), so
+// Instrument must add plain ones instead of reusing those.
 func TestImportTypeNotFromRecGroup(t *testing.T) {
-	types := []byte{3,
+	types := []byte{1,
 		0x4e, 2, 0x60, 1, 0x7e, 1, 0x7e, 0x60, 0, 0, // rec { (i64)->(i64), ()->() }
-		0x50, 0, 0x60, 0, 0, // sub () -> ()
-		0x5f, 0, // struct {}
 	}
 	bin := []byte{0, 'a', 's', 'm', 1, 0, 0, 0}
 	bin = wasm.AppendSection(bin, wasm.SectionType, types)
@@ -34,8 +34,17 @@ func TestImportTypeNotFromRecGroup(t *testing.T) {
 			continue
 		}
 		ti := int(im.TypeIndex)
-		if ti < 4 || ti >= len(m.Types) || !m.Types[ti].IsPlainFunc() || m.Types[ti].String() != want[im.Name] {
+		if ti < 2 || ti >= len(m.Types) || !m.Types[ti].IsPlainFunc() || m.Types[ti].String() != want[im.Name] {
 			t.Errorf("import %s has type %d (%s), want a new plain %s", im.Name, ti, m.Types[min(ti, len(m.Types)-1)], want[im.Name])
 		}
+	}
+}
+
+// TestRefusesGC: the rewriter does not know GC's branches (br_on_cast), so
+// Instrument refuses GC modules instead of metering them wrongly.
+func TestRefusesGC(t *testing.T) {
+	_, err := Instrument(fixture.Bytes(t, "w3_gc"), Options{})
+	if err == nil || !strings.Contains(err.Error(), "GC (struct and array types, 0xFB instructions) is not supported") {
+		t.Fatalf("Instrument(w3_gc) = %v", err)
 	}
 }
