@@ -121,6 +121,8 @@ type Route struct {
 	Policy policy.Policy
 	// MaxConcurrency bounds the instances of this route running at once.
 	MaxConcurrency int
+	// Trust is the route's trust material, for serve --trust.
+	Trust RouteTrust
 	// PassHeaders are the request headers (lowercase) the guest receives as
 	// HTTP_* variables.
 	PassHeaders []string
@@ -223,14 +225,33 @@ type fileRate struct {
 }
 
 type fileRoute struct {
-	Route          string    `yaml:"route"`
-	Module         string    `yaml:"module"`
-	Policy         yaml.Node `yaml:"policy"`
-	MaxConcurrency *int      `yaml:"max_concurrency"`
-	PassHeaders    []string  `yaml:"pass_headers"`
-	Methods        []string  `yaml:"methods"`
-	StreamBody     bool      `yaml:"stream_body"`
+	Route          string     `yaml:"route"`
+	Module         string     `yaml:"module"`
+	Policy         yaml.Node  `yaml:"policy"`
+	MaxConcurrency *int       `yaml:"max_concurrency"`
+	PassHeaders    []string   `yaml:"pass_headers"`
+	Methods        []string   `yaml:"methods"`
+	StreamBody     bool       `yaml:"stream_body"`
+	Trust          RouteTrust `yaml:"trust"`
 	line           int
+}
+
+// RouteTrust names a route module's trust material for `serve --trust`
+// (the trust package decides what it means). Paths are resolved against
+// the configuration's directory.
+type RouteTrust struct {
+	// Name is the operator's name for the module: it counts only where the
+	// trust policy allows caller names and the module carries no signed one.
+	Name string `yaml:"name"`
+	// Attestation is a signed capability manifest for the module.
+	Attestation string `yaml:"attestation"`
+	// Signature and Bundle are detached cosign signatures of the module
+	// (default MODULE.sig and MODULE.bundle next to it, when the trust
+	// policy accepts cosign signatures).
+	Signature string `yaml:"signature"`
+	Bundle    string `yaml:"bundle"`
+	// ModuleFile is the module's path, resolved (set by the loader).
+	ModuleFile string `yaml:"-"`
 }
 
 // LoadConfig reads the configuration file at path. Relative module and audit
@@ -396,6 +417,13 @@ func ParseConfig(data []byte, name string, readModule func(path string) ([]byte,
 		}
 		if r.Wasm, err = readModule(fr.Module); err != nil {
 			return nil, fmt.Errorf("%s: module: %w", where, err)
+		}
+		r.Trust = fr.Trust
+		r.Trust.ModuleFile = fr.Module
+		for _, p := range []*string{&r.Trust.Attestation, &r.Trust.Signature, &r.Trust.Bundle, &r.Trust.ModuleFile} {
+			if *p != "" && dir != "" && !filepath.IsAbs(*p) {
+				*p = filepath.Join(dir, *p)
+			}
 		}
 		c.Routes = append(c.Routes, r)
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -120,28 +121,9 @@ func (p *Policy) VerifyAttestation(ctx context.Context, module string, bin, enve
 	if module == "" {
 		return policy.Policy{}, Result{}, refuseNoName()
 	}
-	env, payload, err := dsse.Parse(envelope)
+	env, payload, signed, err := p.openEnvelope(module, envelope)
 	if err != nil {
-		return policy.Policy{}, Result{}, refuse(module, ReasonAttestation, "%w", err)
-	}
-	pae := dsse.PAE(env.PayloadType, payload)
-	var signed []*PublicKey
-	checks := checkBudget{what: "attestation"}
-	for _, k := range p.keys {
-		for _, s := range env.Signatures {
-			if err := checks.spend(); err != nil {
-				return policy.Policy{}, Result{}, refuse(module, ReasonAttestation, "%w", err)
-			}
-			sig, err := s.DecodeSig()
-			if err == nil && k.key.verify(pae, sig) {
-				signed = append(signed, k.key)
-				break
-			}
-		}
-	}
-	if len(signed) == 0 {
-		return policy.Policy{}, Result{}, &RefusedError{Module: module, Reason: ReasonUntrusted,
-			Err: fmt.Errorf("attestation: %w: %d signature(s), none by a key in %s (or the envelope was altered)", ErrUntrusted, len(env.Signatures), p.name)}
+		return policy.Policy{}, Result{}, err
 	}
 	res, err := p.applyRule(module, signed)
 	if err != nil {
@@ -156,6 +138,72 @@ func (p *Policy) VerifyAttestation(ctx context.Context, module string, bin, enve
 		return policy.Policy{}, Result{}, &RefusedError{Module: module, Reason: reason, Err: err}
 	}
 	return pol, res, nil
+}
+
+// openEnvelope parses a DSSE envelope and returns it, its payload and the
+// trusted keys that signed it; no trusted signature is a refusal. The
+// payload must not be interpreted before this succeeded.
+func (p *Policy) openEnvelope(module string, envelope []byte) (*dsse.Envelope, []byte, []*PublicKey, error) {
+	env, payload, err := dsse.Parse(envelope)
+	if err != nil {
+		return nil, nil, nil, refuse(module, ReasonAttestation, "%w", err)
+	}
+	pae := dsse.PAE(env.PayloadType, payload)
+	var signed []*PublicKey
+	checks := checkBudget{what: "attestation"}
+	for _, k := range p.keys {
+		for _, s := range env.Signatures {
+			if err := checks.spend(); err != nil {
+				return nil, nil, nil, refuse(module, ReasonAttestation, "%w", err)
+			}
+			sig, err := s.DecodeSig()
+			if err == nil && k.key.verify(pae, sig) {
+				signed = append(signed, k.key)
+				break
+			}
+		}
+	}
+	if len(signed) == 0 {
+		return nil, nil, nil, &RefusedError{Module: module, Reason: ReasonUntrusted,
+			Err: fmt.Errorf("attestation: %w: %d signature(s), none by a key in %s (or the envelope was altered)", ErrUntrusted, len(env.Signatures), p.name)}
+	}
+	return env, payload, signed, nil
+}
+
+// attestedName returns the name an attestation signed by a trusted key
+// gives bin: the name of its subject with bin's digest. Several subjects
+// with bin's digest under different names are a refusal (the name would be
+// the caller's choice again). The full check is VerifyAttestation's.
+func (p *Policy) attestedName(display string, bin, envelope []byte) (string, error) {
+	env, payload, _, err := p.openEnvelope(display, envelope)
+	if err != nil {
+		return "", err
+	}
+	if env.PayloadType != InTotoPayloadType {
+		return "", refuse(display, ReasonAttestation, "payload type %q, want %q", env.PayloadType, InTotoPayloadType)
+	}
+	if err := strictjson.Unique(payload); err != nil {
+		return "", refuse(display, ReasonAttestation, "statement: %w", err)
+	}
+	var st statement
+	if err := json.Unmarshal(payload, &st); err != nil {
+		return "", refuse(display, ReasonAttestation, "statement: %w", err)
+	}
+	d := sha256.Sum256(bin)
+	want := hex.EncodeToString(d[:])
+	var names []string
+	for _, sub := range st.Subject {
+		if strings.EqualFold(sub.Digest["sha256"], want) && !slices.Contains(names, sub.Name) {
+			names = append(names, sub.Name)
+		}
+	}
+	switch len(names) {
+	case 0:
+		return "", &RefusedError{Module: display, Reason: ReasonModified, Err: fmt.Errorf("attestation: %w: no subject has the module's sha256 %s (it attests another binary)", ErrModified, want)}
+	case 1:
+		return names[0], nil
+	}
+	return "", refuse(display, ReasonAttestation, "the attestation names this binary %d ways (%s): its identity would be the caller's choice", len(names), strings.Join(names, ", "))
 }
 
 // readStatement checks that payload, of DSSE type payloadType, is a

@@ -3,7 +3,7 @@
 // rollback protection.
 //
 //   - Keys ([GenerateKey], [ParsePrivateKey], [ParsePublicKey]): Ed25519 and
-//     ECDSA P-256, PKCS#8/PKIX PEM, cosign's encrypted private keys, raw
+//     ECDSA P-256 and RSA (2048-4096, PKCS#1 v1.5 or PSS), PKCS#8/PKIX PEM, cosign's encrypted private keys, raw
 //     wasmsign2 keys. A [PrivateKey] never prints its secret.
 //   - Embedded signatures ([SignModule], [SignDetached], [VerifyModule]):
 //     the wasmsign2 format (a "signature" custom section first, rolling
@@ -19,6 +19,9 @@
 //     modules run.
 //   - Rollback protection ([State]): the highest version accepted per module.
 //
-// [Gate] combines them into the one call run and serve make. Every refusal
-// is a [*RefusedError] whose Reason says why.
+// [OpenGate] and [Gate.Admit] combine them into the one decision run, serve
+// and verify make, including the module's identity: the name signed into it
+// (a "wasmward.name" section) or its attestation's subject, the caller's
+// name only where the policy allows it. Every refusal is a [*RefusedError]
+// whose Reason says why.
 package trust

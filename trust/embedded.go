@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/wasmward/wasmward/internal/wasm"
 	"github.com/wasmward/wasmward/trust/internal/wasmsig"
@@ -15,6 +17,14 @@ import (
 // version. `sign --version` inserts it before signing, right after the
 // signature section, so the signed hash covers it.
 const VersionSection = "wasmward.version"
+
+// NameSection is the custom section that carries a module's signed name,
+// its identity for trust rules and rollback state. `sign --module-name`
+// inserts it before signing, like the version.
+const NameSection = "wasmward.name"
+
+// maxNameLen bounds a module name.
+const maxNameLen = 256
 
 // SignOptions tune embedded signing.
 type SignOptions struct {
@@ -27,6 +37,10 @@ type SignOptions struct {
 	// that already carries a version must be signed with the same one, and
 	// a version cannot be added to a module that is already signed.
 	Version string
+	// Name, when set, is recorded in a wasmward.name custom section covered
+	// by the signature: the module's identity for trust policy rules and
+	// rollback state. The same rules as for Version apply.
+	Name string
 }
 
 // SignModule adds an Ed25519 signature over the whole module bin, in the
@@ -91,24 +105,37 @@ func prepareSign(bin, detached []byte, key *PrivateKey, opts SignOptions, isDeta
 			return nil, nil, fmt.Errorf("sign: existing detached %w", err)
 		}
 	}
-	version, err := findVersion(secs)
+	name, version, err := findMeta(secs)
 	if err != nil {
 		return nil, nil, fmt.Errorf("sign: %w", err)
 	}
-	if opts.Version != "" {
-		if _, err := ParseVersion(opts.Version); err != nil {
+	var insert []wasm.Section
+	for _, m := range []struct {
+		what, section, have, want string
+		check                     func(string) error
+	}{
+		{"name", NameSection, name, opts.Name, CheckModuleName},
+		{"version", VersionSection, version, opts.Version, func(v string) error { _, err := ParseVersion(v); return err }},
+	} {
+		if m.want == "" {
+			continue
+		}
+		if err := m.check(m.want); err != nil {
 			return nil, nil, fmt.Errorf("sign: %w", err)
 		}
 		switch {
-		case version == opts.Version:
-		case version != "":
-			return nil, nil, fmt.Errorf("sign: the module already carries version %q, not %q", version, opts.Version)
+		case m.have == m.want:
+		case m.have != "":
+			return nil, nil, fmt.Errorf("sign: the module already carries %s %q, not %q", m.what, m.have, m.want)
 		case len(data.Sets) > 0:
-			return nil, nil, errors.New("sign: cannot add a version to a module that is already signed (it would void the existing signatures); sign the unsigned module with --version")
+			return nil, nil, fmt.Errorf("sign: cannot add a %s to a module that is already signed (it would void the existing signatures); sign the unsigned module with it", m.what)
+		case isDetached:
+			return nil, nil, fmt.Errorf("sign: a %s needs an embedded signature (the %s section must be inside the module)", m.what, m.section)
 		default:
-			secs = append([]wasm.Section{versionSection(opts.Version)}, secs...)
+			insert = append(insert, wasm.Section{ID: wasm.SectionCustom, Name: m.section, Data: []byte(m.want)})
 		}
 	}
+	secs = append(insert, secs...)
 	body, err := wasmsig.Canonical(secs)
 	if err != nil {
 		return nil, nil, fmt.Errorf("sign: %w", err)
@@ -155,29 +182,55 @@ func sameHashes(a, b [][32]byte) bool {
 	return true
 }
 
-func versionSection(v string) wasm.Section {
-	return wasm.Section{ID: wasm.SectionCustom, Name: VersionSection, Data: []byte(v)}
-}
-
-// findVersion returns the content of the one wasmward.version section in
-// secs, "" when there is none.
-func findVersion(secs []wasm.Section) (string, error) {
-	v, found := "", false
+// findMeta returns the contents of the one wasmward.name and the one
+// wasmward.version section in secs, "" for one that is absent. A second
+// section of either kind, or content that is not a valid name or version,
+// is an error.
+func findMeta(secs []wasm.Section) (name, version string, err error) {
+	seen := map[string]bool{}
 	for i := range secs {
 		s := &secs[i]
-		if s.ID != wasm.SectionCustom || s.Name != VersionSection {
+		if s.ID != wasm.SectionCustom || (s.Name != VersionSection && s.Name != NameSection) {
 			continue
 		}
-		if found {
-			return "", fmt.Errorf("a second %s section at offset %#x", VersionSection, s.Offset)
+		if seen[s.Name] {
+			return "", "", fmt.Errorf("a second %s section at offset %#x", s.Name, s.Offset)
 		}
-		found = true
-		v = string(s.Data) // ParseVersion admits only ASCII letters, digits, ".", "-", "+"
-		if _, err := ParseVersion(v); err != nil {
-			return "", fmt.Errorf("%s section at offset %#x: %w", VersionSection, s.Offset, err)
+		seen[s.Name] = true
+		v := string(s.Data)
+		if s.Name == NameSection {
+			if err := CheckModuleName(v); err != nil {
+				return "", "", fmt.Errorf("%s section at offset %#x: %w", s.Name, s.Offset, err)
+			}
+			name = v
+			continue
+		}
+		if _, err := ParseVersion(v); err != nil { // admits only ASCII letters, digits, ".", "-", "+"
+			return "", "", fmt.Errorf("%s section at offset %#x: %w", s.Name, s.Offset, err)
+		}
+		version = v
+	}
+	return name, version, nil
+}
+
+// CheckModuleName refuses a module name that is empty, longer than 256
+// bytes, not UTF-8, or holds control characters or white space other than
+// plain spaces (names appear in logs, reports and the state file).
+func CheckModuleName(n string) error {
+	switch {
+	case n == "":
+		return errors.New("empty module name")
+	case len(n) > maxNameLen:
+		return fmt.Errorf("module name of %d bytes: at most %d", len(n), maxNameLen)
+	case !utf8.ValidString(n):
+		return fmt.Errorf("module name %q is not UTF-8", n)
+	}
+	for _, r := range n {
+		if unicode.IsControl(r) || (unicode.IsSpace(r) && r != ' ') {
+			return fmt.Errorf("module name %q holds a control or white-space character", n)
 		}
 	}
-	return v, nil
+	return nil
 }
 
 // EmbeddedResult is what VerifyModule found.
@@ -187,6 +240,8 @@ type EmbeddedResult struct {
 	Signers []*PublicKey
 	// Version is the module's signed version ("" when it has none).
 	Version string
+	// Name is the module's signed name ("" when it has none).
+	Name string
 	// Signatures is the number of Ed25519 signatures whose hash set covers
 	// the whole module; Signatures - len(Signers) of them are by keys not
 	// given (or are invalid).
@@ -248,12 +303,12 @@ func VerifyModule(bin, detached []byte, keys []*PublicKey) (*EmbeddedResult, err
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	version, err := findVersion(rest)
+	name, version, err := findMeta(rest)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	whole := sha256.Sum256(bin[signedFrom:])
-	res := &EmbeddedResult{Version: version}
+	res := &EmbeddedResult{Version: version, Name: name}
 	covering := 0
 	signed := make([]bool, len(keys))
 	keyIDs := make([][]byte, len(keys))
@@ -319,4 +374,16 @@ func (b *checkBudget) spend() error {
 	}
 	b.n++
 	return nil
+}
+
+// ReadMeta returns the name and version a module carries (wasmward.name,
+// wasmward.version) without verifying anything: for tools that label what
+// they sign, such as attest. Trust decisions use Gate.Admit, which takes
+// them only from signed content.
+func ReadMeta(bin []byte) (name, version string, err error) {
+	secs, err := wasm.Sections(bin)
+	if err != nil {
+		return "", "", fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return findMeta(secs)
 }

@@ -146,7 +146,7 @@ func TestStateConcurrent(t *testing.T) {
 func TestGate(t *testing.T) {
 	dir, k := policyEnv(t, "ci")
 	bin := fixture.Bytes(t, "trust_hello")
-	p, err := LoadPolicy(writePolicy(t, dir, "keys:\n  - name: ci\n    public_key: keys/ci.pub\n"))
+	p, err := LoadPolicy(writePolicy(t, dir, "keys:\n  - name: ci\n    public_key: keys/ci.pub\ncaller_names: true\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,15 +158,15 @@ func TestGate(t *testing.T) {
 	ctx := context.Background()
 	v2 := signed(t, bin, SignOptions{Version: "2.0.0"}, k["ci"])
 	v1 := signed(t, bin, SignOptions{Version: "1.0.0"}, k["ci"])
-	if _, err := g.Admit(ctx, "hello", v2, nil); err != nil {
+	if _, err := g.Admit(ctx, Material{Name: "hello", Module: v2}); err != nil {
 		t.Fatal(err)
 	}
 	var re *RefusedError
-	if _, err := g.Admit(ctx, "hello", v1, nil); !errors.As(err, &re) || re.Reason != ReasonRollback {
+	if _, err := g.Admit(ctx, Material{Name: "hello", Module: v1}); !errors.As(err, &re) || re.Reason != ReasonRollback {
 		t.Fatalf("downgrade: %v", err)
 	}
 	// A refused signature never touches the state.
-	if _, err := g.Admit(ctx, "fresh", signed(t, bin, SignOptions{Version: "9.0.0"}, mustKey(t, Ed25519)), nil); err == nil {
+	if _, err := g.Admit(ctx, Material{Name: "fresh", Module: signed(t, bin, SignOptions{Version: "9.0.0"}, mustKey(t, Ed25519))}); err == nil {
 		t.Fatal("untrusted accepted")
 	}
 	if v, _ := st.Accepted("fresh"); v != "" {
@@ -176,17 +176,17 @@ func TestGate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := g.Admit(ctx, "hello", v2, env)
+	a, err := g.Admit(ctx, Material{Name: "hello", Module: v2, Attestation: env})
 	if err != nil || !a.Attested || a.Policy.Limits.Fuel != 1000000 || a.Signature.Version != "2.0.0" {
 		t.Fatalf("attested: %v %+v", err, a)
 	}
 	// The attestation is for v2's bytes: it does not vouch for v1.
 	g.AllowDowngrade = true
-	if _, err := g.Admit(ctx, "hello", v1, env); !errors.As(err, &re) || re.Reason != ReasonModified {
+	if _, err := g.Admit(ctx, Material{Name: "hello", Module: v1, Attestation: env}); !errors.As(err, &re) || re.Reason != ReasonModified {
 		t.Fatalf("attestation for another binary: %v", err)
 	}
 	g.RequireAttestation = true
-	if _, err := g.Admit(ctx, "hello", v2, nil); !errors.As(err, &re) || re.Reason != ReasonAttestation {
+	if _, err := g.Admit(ctx, Material{Name: "hello", Module: v2}); !errors.As(err, &re) || re.Reason != ReasonAttestation {
 		t.Fatalf("required attestation missing: %v", err)
 	}
 }

@@ -7,10 +7,12 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/wasmward/wasmward/internal/wasm"
 	"github.com/wasmward/wasmward/internal/yamlstrict"
 )
 
@@ -22,6 +24,13 @@ type Policy struct {
 	keys             []namedKey
 	rules            []Rule
 	requireSignature bool
+	// callerNames lets a name chosen by whoever runs the module (file name,
+	// --name, a route's name) identify a module that carries no signed name.
+	callerNames bool
+	// requireAttestation refuses modules without an attestation.
+	requireAttestation bool
+	// cosignSignatures accepts detached cosign signatures and bundles.
+	cosignSignatures bool
 }
 
 type namedKey struct {
@@ -53,7 +62,10 @@ type policyFile struct {
 		Keys      []string  `yaml:"keys"`
 		Threshold yaml.Node `yaml:"threshold"`
 	} `yaml:"rules"`
-	RequireSignature *bool `yaml:"require_signature"`
+	RequireSignature   *bool `yaml:"require_signature"`
+	CallerNames        bool  `yaml:"caller_names"`
+	RequireAttestation bool  `yaml:"require_attestation"`
+	CosignSignatures   bool  `yaml:"cosign_signatures"`
 }
 
 // LoadPolicy reads the trust policy at path. Key files are read relative to
@@ -76,7 +88,7 @@ func ParsePolicy(data []byte, name, dir string) (*Policy, error) {
 	if err := yamlstrict.Unmarshal(data, &f, name); err != nil {
 		return nil, err
 	}
-	p := &Policy{name: name, requireSignature: true}
+	p := &Policy{name: name, requireSignature: true, callerNames: f.CallerNames, requireAttestation: f.RequireAttestation, cosignSignatures: f.CosignSignatures}
 	if f.RequireSignature != nil {
 		p.requireSignature = *f.RequireSignature
 	}
@@ -166,6 +178,10 @@ func threshold(n *yaml.Node, file string) (int, error) {
 	return t, nil
 }
 
+// AcceptsCosign reports whether detached cosign signatures and bundles
+// count (cosign_signatures: true).
+func (p *Policy) AcceptsCosign() bool { return p.cosignSignatures }
+
 // RequireSignature reports whether unsigned modules are refused.
 func (p *Policy) RequireSignature() bool { return p.requireSignature }
 
@@ -203,6 +219,13 @@ type Result struct {
 	Threshold int
 	// Version is the module's signed version ("" when unversioned).
 	Version string
+	// SignedName is the name the module carries in its signed content
+	// ("" when none): a wasmward.name section, or (Admission) the subject
+	// of its attestation.
+	SignedName string
+	// Unverified lists parts of a cosign bundle that were not verified
+	// (transparency log entries, timestamps), for callers to report.
+	Unverified []string
 }
 
 // Reason classifies why a module was refused.
@@ -275,9 +298,11 @@ func (p *Policy) ruleFor(module string) (Rule, bool) {
 // against the policy. It returns who signed when the policy is met, and a
 // *RefusedError saying why otherwise. Rules are tried in file order; the
 // first whose glob matches the module name applies, and then only signatures
-// by that rule's keys count toward its threshold.
+// by that rule's keys count toward its threshold. A module that carries a
+// signed name (wasmward.name) other than module is refused. Verify takes
+// module as given; Gate.Admit decides the name as the policy says.
 func (p *Policy) Verify(ctx context.Context, module string, bin []byte) (Result, error) {
-	return p.verify(ctx, module, bin, nil)
+	return p.verifyNamed(ctx, module, signedInput{bin: bin})
 }
 
 // VerifyDetached is Verify with a detached signature (the payload of a
@@ -286,40 +311,146 @@ func (p *Policy) VerifyDetached(ctx context.Context, module string, bin, sig []b
 	if sig == nil {
 		sig = []byte{}
 	}
-	return p.verify(ctx, module, bin, sig)
+	return p.verifyNamed(ctx, module, signedInput{bin: bin, detached: sig})
 }
 
-func (p *Policy) verify(ctx context.Context, module string, bin, detached []byte) (Result, error) {
-	if err := ctx.Err(); err != nil {
-		return Result{}, err
-	}
+func (p *Policy) verifyNamed(ctx context.Context, module string, in signedInput) (Result, error) {
 	if module == "" {
 		return Result{}, refuseNoName()
+	}
+	c, err := p.collect(ctx, module, in)
+	if err != nil {
+		return Result{}, err
+	}
+	if c.name != "" && c.name != module {
+		return Result{}, refuse(module, ReasonNotAllowed, "the module's signed name is %q, not %q", c.name, module)
+	}
+	return p.evaluate(module, c)
+}
+
+// signedInput is a module and the signatures that came with it.
+type signedInput struct {
+	bin      []byte
+	detached []byte // detached wasmsig signature, nil for embedded
+	csig     []byte // cosign sign-blob signature, nil when none
+	cbundle  []byte // Sigstore bundle, nil when none
+}
+
+// collected is what the signatures over a module established.
+type collected struct {
+	unsigned   bool         // no signature of any kind
+	signed     []*PublicKey // trusted keys with a valid signature over the whole file
+	name       string       // signed name ("" when none, or unsigned)
+	version    string       // signed version
+	unverified []string     // bundle parts not verified (BundleResult)
+}
+
+// collect verifies every signature that came with the module against the
+// policy's keys: the embedded (or detached) wasmsig signature, and cosign
+// signatures and bundles when the policy accepts them. Signers of all kinds
+// count together, each key once. module is used in refusals only.
+func (p *Policy) collect(ctx context.Context, module string, in signedInput) (collected, error) {
+	var c collected
+	if err := ctx.Err(); err != nil {
+		return c, err
 	}
 	keys := make([]*PublicKey, len(p.keys))
 	for i, k := range p.keys {
 		keys[i] = k.key
 	}
-	er, err := VerifyModule(bin, detached, keys)
-	switch {
-	case errors.Is(err, ErrUnsigned) && !p.requireSignature:
-		return Result{Module: module}, nil
-	case errors.Is(err, ErrUnsigned):
-		return Result{}, &RefusedError{Module: module, Reason: ReasonUnsigned, Err: err}
-	case errors.Is(err, ErrMalformed):
-		return Result{}, &RefusedError{Module: module, Reason: ReasonMalformed, Err: err}
-	case errors.Is(err, ErrModified):
-		return Result{}, &RefusedError{Module: module, Reason: ReasonModified, Err: err}
-	case errors.Is(err, ErrUntrusted):
-		return Result{}, &RefusedError{Module: module, Reason: ReasonUntrusted, Err: err}
-	case err != nil:
-		return Result{}, &RefusedError{Module: module, Reason: ReasonMalformed, Err: err}
+	cosign := in.csig != nil || in.cbundle != nil
+	if cosign && !p.cosignSignatures {
+		return c, refuse(module, ReasonNotAllowed, "a cosign signature or bundle was given, but %s does not accept them (cosign_signatures: true)", p.name)
 	}
-	res, err := p.applyRule(module, er.Signers)
+	er, err := VerifyModule(in.bin, in.detached, keys)
+	var untrusted error
+	switch {
+	case errors.Is(err, ErrUnsigned):
+		c.unsigned = !cosign
+		if !c.unsigned || !p.requireSignature {
+			// The name and version are signed by the cosign signature
+			// (it covers the whole file), or nothing is signed at all.
+			secs, err := wasm.Sections(in.bin)
+			if err != nil {
+				return c, &RefusedError{Module: module, Reason: ReasonMalformed, Err: fmt.Errorf("%w: %w", ErrMalformed, err)}
+			}
+			if c.name, c.version, err = findMeta(secs); err != nil {
+				return c, &RefusedError{Module: module, Reason: ReasonMalformed, Err: fmt.Errorf("%w: %w", ErrMalformed, err)}
+			}
+		}
+		if c.unsigned && p.requireSignature {
+			return c, &RefusedError{Module: module, Reason: ReasonUnsigned, Err: err}
+		}
+		if c.unsigned {
+			c.name, c.version = "", "" // nothing vouches for them
+			return c, nil
+		}
+	case errors.Is(err, ErrMalformed):
+		return c, &RefusedError{Module: module, Reason: ReasonMalformed, Err: err}
+	case errors.Is(err, ErrModified):
+		return c, &RefusedError{Module: module, Reason: ReasonModified, Err: err}
+	case errors.Is(err, ErrUntrusted):
+		untrusted = err
+		if !cosign {
+			return c, &RefusedError{Module: module, Reason: ReasonUntrusted, Err: err}
+		}
+		secs, _ := wasm.Sections(in.bin) // parsed by VerifyModule already
+		if c.name, c.version, err = findMeta(secs); err != nil {
+			return c, &RefusedError{Module: module, Reason: ReasonMalformed, Err: fmt.Errorf("%w: %w", ErrMalformed, err)}
+		}
+	case err != nil:
+		return c, &RefusedError{Module: module, Reason: ReasonMalformed, Err: err}
+	default:
+		c.signed, c.name, c.version = er.Signers, er.Name, er.Version
+	}
+	if cosign {
+		var bundleErr error
+		for _, k := range keys {
+			if !k.digestSigner() || slices.Contains(c.signed, k) {
+				continue
+			}
+			ok := false
+			if in.csig != nil && VerifyBlob(k, in.bin, in.csig) == nil {
+				ok = true
+			}
+			if in.cbundle != nil {
+				res, err := VerifyBundle(k, in.bin, in.cbundle)
+				switch {
+				case err == nil:
+					ok = true
+					c.unverified = res.Unverified
+				case !errors.Is(err, ErrBadSignature):
+					bundleErr = err // malformed: the same for every key
+				}
+			}
+			if ok {
+				c.signed = append(c.signed, k)
+			}
+		}
+		if bundleErr != nil {
+			return c, &RefusedError{Module: module, Reason: ReasonMalformed, Err: bundleErr}
+		}
+		if len(c.signed) == 0 {
+			why := fmt.Errorf("%w: the cosign signature or bundle verifies under none of the ecdsa-p256 or rsa keys in %s", ErrUntrusted, p.name)
+			if untrusted != nil {
+				why = fmt.Errorf("%w; and %w", untrusted, why)
+			}
+			return c, &RefusedError{Module: module, Reason: ReasonUntrusted, Err: why}
+		}
+	}
+	return c, nil
+}
+
+// evaluate applies the rule for module to what collect found.
+func (p *Policy) evaluate(module string, c collected) (Result, error) {
+	if c.unsigned {
+		return Result{Module: module}, nil
+	}
+	res, err := p.applyRule(module, c.signed)
 	if err != nil {
 		return Result{}, err
 	}
-	res.Version = er.Version
+	res.Version, res.SignedName, res.Unverified = c.version, c.name, c.unverified
 	return res, nil
 }
 

@@ -22,15 +22,26 @@ trust policy and runs the module under exactly that policy.
 
 --append FILE adds this key's signature to an existing attestation instead
 (for trust policy rules that need several signers). It is refused unless FILE
-attests MODULE: the same binary, under the same name (--name).`,
+attests MODULE: the same binary, under the same name. The name is the one the
+module carries (sign --module-name), else --name, else the file's base name.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if name == "" {
-				name = trust.ModuleName(args[0])
-			}
 			bin, err := readInput("module", args[0])
 			if err != nil {
 				return err
+			}
+			// A module that names itself is attested under that name.
+			own, _, err := trust.ReadMeta(bin)
+			if err != nil {
+				return withCode(exitFailure, err)
+			}
+			switch {
+			case own != "" && name != "" && name != own:
+				return usageErr("attest: --name %q: the module names itself %q (its signed wasmward.name)", name, own)
+			case own != "":
+				name = own
+			case name == "":
+				name = trust.ModuleName(args[0])
 			}
 			k, err := key.load(s)
 			if err != nil {

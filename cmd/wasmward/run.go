@@ -32,11 +32,11 @@ type runFlags struct {
 	stackDepth   uint32
 
 	// Trust: verified before anything is compiled.
-	trustFile      string
-	name           string
-	attestation    string
-	stateFile      string
-	allowDowngrade bool
+	trust       trustFlags
+	name        string
+	attestation string
+	sig         string
+	bundle      string
 }
 
 func newRunCmd(s streams) *cobra.Command {
@@ -77,11 +77,11 @@ for a limit; 2 for usage errors.`,
 	fl.StringVar(&f.report, "report", "", "write the run report (JSON) to FILE")
 	fl.Uint64Var(&f.fuel, "fuel", 0, "fuel budget (0: unmetered; the deadline still holds)")
 	fl.Uint32Var(&f.stackDepth, "stack-depth", 0, "maximum nested guest calls")
-	fl.StringVar(&f.trustFile, "trust", "", "verify the module's signatures against this trust policy (YAML) before compiling")
-	fl.StringVar(&f.name, "name", "", "module name for the trust policy and the version state (default: file base name without .wasm)")
+	f.trust.register(fl)
+	fl.StringVar(&f.name, "name", "", "module name for the trust policy and the version state, where the policy allows caller names and the module carries no signed name (default: file base name without .wasm)")
 	fl.StringVar(&f.attestation, "attestation", "", "run under this signed capability manifest (needs --trust)")
-	fl.StringVar(&f.stateFile, "state", "", "version state file: refuse versions older than one accepted before (needs --trust)")
-	fl.BoolVar(&f.allowDowngrade, "allow-downgrade", false, "accept an older version than the state file records (needs --state)")
+	fl.StringVar(&f.sig, "sig", "", "detached cosign signature of the module (default MODULE.sig when the trust policy accepts cosign signatures)")
+	fl.StringVar(&f.bundle, "bundle", "", "Sigstore bundle of the module (default MODULE.bundle when the trust policy accepts cosign signatures)")
 	alias(fl, "output", "output-limit")
 	return cmd
 }
@@ -160,19 +160,11 @@ func applyFlags(cmd *cobra.Command, f *runFlags, p *policy.Policy) error {
 // did not sign for.
 func checkTrustFlags(cmd *cobra.Command, f *runFlags, guestArgs []string) error {
 	fl := cmd.Flags()
-	if f.trustFile == "" {
-		for _, n := range []string{"name", "attestation", "state", "allow-downgrade"} {
-			if fl.Changed(n) {
-				return usageErr("--%s needs --trust FILE", n)
-			}
-		}
-		return nil
+	if err := f.trust.check(fl, "name", "attestation", "sig", "bundle"); err != nil {
+		return err
 	}
 	if fl.Changed("name") && f.name == "" {
 		return usageErr("--name: empty module name")
-	}
-	if f.allowDowngrade && f.stateFile == "" {
-		return usageErr("--allow-downgrade needs --state FILE")
 	}
 	if f.attestation == "" {
 		return nil
@@ -187,55 +179,6 @@ func checkTrustFlags(cmd *cobra.Command, f *runFlags, guestArgs []string) error 
 		return usageErr("guest arguments: %s", why)
 	}
 	return nil
-}
-
-func moduleName(f *runFlags, path string) string {
-	if f.name != "" {
-		return f.name
-	}
-	return trust.ModuleName(path)
-}
-
-// admit runs the trust gate. A refusal is a *sandbox.Refusal of kind
-// signature; other errors carry their exit status.
-func admit(ctx context.Context, f *runFlags, path string, bin []byte) (trust.Admission, error) {
-	tp, err := trust.LoadPolicy(f.trustFile)
-	if err != nil {
-		return trust.Admission{}, withCode(exitUsage, err)
-	}
-	var att []byte
-	if f.attestation != "" {
-		if att, err = os.ReadFile(f.attestation); err != nil {
-			return trust.Admission{}, withCode(exitUsage, fmt.Errorf("read attestation: %w", err))
-		}
-	}
-	name := moduleName(f, path)
-	g := &trust.Gate{Policy: tp, AllowDowngrade: f.allowDowngrade}
-	if f.stateFile != "" {
-		// An unreadable or corrupt state refuses every module rather than
-		// starting over empty, which would re-admit old versions.
-		st, err := trust.OpenState(f.stateFile)
-		if err != nil {
-			return trust.Admission{}, signatureRefusal(&trust.RefusedError{Module: name, Reason: trust.ReasonState, Err: err})
-		}
-		g.State = st
-	}
-	adm, err := g.Admit(ctx, name, bin, att)
-	var re *trust.RefusedError
-	switch {
-	case errors.As(err, &re):
-		return trust.Admission{}, signatureRefusal(re)
-	case err != nil:
-		return trust.Admission{}, withCode(exitFailure, fmt.Errorf("verify module %q: %w", name, err))
-	}
-	return adm, nil
-}
-
-func signatureRefusal(e *trust.RefusedError) *sandbox.Refusal {
-	return &sandbox.Refusal{Violation: sandbox.Violation{
-		Kind:   sandbox.KindSignature,
-		Detail: fmt.Sprintf("%s (module %q): %v", e.Reason, e.Module, e.Err),
-	}}
 }
 
 // operatorCeiling is the operator's side of an attested run: the policy
@@ -287,8 +230,16 @@ func runModule(cmd *cobra.Command, s streams, f *runFlags, path string, guestArg
 		return withCode(exitRefused, r)
 	}
 	var info *trustInfo
-	if f.trustFile != "" {
-		adm, err := admit(ctx, f, path, bin)
+	if f.trust.policy != "" {
+		g, err := f.trust.open()
+		if err != nil {
+			return err
+		}
+		m, err := g.ReadMaterial(bin, f.name, trust.Files{Module: path, Attestation: f.attestation, Signature: f.sig, Bundle: f.bundle})
+		if err != nil {
+			return withCode(exitUsage, err)
+		}
+		adm, err := admitModule(ctx, g, m, func(u string) { fmt.Fprintf(s.err, "wasmward: warning: the bundle carries %s\n", u) })
 		var r *sandbox.Refusal
 		switch {
 		case errors.As(err, &r):
@@ -296,7 +247,7 @@ func runModule(cmd *cobra.Command, s streams, f *runFlags, path string, guestArg
 		case err != nil:
 			return err
 		}
-		info = newTrustInfo(f, path, adm)
+		info = newTrustInfo(adm)
 		if adm.Attested {
 			if p, err = policy.Attested(adm.Policy, p); err != nil {
 				var ce *policy.CapabilityError
@@ -391,6 +342,10 @@ type runReport struct {
 type trustInfo struct {
 	// Name is the module name the trust policy was evaluated for.
 	Name string `json:"name"`
+	// NameSource is where the name came from: "signed" (a wasmward.name
+	// section), "attestation" (its subject) or "caller" (--name or the file
+	// name, where the policy allows it).
+	NameSource string `json:"name_source"`
 	// Signed is false only for an unsigned module let through by
 	// require_signature: false.
 	Signed bool `json:"signed"`
@@ -403,8 +358,8 @@ type trustInfo struct {
 	AttestedBy []string `json:"attested_by,omitempty"`
 }
 
-func newTrustInfo(f *runFlags, path string, adm trust.Admission) *trustInfo {
-	ti := &trustInfo{Name: moduleName(f, path), Signed: adm.Signature.Signed, Signers: []string{}, Version: adm.Signature.Version}
+func newTrustInfo(adm trust.Admission) *trustInfo {
+	ti := &trustInfo{Name: adm.Name, NameSource: adm.NameSource, Signed: adm.Signature.Signed, Signers: []string{}, Version: adm.Signature.Version}
 	for _, sg := range adm.Signature.Signers {
 		ti.Signers = append(ti.Signers, sg.Name)
 	}

@@ -196,7 +196,7 @@ func TestRunTrust(t *testing.T) {
 	t.Setenv("COSIGN_PASSWORD", "")
 	must("keygen", "--output-key-prefix", p("ci"))
 	must("keygen", "--output-key-prefix", p("other"))
-	write("trust.yaml", "keys:\n  - name: ci\n    public_key: ci.pub\n")
+	write("trust.yaml", "keys:\n  - name: ci\n    public_key: ci.pub\ncaller_names: true\n")
 
 	tool := fixture.Path(t, "sb_tool")
 	must("sign", tool, "--key", p("ci.key"), "--module-version", "1.0.0", "-o", p("tool.wasm"))
@@ -266,7 +266,7 @@ func TestRunTrust(t *testing.T) {
 
 		{"attested env and args", args("--attestation", envAtt, p("tool.wasm")), 0, "signed\n", ""},
 		{"attestation for another binary", args("--attestation", envAtt, "--name", "tool", p("tool-v2.wasm")), exitRefused, "", "(it attests another binary)"},
-		{"attestation for another name", args("--attestation", envAtt, "--name", "tool2", p("tool.wasm")), exitRefused, "", "signature: attestation"},
+		{"attestation for another name", args("--attestation", envAtt, "--name", "tool2", p("tool.wasm")), exitRefused, "", `signature: not-allowed (module "tool2"): the module's attestation name is "tool", not "tool2": a signed name cannot be overridden`},
 		{"operator env refused", args("--attestation", envAtt, "--env", "GREETING=mine", p("tool.wasm")), exitUsage, "", "--env: with --attestation"},
 		{"operator import refused", args("--attestation", envAtt, "--allow-import", "env.*", p("tool.wasm")), exitUsage, "", "--allow-import: with --attestation"},
 		{"operator args refused", args("--attestation", envAtt, p("tool.wasm"), "--", "hello"), exitUsage, "", "guest arguments: with --attestation"},

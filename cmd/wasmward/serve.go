@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -27,9 +28,7 @@ type serveFlags struct {
 	logLevel    string
 	cacheDir    string
 	pprof       bool
-	trustFile   string
-	stateFile   string
-	downgrade   bool
+	trust       trustFlags
 }
 
 func newServeCmd(s streams) *cobra.Command {
@@ -51,7 +50,12 @@ finish (shutdown_timeout), the audit log is flushed and server_stop written
 last; exit 0 after a clean drain. SIGHUP is logged and ignored. See
 docs/gateway.md.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return serve(cmd.Context(), s, &f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.trust.check(cmd.Flags()); err != nil {
+				return err
+			}
+			return serve(cmd.Context(), s, &f)
+		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.config, "config", "", "gateway configuration (YAML); default: the built-in quickstart")
@@ -62,9 +66,7 @@ docs/gateway.md.`,
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fl.StringVar(&f.cacheDir, "compilation-cache", "", "keep compiled modules in DIR across restarts")
 	fl.BoolVar(&f.pprof, "pprof", false, "serve /debug/pprof/ on the admin listener")
-	fl.StringVar(&f.trustFile, "trust", "", "verify every route's module against this trust policy before compiling it")
-	fl.StringVar(&f.stateFile, "state", "", "with --trust: rollback state file (highest accepted version per module name)")
-	fl.BoolVar(&f.downgrade, "allow-downgrade", false, "with --trust and --state: accept a version older than the recorded one")
+	f.trust.register(fl)
 	return cmd
 }
 
@@ -156,12 +158,19 @@ func serve(ctx context.Context, s streams, f *serveFlags) error {
 	}
 	defer rt.Close(context.WithoutCancel(ctx))
 
-	verify, err := serveVerifier(f)
+	verify, err := serveVerifier(f, logger)
 	if err != nil {
-		return withCode(exitUsage, err)
+		return err
 	}
 	srv, err := gateway.New(ctx, cfg, gateway.Options{Runtime: rt, Logger: logger, Audit: al, Pprof: f.pprof, Verify: verify})
 	if err != nil {
+		// A module refused by the trust gate exits 126, as `run` does; a
+		// trust file the configuration names but that cannot be read is a
+		// usage error, as it is for run.
+		var ee *exitError
+		if errors.As(err, &ee) && ee.code == exitUsage {
+			return withCode(exitUsage, err)
+		}
 		return withCode(exitRefused, err)
 	}
 	defer srv.Close(context.WithoutCancel(ctx))
@@ -187,31 +196,27 @@ func loadServeConfig(path string) (*gateway.Config, error) {
 	return quickstart.Config()
 }
 
-// serveVerifier returns the gateway's module check for --trust: each route's
-// module is admitted by the trust gate under its module name (the file's base
-// name without .wasm) before it is compiled. Nil without --trust.
-func serveVerifier(f *serveFlags) (func(context.Context, gateway.Route) error, error) {
-	if f.trustFile == "" {
-		if f.stateFile != "" || f.downgrade {
-			return nil, fmt.Errorf("--state and --allow-downgrade need --trust")
-		}
+// serveVerifier returns the gateway's module check for --trust: each
+// route's module, with the trust material its route names (or that lies
+// next to it), is admitted by the trust gate before it is compiled, as `run
+// --trust` admits a module. Nil without --trust.
+func serveVerifier(f *serveFlags, log *slog.Logger) (func(context.Context, gateway.Route) error, error) {
+	if f.trust.policy == "" {
 		return nil, nil
 	}
-	if f.downgrade && f.stateFile == "" {
-		return nil, fmt.Errorf("--allow-downgrade needs --state")
-	}
-	pol, err := trust.LoadPolicy(f.trustFile)
+	g, err := f.trust.open()
 	if err != nil {
 		return nil, err
 	}
-	g := &trust.Gate{Policy: pol, AllowDowngrade: f.downgrade}
-	if f.stateFile != "" {
-		if g.State, err = trust.OpenState(f.stateFile); err != nil {
-			return nil, err
-		}
-	}
 	return func(ctx context.Context, r gateway.Route) error {
-		_, err := g.Admit(ctx, trust.ModuleName(r.Module), r.Wasm, nil)
+		t := r.Trust
+		m, err := g.ReadMaterial(r.Wasm, t.Name, trust.Files{Module: t.ModuleFile, Attestation: t.Attestation, Signature: t.Signature, Bundle: t.Bundle})
+		if err != nil {
+			return withCode(exitUsage, err) // the configuration names a file that is not there
+		}
+		_, err = admitModule(ctx, g, m, func(u string) {
+			log.Warn("cosign bundle part not verified", "route", r.Path, "module", t.ModuleFile, "unverified", u)
+		})
 		return err
 	}, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,7 +11,7 @@ import (
 
 	"github.com/wasmward/wasmward/gateway"
 	"github.com/wasmward/wasmward/internal/fixture"
-	"github.com/wasmward/wasmward/trust"
+	"github.com/wasmward/wasmward/sandbox"
 )
 
 func TestServeTrust(t *testing.T) {
@@ -28,10 +29,10 @@ func TestServeTrust(t *testing.T) {
 	if code, _, e := trustRun(t, "sign", unsigned, "--key", p("ci.key"), "--module-version", "1.0.0", "-o", p("old/hello.wasm")); code != 0 {
 		t.Fatalf("sign old: %d %s", code, e)
 	}
-	os.WriteFile(p("trust.yaml"), []byte("keys: [{name: ci, public_key: ci.pub}]\n"), 0o644)
+	os.WriteFile(p("trust.yaml"), []byte("keys: [{name: ci, public_key: ci.pub}]\ncaller_names: true\n"), 0o644)
 
-	f := &serveFlags{trustFile: p("trust.yaml"), stateFile: p("state.json")}
-	verify, err := serveVerifier(f)
+	f := &serveFlags{trust: trustFlags{policy: p("trust.yaml"), state: p("state.json")}}
+	verify, err := serveVerifier(f, slog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,15 +41,15 @@ func TestServeTrust(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return gateway.Route{Path: "/hello", Module: path, Wasm: b}
+		return gateway.Route{Path: "/hello", Module: path, Wasm: b, Trust: gateway.RouteTrust{ModuleFile: path}}
 	}
 	if err := verify(context.Background(), route(p("hello.wasm"))); err != nil {
 		t.Fatalf("signed module refused: %v", err)
 	}
 	for name, path := range map[string]string{"unsigned": unsigned, "downgrade": p("old/hello.wasm")} {
-		var re *trust.RefusedError
-		if err := verify(context.Background(), route(path)); !errors.As(err, &re) {
-			t.Errorf("%s: err = %v, want a trust refusal", name, err)
+		var r *sandbox.Refusal
+		if err := verify(context.Background(), route(path)); !errors.As(err, &r) || r.Violation.Kind != sandbox.KindSignature {
+			t.Errorf("%s: err = %v, want a signature refusal", name, err)
 		}
 	}
 

@@ -12,7 +12,7 @@ import (
 )
 
 func newSignCmd(s streams) *cobra.Command {
-	var out, detached, format, bundle, version string
+	var out, detached, format, bundle, version, moduleName string
 	var key keyFlags
 	var noKeyID bool
 	cmd := &cobra.Command{
@@ -23,7 +23,9 @@ func newSignCmd(s streams) *cobra.Command {
 --format wasmsig (default): add an Ed25519 signature in the wasmsign2 format and
 write the signed module to -o OUT. Signing a signed module adds a signer.
 --module-version X.Y.Z records a version in a wasmward.version custom section that the
-signature covers (used for rollback protection). --detached FILE writes the
+signature covers (used for rollback protection); --module-name NAME records the
+module's name the same way (a wasmward.name section): trust policy rules and
+the version state use it, whatever the file is called. --detached FILE writes the
 signature section payload on its own instead (adding to FILE if it exists).
 
 --format cosign: sign like 'cosign sign-blob --key': a base64 ECDSA P-256 or
@@ -45,8 +47,8 @@ file that group or others may read is refused.`,
 					return usageErr("sign: give exactly one of -o OUT (embedded) or --detached FILE")
 				}
 			case "cosign":
-				if detached != "" || version != "" || noKeyID {
-					return usageErr("sign: --detached, --module-version and --no-key-id are for --format wasmsig")
+				if detached != "" || version != "" || moduleName != "" || noKeyID {
+					return usageErr("sign: --detached, --module-version, --module-name and --no-key-id are for --format wasmsig (for cosign, sign a module that already carries them)")
 				}
 			default:
 				return usageErr("sign: --format %q: want wasmsig or cosign", format)
@@ -62,7 +64,7 @@ file that group or others may read is refused.`,
 			if format == "cosign" {
 				return signCosign(s, k, bin, out, bundle)
 			}
-			opts := trust.SignOptions{NoKeyID: noKeyID, Version: version}
+			opts := trust.SignOptions{NoKeyID: noKeyID, Version: version, Name: moduleName}
 			if detached != "" {
 				existing, err := os.ReadFile(detached)
 				if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -97,6 +99,7 @@ file that group or others may read is refused.`,
 	f.StringVar(&bundle, "bundle", "", "cosign: also write a Sigstore bundle v0.3 to FILE")
 	f.StringVar(&version, "module-version", "", "record this semantic version of the module in the signed module")
 	alias(f, "version", "module-version")
+	f.StringVar(&moduleName, "module-name", "", "record this name in the signed module: its identity for trust policy rules and rollback state")
 	cmd.MarkFlagsMutuallyExclusive("output", "detached")
 	f.BoolVar(&noKeyID, "no-key-id", false, "leave the key ID out of the signature")
 	return cmd

@@ -54,7 +54,7 @@ func TestTrustCommands(t *testing.T) {
 	if code, _, e := trustRun(t, "sign", p("one.wasm"), "--key", p("release.key"), "-o", p("two.wasm")); code != 0 {
 		t.Fatalf("second signer: %d %s", code, e)
 	}
-	policy := "keys:\n  - name: ci\n    public_key: ci.pub\n  - name: release\n    public_key: release.pub\nrules:\n  - modules: \"acme-*\"\n    keys: [ci, release]\n    threshold: 2\n  - modules: \"*\"\n    keys: [ci]\n"
+	policy := "caller_names: true\nkeys:\n  - name: ci\n    public_key: ci.pub\n  - name: release\n    public_key: release.pub\nrules:\n  - modules: \"acme-*\"\n    keys: [ci, release]\n    threshold: 2\n  - modules: \"*\"\n    keys: [ci]\n"
 	_ = os.WriteFile(p("trust.yaml"), []byte(policy), 0o644)
 	_ = os.WriteFile(p("bad.yaml"), []byte(policy+"colour: red\n"), 0o644)
 
@@ -70,7 +70,7 @@ func TestTrustCommands(t *testing.T) {
 		{"version printed", []string{"verify", p("one.wasm"), "--trust", p("trust.yaml")}, 0, "version 1.0.0"},
 		{"unsigned", []string{"verify", mod, "--trust", p("trust.yaml")}, 1, "refused (unsigned)"},
 		{"by key", []string{"verify", p("two.wasm"), "--key", p("release.pub")}, 0, "signed by ed25519"},
-		{"strict policy keys", []string{"verify", p("two.wasm"), "--trust", p("bad.yaml")}, 2, `bad.yaml:12: unknown key "colour"`},
+		{"strict policy keys", []string{"verify", p("two.wasm"), "--trust", p("bad.yaml")}, 2, `bad.yaml:13: unknown key "colour"`},
 		{"missing module", []string{"verify", p("nope.wasm"), "--trust", p("trust.yaml")}, 2, "read module"},
 		{"no trust or key", []string{"verify", p("two.wasm")}, 2, "exactly one of --trust"},
 		{"bad format", []string{"verify", p("two.wasm"), "--key", p("ci.pub"), "--format", "gpg"}, 2, "want wasmsig or cosign"},

@@ -30,8 +30,9 @@ bundle are not verified, and a warning says so; keyless (certificate) bundles
 are refused.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if name == "" {
-				name = trust.ModuleName(args[0])
+			display := name
+			if display == "" {
+				display = trust.ModuleName(args[0])
 			}
 			switch format {
 			case "cosign":
@@ -101,38 +102,53 @@ are refused.`,
 				return withCode(exitUsage, err)
 			}
 			var res trust.Result
+			var adm trust.Admission
 			if det != nil {
-				res, err = pol.VerifyDetached(cmd.Context(), name, bin, det)
+				res, err = pol.VerifyDetached(cmd.Context(), display, bin, det)
+				if err == nil && attestation != "" {
+					env, rerr := readInput("attestation", attestation)
+					if rerr != nil {
+						return rerr
+					}
+					adm.Policy, adm.Attestation, err = pol.VerifyAttestation(cmd.Context(), display, bin, env)
+					adm.Attested = err == nil
+				}
 			} else {
-				res, err = pol.Verify(cmd.Context(), name, bin)
+				// The same decision as run --trust (without version state):
+				// the name is the signed one where the module carries one.
+				g := &trust.Gate{Policy: pol}
+				m, merr := g.ReadMaterial(bin, name, trust.Files{Module: args[0], Attestation: attestation})
+				if merr != nil {
+					return withCode(exitUsage, merr)
+				}
+				adm, err = g.Admit(cmd.Context(), m)
+				res, display = adm.Signature, adm.Name
 			}
 			if err != nil {
 				return verifyFailed(err)
 			}
+			for _, u := range res.Unverified {
+				fmt.Fprintf(s.err, "wasmward: warning: the bundle carries %s\n", u)
+			}
 			if !res.Signed {
-				fmt.Fprintf(s.out, "module %s: unsigned, allowed (require_signature: false)\n", name)
+				fmt.Fprintf(s.out, "module %s: unsigned, allowed (require_signature: false)\n", display)
 			} else {
-				fmt.Fprintf(s.out, "module %s: verified (%s)\n", name, ruleText(res))
+				fmt.Fprintf(s.out, "module %s: verified (%s)\n", display, ruleText(res))
+				if adm.NameSource != "" {
+					fmt.Fprintf(s.out, "name %s (%s)\n", adm.Name, adm.NameSource)
+				}
 				for _, sg := range res.Signers {
 					fmt.Fprintf(s.out, "signed by %s\n", sg)
 				}
 				printVersion(s, res.Version)
 			}
-			if attestation != "" {
-				env, err := readInput("attestation", attestation)
-				if err != nil {
-					return err
-				}
-				p, ares, err := pol.VerifyAttestation(cmd.Context(), name, bin, env)
-				if err != nil {
-					return verifyFailed(err)
-				}
-				names := make([]string, len(ares.Signers))
-				for i, sg := range ares.Signers {
+			if adm.Attested {
+				names := make([]string, len(adm.Attestation.Signers))
+				for i, sg := range adm.Attestation.Signers {
 					names[i] = sg.Name
 				}
 				fmt.Fprintf(s.out, "attestation verified (signed by %s); granted policy:\n", strings.Join(names, ", "))
-				y, err := p.Marshal()
+				y, err := adm.Policy.Marshal()
 				if err != nil {
 					return withCode(exitFailure, err)
 				}
@@ -144,7 +160,7 @@ are refused.`,
 	f := cmd.Flags()
 	f.StringVar(&trustFile, "trust", "", "trust policy file (YAML)")
 	f.StringArrayVar(&keys, "key", nil, "public key file (repeatable): verify against these keys instead of a trust policy")
-	f.StringVar(&name, "name", "", "module name the trust policy is evaluated for (default: file base name without .wasm)")
+	f.StringVar(&name, "name", "", "module name the trust policy is evaluated for, where it allows caller names and the module carries no signed name (default: file base name without .wasm)")
 	f.StringVar(&detached, "detached", "", "detached wasmsig signature file")
 	f.StringVar(&format, "format", "wasmsig", "signature format: wasmsig or cosign")
 	f.StringVar(&sigFile, "sig", "", "cosign: base64 signature file (cosign sign-blob output)")
