@@ -6,6 +6,11 @@
 #   wasmward keygen/sign (signature, bundle)                  ->  cosign verify-blob
 #   wasmward's encrypted key                                  ->  cosign sign-blob  ->  wasmward verify
 #   a modified module                                         ->  refused by both
+#   RSA (PKCS#1 v1.5, SHA-256; cosign's scheme for RSA keys), both directions:
+#   wasmward keygen --type rsa -> cosign import-key-pair -> cosign sign-blob (sig, bundle) -> wasmward verify
+#   wasmward sign (its own key, and cosign's imported encrypted key)      -> cosign verify-blob
+#   a modified module signed with RSA                                     -> refused by both
+# RSA-PSS is wasmward-only: cosign's sign-blob/verify-blob use PKCS#1 v1.5 for RSA keys.
 #
 # Builds cosign from source into a temporary directory (a few minutes; needs
 # network access to the Go module proxy), unless COSIGN=/path/to/cosign is set.
@@ -83,5 +88,39 @@ if "$ww" verify modified.wasm --format cosign --key cosign.pub --bundle cosign.b
 if cverify --key ww.pub --signature ww.sig modified.wasm >/dev/null; then fail "cosign accepted a modified module"; fi
 if cverify --key ww.pub --new-bundle-format --trusted-root trusted_root.json --bundle ww.bundle modified.wasm >/dev/null; then fail "cosign accepted a modified module (bundle)"; fi
 echo "refused by both"
+
+for bits in 2048 4096; do
+  step "RSA $bits: wasmward keygen --type rsa -> cosign import-key-pair (encrypted)"
+  "$ww" keygen --type rsa --bits "$bits" --output-key-prefix "rsa$bits" >/dev/null
+  COSIGN_PASSWORD=rsa-pass "$cosign" import-key-pair --key "rsa$bits.key" --output-key-prefix "imp$bits" >/dev/null 2>&1
+  grep -q "BEGIN ENCRYPTED SIGSTORE PRIVATE KEY" "imp$bits.key" && echo "imp$bits.key: encrypted RSA (sigstore format)"
+
+  step "RSA $bits: cosign sign-blob (sig, bundle v0.3) -> wasmward verify"
+  COSIGN_PASSWORD=rsa-pass "$cosign" sign-blob --yes --key "imp$bits.key" --tlog-upload=false \
+    --output-signature "cosign-rsa$bits.sig" module.wasm >/dev/null 2>&1
+  COSIGN_PASSWORD=rsa-pass "$cosign" sign-blob --yes --key "imp$bits.key" --tlog-upload=false \
+    --new-bundle-format --bundle "cosign-rsa$bits.bundle" module.wasm >/dev/null 2>&1
+  "$ww" verify module.wasm --format cosign --key "rsa$bits.pub" --sig "cosign-rsa$bits.sig"
+  "$ww" verify module.wasm --format cosign --key "imp$bits.pub" --bundle "cosign-rsa$bits.bundle"
+
+  step "RSA $bits: wasmward sign (own key; cosign's imported encrypted key) -> cosign verify-blob"
+  "$ww" sign module.wasm --format cosign --key "rsa$bits.key" -o "ww-rsa$bits.sig" --bundle "ww-rsa$bits.bundle" 2>/dev/null
+  cverify --key "rsa$bits.pub" --signature "ww-rsa$bits.sig" module.wasm | grep -v WARNING
+  cverify --key "rsa$bits.pub" --new-bundle-format --trusted-root trusted_root.json --bundle "ww-rsa$bits.bundle" module.wasm | grep -v WARNING
+  COSIGN_PASSWORD=rsa-pass "$ww" sign module.wasm --format cosign --key "imp$bits.key" -o "ww-imp$bits.sig" 2>/dev/null
+  cverify --key "imp$bits.pub" --signature "ww-imp$bits.sig" module.wasm | grep -v WARNING
+
+  step "RSA $bits: a modified module is refused by both"
+  if "$ww" verify modified.wasm --format cosign --key "rsa$bits.pub" --sig "cosign-rsa$bits.sig"; then fail "wasmward accepted a modified module (RSA)"; fi
+  if cverify --key "rsa$bits.pub" --signature "ww-rsa$bits.sig" modified.wasm >/dev/null; then fail "cosign accepted a modified module (RSA)"; fi
+  echo "refused by both"
+done
+
+step "RSA: a PSS signature is not a PKCS#1 v1.5 one (cosign refuses it; wasmward verifies it only as pss)"
+"$ww" sign module.wasm --format cosign --key rsa2048.key --rsa-scheme pss -o ww-pss.sig 2>/dev/null
+"$ww" verify module.wasm --format cosign --key rsa2048.pub --rsa-scheme pss --sig ww-pss.sig
+if "$ww" verify module.wasm --format cosign --key rsa2048.pub --sig ww-pss.sig 2>/dev/null; then fail "wasmward accepted PSS as PKCS#1 v1.5"; fi
+if cverify --key rsa2048.pub --signature ww-pss.sig module.wasm >/dev/null; then fail "cosign accepted a PSS signature as PKCS#1 v1.5"; fi
+echo "refused as pkcs1v15 by both"
 
 step "all cosign interoperability checks passed"

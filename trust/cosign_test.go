@@ -112,3 +112,45 @@ func TestCosignMadeSignatures(t *testing.T) {
 		t.Fatalf("modified: %v", err)
 	}
 }
+
+// RSA signatures, a bundle and an encrypted RSA key made by the real cosign
+// v2.6.5 (see testdata/README.md): cosign signs RSA with PKCS#1 v1.5.
+func TestCosignMadeRSASignatures(t *testing.T) {
+	pub, err := LoadPublicKey("testdata/cosign-rsa.pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pub.Description() != "rsa-2048 pkcs1v15" {
+		t.Fatalf("key %s", pub.Description())
+	}
+	data, _ := os.ReadFile("testdata/cosign-blob.txt")
+	sig, _ := os.ReadFile("testdata/cosign-rsa-blob.sig")
+	b, _ := os.ReadFile("testdata/cosign-rsa-blob.bundle")
+	if err := VerifyBlob(pub, data, sig); err != nil {
+		t.Fatalf("cosign RSA signature: %v", err)
+	}
+	if err := vb(pub, data, b); err != nil {
+		t.Fatalf("cosign RSA bundle: %v", err)
+	}
+	pss, _ := pub.WithRSAScheme(PSS)
+	if err := VerifyBlob(pss, data, sig); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("PKCS#1 v1.5 signature verified as PSS: %v", err)
+	}
+	if err := VerifyBlob(pub, append(bytes.Clone(data), 'x'), sig); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("modified: %v", err)
+	}
+	k, err := LoadPrivateKeyAnyMode("testdata/cosign-rsa.key", pass("cosign-test-pass")) // git keeps no 0600
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Type() != RSA || !k.Public().Equal(pub) {
+		t.Fatal("cosign's encrypted RSA key does not match its public key")
+	}
+	mine, err := SignBlob(k, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(bytes.TrimSpace(mine), bytes.TrimSpace(sig)) {
+		t.Fatal("PKCS#1 v1.5 is deterministic: our signature with cosign's key differs from cosign's")
+	}
+}
