@@ -154,7 +154,7 @@ const (
 	DefaultBodyWait        = 250 * time.Millisecond
 	DefaultWriteTimeout    = 10 * time.Second
 	DefaultMaxConns        = 8192
-	DefaultMaxConnsClient  = 256
+	DefaultMaxConnsClient  = 128
 	DefaultIdleTimeout     = 60 * time.Second
 	DefaultPressureIdle    = 5 * time.Second
 	DefaultAdminMaxConns   = 32

@@ -82,7 +82,7 @@ type capBuffer struct {
 	max     int
 	over    bool
 	lease   *lease
-	charged int // bytes of b's capacity taken from the lease
+	charged int // bytes of b's capacity accounted for: freeOutput, then what was taken from the lease
 	starved bool
 }
 
@@ -91,8 +91,13 @@ var (
 	errNoBudget         = errors.New("the gateway's body budget is spent")
 )
 
+// freeOutput is the stdout capacity a request has without body budget, so
+// that small responses are still served while large bodies hold the
+// budget. Its total is bounded by the routes' concurrency caps.
+const freeOutput = 16 << 10
+
 func (c *capBuffer) reset(max int) {
-	c.b, c.max, c.over, c.lease, c.charged, c.starved = c.b[:0], max, false, nil, 0, false
+	c.b, c.max, c.over, c.lease, c.charged, c.starved = c.b[:0], max, false, nil, freeOutput, false
 }
 
 func (c *capBuffer) Write(p []byte) (int, error) {
