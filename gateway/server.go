@@ -66,8 +66,9 @@ type Options struct {
 	Audit *audit.Log
 	// Verify, when set, is called with each route's module before it is
 	// compiled; an error refuses the module (audited) and fails New. This is
-	// where signature verification (`serve --trust`) plugs in.
-	Verify func(ctx context.Context, r Route) error
+	// where signature verification (`serve --trust`) plugs in. A non-nil
+	// policy it returns (an attested one) replaces the route's.
+	Verify func(ctx context.Context, r Route) (*policy.Policy, error)
 	// Pprof serves net/http/pprof under /debug/pprof/ on the admin listener.
 	Pprof bool
 
@@ -202,15 +203,19 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Server, error) {
 	return s, nil
 }
 
-func (s *Server) addRoute(ctx context.Context, rc Route, compile func(context.Context, []byte, policy.Policy) (module, error), verify func(context.Context, Route) error) (*route, error) {
+func (s *Server) addRoute(ctx context.Context, rc Route, compile func(context.Context, []byte, policy.Policy) (module, error), verify func(context.Context, Route) (*policy.Policy, error)) (*route, error) {
 	label := rc.Path
 	if rc.Prefix {
 		label += "/..."
 	}
 	if verify != nil {
-		if err := verify(ctx, rc); err != nil {
+		p, err := verify(ctx, rc)
+		if err != nil {
 			s.event(audit.Event{Type: audit.TypeModuleRefused, Route: label, Module: rc.Module, SHA256: sha256Hex(rc.Wasm), Kind: "signature", Detail: err.Error()})
 			return nil, fmt.Errorf("route %s: module %s refused: %w", label, rc.Module, err)
+		}
+		if p != nil {
+			rc.Policy = *p
 		}
 	}
 	// The policy's environment goes to the guest through Invocation.Env,

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -15,6 +17,7 @@ import (
 	"github.com/wasmward/wasmward/audit"
 	"github.com/wasmward/wasmward/gateway"
 	"github.com/wasmward/wasmward/internal/quickstart"
+	"github.com/wasmward/wasmward/policy"
 	"github.com/wasmward/wasmward/sandbox"
 	"github.com/wasmward/wasmward/trust"
 )
@@ -199,8 +202,11 @@ func loadServeConfig(path string) (*gateway.Config, error) {
 // serveVerifier returns the gateway's module check for --trust: each
 // route's module, with the trust material its route names (or that lies
 // next to it), is admitted by the trust gate before it is compiled, as `run
-// --trust` admits a module. Nil without --trust.
-func serveVerifier(f *serveFlags, log *slog.Logger) (func(context.Context, gateway.Route) error, error) {
+// --trust` admits a module. A route with an attestation runs under the
+// attested policy bounded by the route's (policy.Attested: limits only
+// tighten, attested mounts need the route's host directories). Nil without
+// --trust.
+func serveVerifier(f *serveFlags, log *slog.Logger) (func(context.Context, gateway.Route) (*policy.Policy, error), error) {
 	if f.trust.policy == "" {
 		return nil, nil
 	}
@@ -208,15 +214,30 @@ func serveVerifier(f *serveFlags, log *slog.Logger) (func(context.Context, gatew
 	if err != nil {
 		return nil, err
 	}
-	return func(ctx context.Context, r gateway.Route) error {
+	return func(ctx context.Context, r gateway.Route) (*policy.Policy, error) {
 		t := r.Trust
 		m, err := g.ReadMaterial(r.Wasm, t.Name, trust.Files{Module: t.ModuleFile, Attestation: t.Attestation, Signature: t.Signature, Bundle: t.Bundle})
 		if err != nil {
-			return withCode(exitUsage, err) // the configuration names a file that is not there
+			return nil, withCode(exitUsage, err) // the configuration names a file that is not there
 		}
-		_, err = admitModule(ctx, g, m, func(u string) {
+		adm, err := admitModule(ctx, g, m, func(u string) {
 			log.Warn("cosign bundle part not verified", "route", r.Path, "module", t.ModuleFile, "unverified", u)
 		})
-		return err
+		if err != nil || !adm.Attested {
+			return nil, err
+		}
+		p, err := policy.Attested(adm.Policy, r.Policy)
+		if err != nil {
+			var ce *policy.CapabilityError
+			if errors.As(err, &ce) {
+				return nil, &sandbox.Refusal{Violation: sandbox.Violation{Kind: sandbox.KindCapabilityDenied, Detail: ce.Detail}}
+			}
+			return nil, err
+		}
+		rc, ac := r.Policy.Capabilities, adm.Policy.Capabilities
+		if !slices.Equal(rc.Imports, ac.Imports) || !slices.Equal(rc.Args, ac.Args) || !maps.Equal(rc.Env, ac.Env) || rc.Clock != ac.Clock || rc.Random != ac.Random {
+			log.Warn("attested module: the route's capabilities other than mounts are replaced by the attested ones", "route", r.Path, "module", adm.Name)
+		}
+		return &p, nil
 	}, nil
 }

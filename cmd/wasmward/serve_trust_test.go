@@ -43,12 +43,12 @@ func TestServeTrust(t *testing.T) {
 		}
 		return gateway.Route{Path: "/hello", Module: path, Wasm: b, Trust: gateway.RouteTrust{ModuleFile: path}}
 	}
-	if err := verify(context.Background(), route(p("hello.wasm"))); err != nil {
+	if _, err := verify(context.Background(), route(p("hello.wasm"))); err != nil {
 		t.Fatalf("signed module refused: %v", err)
 	}
 	for name, path := range map[string]string{"unsigned": unsigned, "downgrade": p("old/hello.wasm")} {
 		var r *sandbox.Refusal
-		if err := verify(context.Background(), route(path)); !errors.As(err, &r) || r.Violation.Kind != sandbox.KindSignature {
+		if _, err := verify(context.Background(), route(path)); !errors.As(err, &r) || r.Violation.Kind != sandbox.KindSignature {
 			t.Errorf("%s: err = %v, want a signature refusal", name, err)
 		}
 	}

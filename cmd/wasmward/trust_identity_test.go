@@ -228,7 +228,7 @@ func TestTrustCosignGate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, want := range []string{"", "", "signature: unsigned", "read attestation"} {
-		err := verify(context.Background(), gc.Routes[i])
+		_, err := verify(context.Background(), gc.Routes[i])
 		var r *sandbox.Refusal
 		switch {
 		case want == "" && err != nil:
@@ -248,4 +248,50 @@ func readFile(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// serve takes attestations from the route's trust block: the module runs
+// under the attested policy bounded by the route's, and require_attestation
+// refuses a route without one.
+func TestServeAttestation(t *testing.T) {
+	d := newTrustDir(t)
+	p := d.p
+	d.must("keygen", "--output-key-prefix", p("ci"))
+	d.write("trust.yaml", "keys: [{name: ci, public_key: ci.pub}]\nrequire_attestation: true\n")
+	d.must("sign", fixture.Path(t, "gw_hello"), "--key", p("ci.key"), "--module-name", "hello", "-o", p("hello.wasm"))
+	d.write("grant.yaml", "limits:\n  memory: 4MiB\n  timeout: 1h\ncapabilities:\n  env: {GREETING: attested}\n")
+	d.must("attest", p("hello.wasm"), "--policy", p("grant.yaml"), "--key", p("ci.key"), "-o", p("hello.intoto.json"))
+	d.write("mount.yaml", "capabilities:\n  mounts: [{host: /publisher, guest: /data}]\n")
+	d.must("attest", p("hello.wasm"), "--policy", p("mount.yaml"), "--key", p("ci.key"), "-o", p("mount.intoto.json"))
+	cfg := d.write("gw.yaml", "listen: 127.0.0.1:0\nadmin_listen: \"\"\nroutes:\n"+
+		"  - {route: /a, module: hello.wasm, trust: {attestation: hello.intoto.json}}\n"+
+		"  - {route: /b, module: hello.wasm}\n"+
+		"  - {route: /c, module: hello.wasm, trust: {attestation: mount.intoto.json}}\n")
+	gc, err := gateway.LoadConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify, err := serveVerifier(&serveFlags{trust: trustFlags{policy: p("trust.yaml")}}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := verify(context.Background(), gc.Routes[0])
+	if err != nil || pol == nil {
+		t.Fatalf("attested route: %v", err)
+	}
+	if pol.Limits.Memory != 4<<20 || pol.Limits.Timeout != gc.Routes[0].Policy.Limits.Timeout || pol.Capabilities.Env["GREETING"] != "attested" {
+		t.Fatalf("attested policy: memory %d timeout %v (route %v) env %v", pol.Limits.Memory, pol.Limits.Timeout, gc.Routes[0].Policy.Limits.Timeout, pol.Capabilities.Env)
+	}
+	var r *sandbox.Refusal
+	if _, err := verify(context.Background(), gc.Routes[1]); !errors.As(err, &r) || !strings.Contains(r.Violation.Detail, "an attestation is required and none was given") {
+		t.Fatalf("route without attestation: %v", err)
+	}
+	if _, err := verify(context.Background(), gc.Routes[2]); !errors.As(err, &r) || r.Violation.Kind != sandbox.KindCapabilityDenied || !strings.Contains(r.Violation.Detail, "the attestation grants mount /data, but the operator gives it no host directory") {
+		t.Fatalf("attested mount without a route mount: %v", err)
+	}
+	// Through the CLI: the refusal stops serve before it listens, exit 126.
+	code, _, e := gwCLI(context.Background(), "serve", "--config", cfg, "--trust", p("trust.yaml"))
+	if code != exitRefused || !strings.Contains(e, "route /b") || !strings.Contains(e, "an attestation is required") {
+		t.Fatalf("serve: %d %s", code, e)
+	}
 }
