@@ -35,6 +35,7 @@ func TestWasm3CLI(t *testing.T) {
 		{"inspect table64", []string{"inspect", fixture.Path(t, "w3_mem64")}, 0, []string{"funcref min 4, max none, index i64"}, nil},
 		{"sbom gc", []string{"sbom", fixture.Path(t, "w3_gc")}, 0, []string{`"bomFormat": "CycloneDX"`}, nil},
 		{"run gc", []string{"run", fixture.Path(t, "w3_gc")}, 126, []string{"not supported by the runtime: gc (not implemented by wazero v1.12.0)"}, nil},
+		{"run component", []string{"run", fixture.Path(t, "comp_hello_cmd")}, 126, []string{"a WebAssembly component, not a core module (wasmward run does not run components yet)"}, nil},
 		{"run relaxed simd", []string{"run", fixture.Path(t, "w3_relaxed")}, 126, []string{"not supported by the runtime: relaxed-simd"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -33,9 +33,9 @@ var (
 	ErrNotWasm = errors.New("not a WebAssembly binary (bad magic)")
 	// ErrVersion means the magic is right but the version/layer is unknown.
 	ErrVersion = errors.New("unknown binary version")
-	// ErrComponent means the input is a component (component model), which
-	// Decode does not support yet. Sections still splits components.
-	ErrComponent = errors.New("WebAssembly components are not supported yet")
+	// ErrComponent means Decode was given a component (component model), not
+	// a core module: DecodeComponent reads those; Sections splits both.
+	ErrComponent = errors.New("a WebAssembly component, not a core module (wasmward run does not run components yet)")
 	// ErrLEB means an integer was over-long or out of range for its type.
 	ErrLEB = errors.New("integer representation too long or out of range")
 	// ErrMalformed is the cause for other grammar violations; the Error's
