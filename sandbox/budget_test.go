@@ -34,16 +34,17 @@ func compileBombs() []struct {
 		{"100M i64 locals", "function 0: 100000000 locals (parameters included), above the limit of 50000",
 			synth.Module(1, []byte{0x0b}, synth.Locals(100_000_000, 0x7e))},
 		// Before: the report at the 1 s deadline, the process exit at 25 s.
-		{"200 functions x 1024 nested loops", "estimated compile time 3", synth.Module(200, synth.NestedLoops(1024), nil)},
+		{"200 functions x 1024 nested loops", "estimated compile time 43.262s for 200 functions, above the budget of 30s per module", synth.Module(200, synth.NestedLoops(1024), nil)},
 		// Before: 55 s and 2 GB RSS.
-		{"4000 loops over 1000 live locals", "function 0: estimated compile memory 909 MiB (12001 instructions, 1000 locals, 4000 loops", synth.LoopsOverLocals(4000, 1000)},
+		{"4000 loops over 1000 live locals", "function 0: estimated compile memory 914 MiB (12001 instructions, 1000 locals, 4000 loops", synth.LoopsOverLocals(4000, 1000)},
 		// Before: 35 s and 7 GB RSS.
 		{"br_table with 4M labels", "function 0: br_table at offset 0x2d has 4194305 labels, above the limit of 32768",
 			synth.Module(1, synth.BrTable(1<<22), nil)},
-		// One function nested too deep: by memory, and by time (4000
-		// nested loops, ~0.2 GB, 2.5 s of CPU).
+		// One function nested too deep: by memory under the default cap;
+		// under a 1 GiB cap the memory budget is 1 GiB, and the time
+		// budget refuses it.
 		{"8000 nested loops", "function 0: estimated compile memory 734 MiB", synth.Module(1, synth.NestedLoops(8000), nil)},
-		{"4000 nested loops", "function 0: estimated compile time 2.497s", synth.Module(1, synth.NestedLoops(4000), nil)},
+		{"7500 nested loops, 1GiB cap", "function 0: estimated compile time 11.", synth.Module(1, synth.NestedLoops(7500), nil)},
 	}
 }
 
@@ -55,7 +56,11 @@ func TestCompileBudgetRefuses(t *testing.T) {
 	for _, tc := range compileBombs() {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
-			m, err := rt.Compile(context.Background(), tc.bin, policy.Default())
+			p := policy.Default()
+			if strings.HasSuffix(tc.name, "1GiB cap") {
+				p.Limits.Memory = 1 << 30
+			}
+			m, err := rt.Compile(context.Background(), tc.bin, p)
 			el := time.Since(start)
 			if err == nil {
 				_ = m.Close(context.Background())
