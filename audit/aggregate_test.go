@@ -20,7 +20,7 @@ func TestAggregation(t *testing.T) {
 	v := func(client, detail string, i int) Event {
 		return Event{Type: TypeViolation, Route: "/r", Client: client, Kind: "memory_limit", Detail: detail, RequestID: fmt.Sprint(i)}
 	}
-	for i := 0; i < 1000; i++ {
+	for i := range 1000 {
 		l.Append(v("10.0.0.1", "over 64MiB", i))
 		l.Append(v("10.0.0.2", "over 64MiB", i))
 		c.add(time.Millisecond) // 1 s in all, within the window
@@ -78,7 +78,7 @@ func TestAggregationWindowFlush(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	for i := 0; i < 5; i++ {
+	for range 5 {
 		l.Append(Event{Type: TypeTrap, Route: "/r", Detail: "unreachable"})
 	}
 	waitFor(t, "the aggregated record", func() bool { return l.Head().Seq == 2 })

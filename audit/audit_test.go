@@ -19,7 +19,7 @@ func writeLog(t *testing.T, n int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < n; i++ {
+	for i := range n {
 		if err := l.Append(Event{Type: TypeViolation, Route: "/r", Kind: "timeout", Detail: fmt.Sprintf("event %d", i)}); err != nil {
 			t.Fatal(err)
 		}
@@ -176,17 +176,15 @@ func TestConcurrentAppend(t *testing.T) {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
-	for g := 0; g < 8; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 200; i++ {
+	for range 8 {
+		wg.Go(func() {
+			for i := range 200 {
 				if err := l.Append(Event{Type: TypeTrap, Detail: strings.Repeat("x", i)}); err != nil {
 					t.Error(err)
 					return
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	if err := l.Close(); err != nil {

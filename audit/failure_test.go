@@ -89,7 +89,7 @@ func records(t *testing.T, path string) []map[string]any {
 		t.Fatalf("%s ends with a partial record: %q", path, b[bytes.LastIndexByte(b, '\n')+1:])
 	}
 	var out []map[string]any
-	for _, line := range bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n")) {
+	for line := range bytes.SplitSeq(bytes.TrimSuffix(b, []byte("\n")), []byte("\n")) {
 		if len(line) == 0 {
 			continue
 		}
@@ -155,7 +155,7 @@ func TestWriteFailure(t *testing.T) {
 			logger := slog.New(slog.NewTextHandler(&logbuf, nil))
 			l := openOnDisk(t, path, Options{OnFailure: tc.mode, Logger: logger}, d, tc.queue)
 			ctx := context.Background()
-			for i := 0; i < 3; i++ {
+			for i := range 3 {
 				l.Append(Event{Type: TypeViolation, Detail: fmt.Sprintf("before %d", i)})
 			}
 			if err := l.Sync(ctx); err != nil {

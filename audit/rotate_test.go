@@ -42,7 +42,7 @@ func rotatedLog(t *testing.T, n int, opts Options) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < n; i++ {
+	for i := range n {
 		l.Append(Event{Type: TypeViolation, Route: "/r", Detail: fmt.Sprintf("event %d %s", i, strings.Repeat("x", 150))})
 		if i%50 == 49 {
 			if err := l.Sync(t.Context()); err != nil {

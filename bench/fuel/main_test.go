@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"regexp"
 	"strings"
 	"testing"
@@ -44,13 +43,10 @@ func TestQuickSuite(t *testing.T) {
 	}
 }
 
-// TestQuickSandbox runs the suite through the sandbox. It is skipped, saying
-// why, while the sandbox does not meter modules yet.
+// TestQuickSandbox runs the suite through the sandbox, which must meter it
+// (errUnmetered fails it).
 func TestQuickSandbox(t *testing.T) {
 	s, err := quick(t, "plain", "wasmward")
-	if errors.Is(err, errUnmetered) {
-		t.Skipf("sandbox not metering yet: %v", err)
-	}
 	if err != nil {
 		t.Fatalf("benchmark harness: %v\n%s", err, s)
 	}

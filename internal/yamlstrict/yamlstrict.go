@@ -70,8 +70,8 @@ func CheckKeys(n *yaml.Node, t reflect.Type, name string) error {
 			return nil
 		}
 		fields := map[string]reflect.Type{}
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
+		for f := range t.Fields() {
+			f := f
 			tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
 			if tag == "" || tag == "-" {
 				continue
@@ -110,7 +110,7 @@ func CheckKeys(n *yaml.Node, t reflect.Type, name string) error {
 	return nil
 }
 
-var nodeType = reflect.TypeOf(yaml.Node{})
+var nodeType = reflect.TypeFor[yaml.Node]()
 
 var lineRE = regexp.MustCompile(`^line (\d+): `)
 
