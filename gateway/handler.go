@@ -535,7 +535,7 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, rt *route, resp
 	}
 	w.WriteHeader(resp.Status)
 	if bodyAllowed {
-		s.writeBody(w, resp.Body)
+		s.writeBody(w, r, resp.Body)
 	}
 	rt.requests.Add(1)
 	rt.m.code(resp.Status)
@@ -550,11 +550,13 @@ const writeChunk = 64 << 10
 // write_timeout: a client that reads slowly keeps its connection, one that
 // stops reading is dropped within write_timeout and its buffers (and body
 // budget) are freed.
-func (s *Server) writeBody(w http.ResponseWriter, b []byte) {
-	rc := http.NewResponseController(w)
+func (s *Server) writeBody(w http.ResponseWriter, r *http.Request, b []byte) {
+	tc := connOf(r) // its deadline is what a ResponseController would set, without the allocation
 	for len(b) > 0 {
 		n := min(len(b), writeChunk)
-		_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.Response.WriteTimeout))
+		if tc != nil {
+			_ = tc.Conn.SetWriteDeadline(time.Now().Add(s.cfg.Response.WriteTimeout))
+		}
 		if _, err := w.Write(b[:n]); err != nil {
 			return
 		}
