@@ -151,18 +151,22 @@ type FieldType struct {
 // (WebAssembly 3.0) an entry may also be a struct type (Fields) or an array
 // type (Fields holds the one element type), as Kind says, and may be
 // declared with supertypes.
+//
+// The fields are ordered so that the struct is 104 bytes (a type entry can
+// be 2 bytes of input).
 type FuncType struct {
 	Params  []ValType
 	Results []ValType
-
-	Kind   TypeKind
+	// Fields are a struct's fields, or an array's one element type.
 	Fields []FieldType
-	// Sub is set when the entry was written as a subtype (0x50 sub, or
-	// 0x4F sub final when Final): Supers lists its declared supertypes.
-	// An entry without Sub is final and has no supertypes.
-	Sub    bool
-	Final  bool
+	// Supers lists the declared supertypes of a subtype (see Sub).
 	Supers []uint32
+	Kind   TypeKind
+	// Sub is set when the entry was written as a subtype (0x50 sub, or
+	// 0x4F sub final when Final). An entry without Sub is final and has no
+	// supertypes.
+	Sub   bool
+	Final bool
 }
 
 // IsPlainFunc reports whether t is a function type written without a

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"sort"
 	"testing"
+	"unsafe"
 
 	"github.com/wasmward/wasmward/internal/fixture"
 )
@@ -185,6 +186,9 @@ func TestWasm3Structure(t *testing.T) {
 	}
 	if !m.Types[6].IsPlainFunc() || m.Types[7].IsPlainFunc() {
 		t.Error("IsPlainFunc")
+	}
+	if s := unsafe.Sizeof(FuncType{}); s != 104 {
+		t.Errorf("FuncType is %d bytes, want 104 (docs/decoder.md)", s)
 	}
 
 	m, err = Decode(fixture.Bytes(t, "w3_mem64"))
