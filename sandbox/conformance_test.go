@@ -73,7 +73,9 @@ func seedConfTree(t *testing.T, rw, ro string) {
 		os.Symlink("hello.txt", filepath.Join(rw, "link")),
 		os.Symlink("dir", filepath.Join(rw, "dirlink")),
 		os.Symlink("missing.txt", filepath.Join(rw, "dangling")),
-		os.Symlink("../hello.txt", filepath.Join(rw, "dir", "up")), // the operator's ".." link
+		os.Symlink("../hello.txt", filepath.Join(rw, "dir", "up")), // the operator's ".." links
+		os.MkdirAll(filepath.Join(rw, "nest", "in"), 0o755),
+		os.Symlink("../../hello.txt", filepath.Join(rw, "nest", "in", "op")),
 	)
 	for i := range 24 {
 		steps = append(steps, os.WriteFile(filepath.Join(rw, "many", fmt.Sprintf("entry-%02d", i)), nil, 0o644))
@@ -389,6 +391,8 @@ var confCases = []confCase{
 		{"symlink d/e/l3 -> ../../hello.txt: ok", "symlink d/e/l3 -> ../../hello.txt: errno 63"},
 		{"link dir/up -> up2: ok", "link dir/up -> up2: errno 63"},
 		{"rename dir/up3 -> up: ok", "rename dir/up3 -> up: errno 63"},
+		{"rename nest/in -> in: ok", "rename nest/in -> in: errno 63"},
+		{"readlink in/op: ../../hello.txt", "readlink in/op: errno 44"},
 		{"symlink esc3 -> b/..: ok", "symlink esc3 -> b/..: errno 63"},
 		{"readlink esc: a/..", "readlink esc: errno 44"},
 		{"readlink esc2: a/a/../..", "readlink esc2: errno 44"},
@@ -410,6 +414,10 @@ var confCases = []confCase{
 		{plain: "rw/up -> ../hello.txt"},
 		{plain: "rw/up2 -> ../hello.txt"},
 		{ward: "rw/dir/up3 -> ../hello.txt"},
+		{plain: "rw/in drwxr-xr-x"},
+		{plain: "rw/in/op -> ../../hello.txt"},
+		{ward: "rw/nest/in drwxr-xr-x"},
+		{ward: "rw/nest/in/op -> ../../hello.txt"},
 	}},
 	{name: "conf_wasi", stdout: []diff{
 		// Write access on a read-only mount: EROFS names the cause; wazero

@@ -18,6 +18,7 @@
 package confine
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -47,6 +48,7 @@ type FS struct {
 	root     *os.Root
 	hostDir  string
 	readOnly bool
+	maxWalk  int // maxMoveWalk; lowered by tests
 }
 
 // New opens hostDir and returns a filesystem confined to it, for mounting with
@@ -82,7 +84,7 @@ func New(hostDir string, readOnly bool) (experimentalsys.FS, error) {
 		_ = root.Close()
 		return nil, fmt.Errorf("open mount %q: not a directory", hostDir)
 	}
-	return &FS{root: root, hostDir: abs, readOnly: readOnly}, nil
+	return &FS{root: root, hostDir: abs, readOnly: readOnly, maxWalk: maxMoveWalk}, nil
 }
 
 // Close releases the directory descriptor. Files already opened stay usable;
@@ -390,23 +392,61 @@ func climbs(target string) bool {
 	return false
 }
 
-// movesClimbingLink refuses (EPERM) an operation that would give the
-// symbolic link oldBase in oldfd, whose target climbs with "..", a name in
-// another directory, where its target would name something else. Anything
-// else passes.
-func movesClimbingLink(oldfd int, oldBase string, newfd int) error {
-	var st unix.Stat_t
-	if err := unix.Fstatat(oldfd, oldBase, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil || st.Mode&unix.S_IFMT != unix.S_IFLNK {
+// maxMoveWalk bounds the entries read to move a directory to another
+// parent (see movesClimbingLink): about 0.1 s of host work. A larger tree
+// cannot be moved across directories (EPERM); renames within a directory
+// read nothing.
+const maxMoveWalk = 100_000
+
+// errClimbing and errMoveTooBig end the walk of movesClimbingLink.
+var (
+	errClimbing   = errors.New("a symbolic link with .. in its target")
+	errMoveTooBig = errors.New("too many entries to check")
+)
+
+// movesClimbingLink refuses (EPERM) an operation that would give a symbolic
+// link whose target climbs with ".." (only the operator can have made one)
+// a different directory, where its target would name something else: the
+// entry oldBase in oldfd (its name beneath the root is oldName) when it is
+// such a link, or a directory holding one at any depth, when newfd is not
+// oldfd's directory. Anything else passes.
+func (f *FS) movesClimbingLink(oldfd int, oldBase, oldName string, newfd int) error {
+	var od, nd, st unix.Stat_t
+	if unix.Fstat(oldfd, &od) == nil && unix.Fstat(newfd, &nd) == nil && od.Dev == nd.Dev && od.Ino == nd.Ino {
+		return nil // same directory: every target keeps its meaning
+	}
+	if err := unix.Fstatat(oldfd, oldBase, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return nil // the operation itself reports a missing name
 	}
-	buf := make([]byte, unix.PathMax)
-	n, err := unix.Readlinkat(oldfd, oldBase, buf)
-	if err != nil || !climbs(string(buf[:n])) {
-		return nil
-	}
-	var od, nd unix.Stat_t
-	if unix.Fstat(oldfd, &od) != nil || unix.Fstat(newfd, &nd) != nil || od.Dev != nd.Dev || od.Ino != nd.Ino {
-		return syscall.EPERM
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFLNK:
+		buf := make([]byte, unix.PathMax)
+		if n, err := unix.Readlinkat(oldfd, oldBase, buf); err == nil && climbs(string(buf[:n])) {
+			return syscall.EPERM
+		}
+	case unix.S_IFDIR:
+		// Walked by name beneath the root: resolution stays inside whatever
+		// changes meanwhile. No directory holding such a link ever changes
+		// parent, so none can arrive in this one between the walk and the
+		// rename.
+		seen := 0
+		err := fs.WalkDir(f.root.FS(), oldName, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if seen++; seen > f.maxWalk {
+				return errMoveTooBig
+			}
+			if d.Type() == fs.ModeSymlink {
+				if target, err := f.root.Readlink(p); err == nil && climbs(target) {
+					return errClimbing
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return syscall.EPERM
+		}
 	}
 	return nil
 }
@@ -478,7 +518,7 @@ func (f *FS) Rename(from, to string) experimentalsys.Errno {
 		return 0
 	}
 	return f.atParents(oldName, newName, func(oldfd int, oldBase string, newfd int, newBase string) error {
-		if err := movesClimbingLink(oldfd, oldBase, newfd); err != nil {
+		if err := f.movesClimbingLink(oldfd, oldBase, oldName, newfd); err != nil {
 			return err
 		}
 		return unix.Renameat(oldfd, oldBase, newfd, newBase)
@@ -516,7 +556,7 @@ func (f *FS) Link(oldPath, newPath string) experimentalsys.Errno {
 		return experimentalsys.ENOENT
 	}
 	return f.atParents(oldName, newName, func(oldfd int, oldBase string, newfd int, newBase string) error {
-		if err := movesClimbingLink(oldfd, oldBase, newfd); err != nil {
+		if err := f.movesClimbingLink(oldfd, oldBase, oldName, newfd); err != nil {
 			return err
 		}
 		return unix.Linkat(oldfd, oldBase, newfd, newBase, 0)
