@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wasmward/wasmward/audit"
+	"github.com/wasmward/wasmward/internal/fixture"
 )
 
 // rotatedAuditLog writes a log rotated into several files.
@@ -71,5 +74,56 @@ func TestAuditVerifyRotated(t *testing.T) {
 				t.Errorf("stderr %q does not name %s", stderr, files[2])
 			}
 		})
+	}
+}
+
+// TestServeStartsAfterCutAuditRecord: a gateway that died mid-write (or
+// hit a full disk) left a partial last line in its audit log; serve starts
+// anyway, the cut record is removed and recorded, and the log verifies.
+func TestServeStartsAfterCutAuditRecord(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "audit.jsonl")
+	l, err := audit.Open(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Append(audit.Event{Type: audit.TypeServerStart})
+	l.Append(audit.Event{Type: audit.TypeViolation, Route: "/hello", Kind: "timeout"})
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"seq":3,"time":"2026-11-30T00:00:00Z","prev":"ab`)
+	f.Close()
+
+	cfg := filepath.Join(dir, "gw.yaml")
+	os.WriteFile(cfg, []byte("audit: {path: audit.jsonl, on_failure: fail_closed}\ndrain_delay: 0\nroutes:\n  - route: /hello\n    module: "+fixture.Path(t, "gw_hello")+"\n"), 0o600)
+	pub, adm := freePort(t), freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	var stderr string
+	go func() {
+		c, _, e := gwCLI(ctx, "serve", "--config", cfg, "--listen", pub, "--admin-listen", adm)
+		stderr = e
+		done <- c
+	}()
+	ready := false
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !ready; time.Sleep(20 * time.Millisecond) {
+		if resp, err := http.Get("http://" + adm + "/readyz"); err == nil {
+			resp.Body.Close()
+			ready = resp.StatusCode == 200
+		}
+	}
+	cancel()
+	if code := <-done; code != 0 || !ready {
+		t.Fatalf("serve: ready %v, exit %d, stderr %s", ready, code, stderr)
+	}
+	b, _ := os.ReadFile(log)
+	if !strings.Contains(string(b), `"seq":3,`) || !strings.Contains(string(b), `"type":"log_repaired"`) || !strings.Contains(string(b), "partial record of 49 bytes at offset") {
+		t.Errorf("log:\n%s", b)
+	}
+	if code, out, errs := gwCLI(context.Background(), "audit", "verify", log); code != 0 || !strings.Contains(out, "intact") {
+		t.Errorf("verify: %d %q %q", code, out, errs)
 	}
 }
