@@ -23,12 +23,17 @@ const (
 	maxTables       = 100_000
 	maxMemories     = 100
 	maxDataSegments = 100_000
-	maxElemSegments = 10_000_000
+	maxElemSegments = 100_000    // like data segments (the decoder keeps a record per segment)
 	maxElemEntries  = 10_000_000 // per element segment
 	maxParams       = 1_000
 	maxResults      = 1_000
 	maxFuncLocals   = 50_000 // parameters + declared locals
 	maxBodyBytes    = 7_654_321
+	// maxSections bounds the sections of a module (custom ones included;
+	// real modules have tens). Not a JavaScript API limit: the decoder
+	// keeps a ~150-byte record per section, so a file of 3-byte empty
+	// custom sections would cost the host 50 times its size.
+	maxSections = 100_000
 	// maxBrTable is the labels of one br_table, default included. V8
 	// allows 65520; wazero's compiler is quadratic in a br_table's width
 	// (65520 labels: ~3 s of CPU, 180 MB), so the bound is half that.
@@ -112,6 +117,58 @@ func sat(xs ...uint64) uint64 {
 		s += x
 	}
 	return s
+}
+
+// precheckCounts refuses, before Decode allocates anything, a module whose
+// section headers declare more sections, or more entries in a section,
+// than the structural limits allow: Decode checks each count against the
+// bytes left, but keeps a record of tens of bytes per entry of a few bytes,
+// so a count the bytes allow could still cost tens of times the module's
+// size. It reads section headers and the first LEB128 of each payload
+// only; anything malformed is left for Decode to report.
+func precheckCounts(bin []byte) error {
+	limits := map[wasm.SectionID]struct {
+		what  string
+		limit uint32
+	}{
+		wasm.SectionType:     {"types", maxTypes},
+		wasm.SectionImport:   {"imports", maxImports},
+		wasm.SectionFunction: {"functions", maxFuncs},
+		wasm.SectionTable:    {"tables", maxTables},
+		wasm.SectionMemory:   {"memories", maxMemories},
+		wasm.SectionTag:      {"tags", maxTags},
+		wasm.SectionGlobal:   {"globals", maxGlobals},
+		wasm.SectionExport:   {"exports", maxExports},
+		wasm.SectionElement:  {"element segments", maxElemSegments},
+		wasm.SectionCode:     {"function bodies", maxFuncs},
+		wasm.SectionData:     {"data segments", maxDataSegments},
+	}
+	if wasm.KindOf(bin) != wasm.KindModule {
+		return nil
+	}
+	pos, n := wasm.HeaderSize, 0
+	for pos < len(bin) {
+		at := pos
+		id := wasm.SectionID(bin[pos])
+		size, k, err := wasm.ReadU32(bin[pos+1:])
+		if err != nil || uint64(pos+1+k)+uint64(size) > uint64(len(bin)) {
+			return nil
+		}
+		pos += 1 + k
+		payload := bin[pos : pos+int(size)]
+		pos += int(size)
+		if n++; n > maxSections {
+			return refuse(KindInvalidModule, "offset %#x: more than %d sections", at, maxSections)
+		}
+		l, ok := limits[id]
+		if !ok {
+			continue
+		}
+		if c, _, err := wasm.ReadU32(payload); err == nil && c > l.limit {
+			return refuse(KindInvalidModule, "%s section at offset %#x declares %d %s, above the limit of %d", id, at, c, l.what, l.limit)
+		}
+	}
+	return nil
 }
 
 // checkBudget refuses (invalid_module) a module whose counts exceed the

@@ -38,6 +38,11 @@ func compileBombs() []struct {
 		// Before: 55 s and 2 GB RSS.
 		{"4000 loops over 1000 live locals", "function 0: estimated compile memory 914 MiB (12001 instructions, 1000 locals, 4000 loops", synth.LoopsOverLocals(4000, 1000)},
 		// Before: 35 s and 7 GB RSS.
+		// Counts the bytes allow but whose records would cost the
+		// decoder tens of times the module's size: refused on the section
+		// headers, before Decode.
+		{"1M data segments", "data section at offset 0x8 declares 1000000 data segments, above the limit of 100000", synth.PassiveData(1_000_000)},
+		{"200k custom sections", "more than 100000 sections", synth.ManySections(200_000)},
 		{"br_table with 4M labels", "function 0: br_table at offset 0x2d has 4194305 labels, above the limit of 32768",
 			synth.Module(1, synth.BrTable(1<<22), nil)},
 		// One function nested too deep: by memory under the default cap;

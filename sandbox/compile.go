@@ -113,6 +113,9 @@ func (r *Runtime) Compile(ctx context.Context, bin []byte, p policy.Policy) (*Mo
 		return nil, compileStopped(ctx)
 	}
 	sum := sha256.Sum256(bin)
+	if err := precheckCounts(bin); err != nil {
+		return nil, err
+	}
 	mod, err := wasm.Decode(bin)
 	if err != nil {
 		return nil, refuse(KindInvalidModule, "%v", err)

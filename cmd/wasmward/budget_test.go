@@ -28,6 +28,8 @@ func TestRunCompileBombs(t *testing.T) {
 		{"200 functions x 1024 nested loops", "estimated compile time 43.262s for 200 functions, above the budget of 30s per module",
 			synth.Module(200, synth.NestedLoops(1024), nil)},
 		{"4000 loops over 1000 live locals", "function 0: estimated compile memory 914 MiB", synth.LoopsOverLocals(4000, 1000)},
+		{"1M data segments", "data section at offset 0x8 declares 1000000 data segments, above the limit of 100000", synth.PassiveData(1_000_000)},
+		{"200k custom sections", "more than 100000 sections", synth.ManySections(200_000)},
 		{"br_table with 4M labels", "function 0: br_table at offset 0x2d has 4194305 labels, above the limit of 32768",
 			synth.Module(1, synth.BrTable(1<<22), nil)},
 	}
