@@ -26,7 +26,6 @@ type metrics struct {
 	connOpen    *prometheus.GaugeVec
 	connRefused *prometheus.CounterVec
 	connEvicted *prometheus.CounterVec
-	budgetUsed  prometheus.GaugeFunc
 }
 
 func newMetrics() *metrics {
