@@ -5,7 +5,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -62,5 +64,43 @@ func TestOutputsToFIFO(t *testing.T) {
 				t.Fatalf("after the write %s is %v (%v), want a named pipe", fifo, fi.Mode(), err)
 			}
 		})
+	}
+}
+
+// TestOutputToDevStdout: `-o /dev/stdout` and `--report /dev/stdout` reach
+// the process's stdout whether it is a pipe or a file the shell opened
+// (`> out`, `>> out`). Before, the writer tried to create a temporary file
+// next to /proc/self/fd/1's target ("pipe:[N]") and failed.
+func TestOutputToDevStdout(t *testing.T) {
+	tool := fixture.Path(t, "sb_tool")
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"sbom", "-o", "/dev/stdout", tool}, {"run", "--report", "/dev/stdout", tool, "--", "exit", "0"}} {
+		// stdout a pipe
+		r := runProcess(t, args...)
+		var v map[string]any
+		if r.code != exitOK || json.Unmarshal([]byte(r.stdout), &v) != nil {
+			t.Fatalf("%v to a pipe: exit %d, stdout %q, stderr %q", args, r.code, r.stdout, r.stderr)
+		}
+		// stdout a file opened for appending, as `>> out` does
+		out := filepath.Join(t.TempDir(), "out")
+		if err := os.WriteFile(out, []byte("kept\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(out, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(exe, args...)
+		cmd.Env = append(os.Environ(), "WASMWARD_TEST_CLI=1")
+		cmd.Stdout = f
+		err = cmd.Run()
+		_ = f.Close()
+		b, _ := os.ReadFile(out)
+		if err != nil || !strings.HasPrefix(string(b), "kept\n{") || json.Unmarshal(b[len("kept\n"):], &v) != nil {
+			t.Fatalf("%v to a file: %v, file %q", args, err, b)
+		}
 	}
 }

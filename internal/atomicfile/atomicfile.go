@@ -22,6 +22,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Write replaces path with data, created with permissions perm, or writes
@@ -100,6 +101,17 @@ func resolve(path string, contained bool) (target, error) {
 	}
 	p := path
 	if fi.Mode()&fs.ModeSymlink != 0 {
+		// Through the link (the kernel follows /proc's descriptor links
+		// too, which name pipes and sockets no path reaches).
+		st, serr := os.Stat(path)
+		switch {
+		case serr == nil && !contained && !st.Mode().IsRegular() && !st.IsDir():
+			return target{path: path, through: true}, nil
+		case serr == nil && !contained && st.Mode().IsRegular() && viaDescriptor(path):
+			// /dev/stdout redirected to a file: the file is the shell's
+			// open descriptor; write to it, not to a new file.
+			return target{path: path, through: true}, nil
+		}
 		if p, err = resolveLink(path); err != nil {
 			return target{}, err
 		}
@@ -127,6 +139,25 @@ func resolve(path string, contained bool) (target, error) {
 		return target{}, fmt.Errorf("%s: not a regular file (%v); refusing to write through it", path, m.Type())
 	}
 	return target{path: p, through: true}, nil
+}
+
+// viaDescriptor reports whether the chain of links from path passes
+// through a descriptor link (/proc/*/fd/N, /dev/fd/N), as /dev/stdout does.
+func viaDescriptor(path string) bool {
+	for i := 0; i < 40; i++ {
+		if strings.HasPrefix(path, "/proc/") || strings.HasPrefix(path, "/dev/fd/") {
+			return true
+		}
+		dest, err := os.Readlink(path)
+		if err != nil {
+			return false
+		}
+		if !filepath.IsAbs(dest) {
+			dest = filepath.Join(filepath.Dir(path), dest)
+		}
+		path = dest
+	}
+	return false
 }
 
 // resolveLink returns the absolute path a symbolic link leads to, links
@@ -168,7 +199,9 @@ func resolveLink(path string) (string, error) {
 
 // writeThrough writes to an existing non-regular file in place.
 func writeThrough(path string, fill func(io.Writer) error) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	// O_APPEND: a descriptor link to a regular file (`>> log` behind
+	// /dev/stdout) is continued, not overwritten; devices and FIFOs ignore it.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		return err
 	}
