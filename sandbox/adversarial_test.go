@@ -334,8 +334,13 @@ func TestAdvTableGrowBoundedByMemoryCap(t *testing.T) {
 		{64 << 20, 8 << 20, "64MiB"},
 		{16 << 20, 2 << 20, "16MiB"},
 	} {
-		denied := fmt.Sprintf("table.grow denied: above the %d-element table bound derived from the %s memory cap", cap.bound, cap.text)
-		m := advCompile(t, rt, fixture.Bytes(t, "adv_tablegrow"), advPolicy(func(l *policy.Limits) { l.Memory = cap.mem }))
+		denied := fmt.Sprintf("table.grow denied: above the %d-element bound per table or, with linear memory, the %s per-instance cap", cap.bound, cap.text)
+		// A generous deadline: "steps" copies the growing table 16 times
+		// (about 1 GiB of copying at the default cap).
+		m := advCompile(t, rt, fixture.Bytes(t, "adv_tablegrow"), advPolicy(func(l *policy.Limits) {
+			l.Memory = cap.mem
+			l.Timeout = policy.Duration(20 * time.Second)
+		}))
 		for _, tc := range []struct {
 			fn   string
 			arg  []uint64

@@ -49,6 +49,11 @@ type Module struct {
 	stdin  *pumpReader // policy stdin "inherit"
 	seeded bool
 	seed   int64
+	// tableBytes is the host memory the module's declared tables take.
+	tableBytes uint64
+	// depth is the call depth enforced: the policy's, or less when the
+	// engine's stack cannot hold that many of the module's largest frames.
+	depth uint32
 
 	states   sync.Pool      // *runState
 	inflight sync.WaitGroup // guest goroutines of this module still running
@@ -64,6 +69,11 @@ type importSlot struct {
 
 // SHA256 returns the lowercase hex SHA-256 of the module bytes given to Compile.
 func (m *Module) SHA256() string { return m.sha }
+
+// StackDepth returns the call depth enforced for the module: the policy's
+// limits.stack_depth, or fewer when that many frames of its largest
+// function would not fit the engine's stack (see MaxStackDepth).
+func (m *Module) StackDepth() uint32 { return m.depth }
 
 // Policy returns a copy of the policy the module runs under.
 func (m *Module) Policy() policy.Policy { return m.policy.Clone() }
@@ -130,10 +140,11 @@ func (r *Runtime) Compile(ctx context.Context, bin []byte, p policy.Policy) (*Mo
 	if err := m.checkImports(mod); err != nil {
 		return nil, err
 	}
-	if err := checkMemories(mod, uint64(p.Limits.Memory)); err != nil {
+	if m.tableBytes, err = checkMemories(mod, uint64(p.Limits.Memory)); err != nil {
 		return nil, err
 	}
-	inst, err := instrument(bin, p.Limits.StackDepth, uint64(p.Limits.Memory))
+	m.depth = effectiveDepth(mod, p.Limits.StackDepth, r.cfg.engine)
+	inst, err := instrument(bin, m.depth, uint64(p.Limits.Memory))
 	if err != nil {
 		var le *meter.LimitError
 		if errors.As(err, &le) {
@@ -264,29 +275,40 @@ func sameTypes(a []wasm.ValType, b []api.ValueType) bool {
 	return true
 }
 
-// checkMemories refuses a module whose memory declares a minimum above the
-// per-instance cap (such a module could never be instantiated within it).
-func checkMemories(mod *wasm.Module, limit uint64) error {
-	// A table element costs the host a pointer: bound declared tables by the
-	// per-instance table budget, the same bound the instrumented table.grow
-	// enforces.
+// checkMemories refuses a module whose declared memories and tables could
+// never be instantiated within the per-instance cap: linear memory minimums
+// above the cap, or tables (8 bytes per element) that with them exceed the
+// cap plus the table allowance, or a table above the per-table bound. It
+// returns the bytes the declared tables take.
+func checkMemories(mod *wasm.Module, limit uint64) (tableBytes uint64, err error) {
 	maxTable := uint64(maxTableElements(limit))
 	for i, tab := range mod.Tables {
 		if min := tab.Limits.Min; min > maxTable {
-			return refuse(KindMemoryLimit, "table %d declares a minimum of %d elements (%s of host memory), above the limit of %d elements per table under the %s per-instance cap",
+			return 0, refuse(KindMemoryLimit, "table %d declares a minimum of %d elements (%s of host memory), above the limit of %d elements per table under the %s per-instance cap",
 				i, min, policy.Size(min*tableElemSize), maxTable, policy.Size(limit))
 		}
+		tableBytes += tab.Limits.Min * tableElemSize
 	}
+	var memBytes uint64
 	for i, mem := range mod.Memories {
 		if mem.Limits.Is64 {
-			return refuse(KindInvalidModule, "memory %d: 64-bit memories are not supported", i)
+			return 0, refuse(KindInvalidModule, "memory %d: 64-bit memories are not supported", i)
 		}
 		if min := mem.Limits.Min; min > limit/pageSize {
-			return refuse(KindMemoryLimit, "memory %d declares a minimum of %s (%d pages), above the %s per-instance cap",
+			return 0, refuse(KindMemoryLimit, "memory %d declares a minimum of %s (%d pages), above the %s per-instance cap",
 				i, policy.Size(min*pageSize), min, policy.Size(limit))
 		}
+		memBytes += mem.Limits.Min * pageSize
 	}
-	return nil
+	if memBytes > limit {
+		return 0, refuse(KindMemoryLimit, "the %d memories declare %s together, above the %s per-instance cap",
+			len(mod.Memories), policy.Size(memBytes), policy.Size(limit))
+	}
+	if memBytes+tableBytes > limit+tableAllowance {
+		return 0, refuse(KindMemoryLimit, "the %d tables declare %s of host memory (8 bytes per element), which with %s of linear memory is above the %s per-instance cap (plus %s for tables)",
+			len(mod.Tables), policy.Size(tableBytes), policy.Size(memBytes), policy.Size(limit), policy.Size(tableAllowance))
+	}
+	return tableBytes, nil
 }
 
 // configure builds the parts of the module configuration every run shares:

@@ -1,6 +1,9 @@
 package sandbox
 
-import "github.com/wasmward/wasmward/internal/meter"
+import (
+	"github.com/wasmward/wasmward/internal/meter"
+	"github.com/wasmward/wasmward/internal/wasm"
+)
 
 // Bounds of the per-instance table budget (maxTableElements).
 const (
@@ -25,8 +28,63 @@ func maxTableElements(limit uint64) uint32 {
 // resume point: 4161 levels in wasmward's own wasip1 build).
 const maxNesting = 1 << 16
 
+// Engine stack bound. wazero's compiler runs guests on a stack it grows on
+// the Go heap until it passes 50,000,000 bytes, then traps with "stack
+// overflow"; its interpreter allows 2000 frames whatever their size.
+const (
+	// engineStackBytes is the stack the compiler engine is trusted to
+	// provide, a margin below its 50,000,000-byte ceiling.
+	engineStackBytes = 48 << 20
+	// frameOverhead is what a compiled frame costs beyond 8 bytes per
+	// parameter and local: return address, frame pointer, spill area and
+	// the meter's three scratch locals (measured: a one-parameter function
+	// recursed over 1M deep within the ceiling).
+	frameOverhead = 48 + 3*8
+)
+
+// MaxStackDepth is the largest limits.stack_depth the compiler engine can
+// honour: the engine's stack divided by the smallest frame a function can
+// have. A policy asking for more still runs (the bound actually enforced is
+// lower, see Module.StackDepth), but `wasmward run` refuses it as a usage
+// error, since it cannot mean what it says.
+const MaxStackDepth = engineStackBytes / frameOverhead
+
+// frameBytes estimates the compiler engine's frame for each function of mod
+// and returns the largest: frameOverhead plus 8 bytes per parameter and
+// local (live values beyond those are spilled into the same slots' order of
+// magnitude; an estimate too low is still caught as the engine's own
+// overflow, reported as stack_limit).
+func frameBytes(mod *wasm.Module) uint64 {
+	var most uint64
+	for i, f := range mod.Code {
+		n := uint64(0)
+		if i < len(mod.Functions) && int(mod.Functions[i]) < len(mod.Types) {
+			n = uint64(len(mod.Types[mod.Functions[i]].Params))
+		}
+		for _, l := range f.Locals {
+			n += uint64(l.Count)
+		}
+		most = max(most, frameOverhead+8*n)
+	}
+	return max(most, frameOverhead)
+}
+
+// effectiveDepth is the call depth the sandbox enforces for mod: the
+// policy's, or fewer when that many of mod's largest frames would not fit
+// the engine's stack (compiler engine only; the interpreter's frame limit
+// is reported as stack_limit when reached).
+func effectiveDepth(mod *wasm.Module, depth uint32, engine Engine) uint32 {
+	if engine == EngineInterpreter {
+		return depth
+	}
+	fits := engineStackBytes / frameBytes(mod)
+	return uint32(max(min(uint64(depth), fits), 1))
+}
+
 // instrument returns bin rewritten by internal/meter to charge fuel and bound
-// call depth, control nesting (maxNesting) and table sizes (maxTableElements). Every module is
+// call depth, control nesting (maxNesting) and table sizes (maxTableElements
+// per table; tables and linear memory together within memLimit +
+// tableAllowance). Every module is
 // instrumented: the fuel callback is also where the deadline is checked, so
 // even a policy without a fuel budget relies on it to stop code that never
 // calls the host.
@@ -35,5 +93,6 @@ func instrument(bin []byte, depth uint32, memLimit uint64) ([]byte, error) {
 		StackDepth:       depth,
 		MaxNesting:       maxNesting,
 		MaxTableElements: maxTableElements(memLimit),
+		MemoryBudget:     memLimit + tableAllowance,
 	})
 }

@@ -11,65 +11,133 @@ import (
 
 // linearMemory backs one instance's linear memory and enforces the
 // per-instance cap: growth past it is refused (memory.grow returns -1) and
-// recorded as a memory_limit violation. It is a field of the pooled runState,
-// so wazero's Allocate costs no allocation.
+// recorded as a memory_limit violation. All memories of an instance share
+// the cap, and with its tables (meter.TablesGlobal) they share the budget
+// (cap + tableAllowance). It is a field of the pooled runState, so
+// wazero's Allocate costs no allocation.
+//
+// Small memories come from a pool of power-of-two buffers (copied when they
+// outgrow one). A memory that grows past the largest class gets a
+// reservation of address space for everything it may ever reach (the cap
+// or its declared maximum, whichever is smaller), where the kernel provides
+// pages as they are first touched: growing it never copies and never holds
+// two buffers, so host memory stays within the cap (it was about twice the
+// cap when memory grew a page at a time). The reservation is unmapped when
+// the instance is freed.
 type linearMemory struct {
-	st    *runState
-	pool  *memPool
-	buf   []byte
-	limit uint64
-	peak  uint64
-	inUse bool
+	st      *runState
+	pool    *memPool
+	primary *linearMemory // the instance's first memory, which keeps the totals; nil on it
+	buf     []byte
+	limit   uint64 // cap on the instance's linear memories together
+	max     uint64 // the memory's own maximum, from Allocate
+	mapped  bool   // buf is a reservation (reserve), not from the pool
+	inUse   bool
+
+	// On the primary: the bytes of all the instance's memories, and the
+	// most they held.
+	total, peak uint64
 }
+
+// tableAllowance is how much host memory an instance's tables may hold
+// beyond its linear memory cap: tables count against the cap, but this much
+// is granted on top so that a program sized to its cap still has room for
+// the function table every C or Rust program declares.
+const tableAllowance = 64 << 10
 
 func (lm *linearMemory) reset(pool *memPool, limit uint64) {
-	lm.pool, lm.limit, lm.peak, lm.buf, lm.inUse = pool, limit, 0, nil, false
+	lm.pool, lm.limit, lm.peak, lm.total, lm.buf, lm.inUse, lm.mapped = pool, limit, 0, 0, nil, false, false
 }
 
-// release returns the buffer to the pool if wazero did not free it.
+// release returns the buffer if wazero did not free it.
 func (lm *linearMemory) release() {
-	if lm.buf != nil {
-		lm.pool.put(lm.buf)
-		lm.buf = nil
-	}
+	lm.Free()
 	lm.inUse = false
 }
 
 // Allocate implements experimental.MemoryAllocator.
-func (lm *linearMemory) Allocate(_, _ uint64) experimental.LinearMemory {
-	if lm.inUse { // a second memory in one instance: give it its own backing
-		other := &linearMemory{st: lm.st, pool: lm.pool, limit: lm.limit, inUse: true}
-		return other
+func (lm *linearMemory) Allocate(_, maxBytes uint64) experimental.LinearMemory {
+	if lm.inUse { // a second memory in one instance: its own backing, shared totals
+		return &linearMemory{st: lm.st, pool: lm.pool, primary: lm, limit: lm.limit, max: maxBytes, inUse: true}
 	}
-	lm.inUse = true
+	lm.inUse, lm.max = true, maxBytes
 	return lm
 }
 
 // Reallocate implements experimental.LinearMemory. wazero only grows.
 func (lm *linearMemory) Reallocate(size uint64) []byte {
-	if size > lm.limit {
-		lm.st.record(&violationError{Kind: KindMemoryLimit, Detail: "memory.grow to " + policy.Size(size).String() +
+	acct := lm
+	if lm.primary != nil {
+		acct = lm.primary
+	}
+	old := uint64(len(lm.buf))
+	total := acct.total - old + size
+	if total > lm.limit {
+		lm.st.record(&violationError{Kind: KindMemoryLimit, Detail: "memory.grow to " + policy.Size(total).String() +
 			" denied: above the " + policy.Size(lm.limit).String() + " per-instance cap"})
 		return nil
 	}
-	old := len(lm.buf)
-	if size <= uint64(cap(lm.buf)) {
+	if tables := lm.st.tableBytes(); total+tables > lm.limit+tableAllowance {
+		lm.st.record(&violationError{Kind: KindMemoryLimit, Detail: "memory.grow to " + policy.Size(total).String() +
+			" denied: with " + policy.Size(tables).String() + " of tables, above the " + policy.Size(lm.limit).String() +
+			" per-instance cap"})
+		return nil
+	}
+	switch {
+	case size <= uint64(cap(lm.buf)):
 		lm.buf = lm.buf[:size]
-	} else {
-		nb := lm.pool.get(size, max(size, min(2*uint64(cap(lm.buf)), lm.limit)))
-		copy(nb, lm.buf)
-		if lm.buf != nil {
-			lm.pool.put(lm.buf)
+	default:
+		want := max(size, min(2*uint64(cap(lm.buf)), lm.limit))
+		var nb []byte
+		if want > 1<<maxPoolShift {
+			nb = lm.reserve(size)
 		}
+		if nb == nil {
+			nb = lm.pool.get(size, want)
+		}
+		copy(nb, lm.buf)
+		lm.freeBuf()
 		lm.buf = nb
 	}
+	acct.total = total
+	if total > acct.peak {
+		acct.peak = total
+	}
+	lm.st.setMemoryBytes(total)
 	if cap(lm.buf) > 1<<maxPoolShift {
+		// May stop the guest at its deadline: the growth is accounted
+		// (and reported) already.
 		lm.prefault(lm.buf[old:size])
 	}
-	if size > lm.peak {
-		lm.peak = size
-	}
 	return lm.buf
+}
+
+// reserve maps address space for all the memory may reach and returns its
+// first size bytes, or nil when the platform or the kernel refuses (the
+// pool's buffers are used then).
+func (lm *linearMemory) reserve(size uint64) []byte {
+	n := min(lm.limit, lm.max)
+	n = max(n, size)
+	n = (n + pageSize - 1) &^ (pageSize - 1)
+	b := reserveMemory(n)
+	if b == nil {
+		return nil
+	}
+	lm.mapped = true
+	return b[:size]
+}
+
+// freeBuf gives the buffer back: unmapped if reserved, else to the pool.
+func (lm *linearMemory) freeBuf() {
+	switch {
+	case lm.buf == nil:
+	case lm.mapped:
+		releaseMemory(lm.buf[:cap(lm.buf)])
+		lm.mapped = false
+	default:
+		lm.pool.put(lm.buf)
+	}
+	lm.buf = nil
 }
 
 // prefault touches fresh pages of a large buffer in chunks, checking the
@@ -90,10 +158,7 @@ func (lm *linearMemory) prefault(b []byte) {
 
 // Free implements experimental.LinearMemory.
 func (lm *linearMemory) Free() {
-	if lm.buf != nil {
-		lm.pool.put(lm.buf)
-		lm.buf = nil
-	}
+	lm.freeBuf()
 }
 
 // memPool recycles linear memory buffers of power-of-two capacities between

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
@@ -82,8 +83,15 @@ type runState struct {
 	handed int64
 	budget int64
 
-	viol  *violationError // first violation, if any
-	calls []uint64        // per WASI function, by slot
+	viol  *violationError   // first violation, if any
+	fuelG api.MutableGlobal // the instance's meter.FuelGlobal, once instantiated
+	// The instance's meter.TablesGlobal and meter.MemoryGlobal, once
+	// instantiated: what its tables hold, and its linear memory for the
+	// meter's table.grow check.
+	tablesG api.Global
+	memG    api.MutableGlobal
+	tables  uint64   // bytes the tables held when the run ended
+	calls   []uint64 // per WASI function, by slot
 
 	stdout, stderr capWriter
 	stdin          deadlineReader
@@ -246,6 +254,56 @@ func (st *runState) refuel(c int64) int64 {
 	return grant
 }
 
+// bigHostWork is the cost (in fuel units) from which a host call checks the
+// deadline before it starts even when its charge does not exhaust the
+// guest's slice.
+const bigHostWork = 1 << 16
+
+// tableBytes is the host memory the instance's tables hold: the meter's
+// count once the instance exists, their declared minimums before.
+func (st *runState) tableBytes() uint64 {
+	if st.tablesG != nil {
+		return st.tablesG.Get()
+	}
+	if st.m != nil {
+		return st.m.tableBytes
+	}
+	return 0
+}
+
+// setMemoryBytes tells the meter's table.grow check how much linear memory
+// the instance holds (its initial value, before the instance exists, is
+// the declared minimums: what instantiation allocates).
+func (st *runState) setMemoryBytes(n uint64) {
+	if st.memG != nil {
+		st.memG.Set(n)
+	}
+}
+
+// charge takes units of fuel for a host call's work from the guest's
+// counter (the caller's fuel global: the instrumented guest writes its
+// counter there before every call and reloads it after), refuelling
+// through refuel, which checks the deadline and the budget, when it goes
+// negative. Expensive calls check the deadline whatever the counter says.
+func (st *runState) charge(mod api.Module, units uint64) {
+	g := st.fuelG
+	if g == nil {
+		// A host call from the start function, before execute cached it.
+		var ok bool
+		if g, ok = mod.ExportedGlobal(meter.FuelGlobal).(api.MutableGlobal); !ok {
+			return
+		}
+	}
+	if units >= bigHostWork {
+		st.checkDeadline()
+	}
+	c := int64(g.Get()) - int64(min(units, 1<<62))
+	if c < 0 {
+		c = st.refuel(c)
+	}
+	g.Set(uint64(c))
+}
+
 // nanosleep is the guest's sleep (poll_oneoff with a clock subscription).
 // It really sleeps, but never past the deadline: a guest that sleeps longer
 // is stopped with a timeout when the deadline passes.
@@ -279,7 +337,7 @@ func (st *runState) nanosleep(ns int64) {
 // watchdogGrace is how long past its deadline Run waits for a guest that
 // is stuck where no deadline check reaches (a host call blocked in a writer
 // or reader the caller supplied) before it gives up on it.
-const watchdogGrace = time.Second
+const watchdogGrace = 500 * time.Millisecond
 
 // Run instantiates a fresh instance of the module and invokes it once: its
 // _start, or in.Function with in.Params. The returned Report is never nil;
@@ -425,9 +483,16 @@ func (st *runState) execute() {
 	st.setArgs(st.name, in.Args)
 	st.setEnv(in.Env)
 
-	mod, err := m.rt.wz.InstantiateModule(ictx, m.compiled, st.cfg)
-	if err == nil {
+	mod, err := st.instantiate(ictx)
+	if err == nil && time.Now().After(st.deadline) {
+		// Setting up a large memory or table may outlast the deadline.
+		err = st.record(&violationError{Kind: KindTimeout, Detail: st.deadlineText() + " while the instance was set up"})
+		_ = mod.Close(ictx)
+	} else if err == nil {
 		fuel := mod.ExportedGlobal(meter.FuelGlobal)
+		st.fuelG, _ = fuel.(api.MutableGlobal)
+		st.tablesG = mod.ExportedGlobal(meter.TablesGlobal)
+		st.memG, _ = mod.ExportedGlobal(meter.MemoryGlobal).(api.MutableGlobal)
 		denied := mod.ExportedGlobal(meter.DeniedGlobal)
 		if in.Function != "" {
 			if ini := mod.ExportedFunction("_initialize"); ini != nil {
@@ -443,10 +508,30 @@ func (st *runState) execute() {
 		if denied != nil {
 			st.tableDenied = denied.Get() != 0
 		}
+		st.tables = st.tableBytes()
+		st.fuelG, st.tablesG, st.memG = nil, nil, nil
 		_ = mod.Close(ictx)
 	}
 	st.callErr = err
 	st.elapsed = time.Since(st.start)
+}
+
+// instantiate creates the run's instance. The allocator checks the
+// deadline while it prepares a large memory and stops with a violation
+// panic, which wazero does not recover during instantiation (nothing of the
+// instance is registered yet): it becomes the error, like a violation
+// during the call.
+func (st *runState) instantiate(ctx context.Context) (mod api.Module, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			v, ok := r.(*violationError)
+			if !ok {
+				panic(r)
+			}
+			mod, err = nil, v
+		}
+	}()
+	return st.m.rt.wz.InstantiateModule(ctx, st.m.compiled, st.cfg)
 }
 
 // begin resets the state for a run starting at start.
@@ -454,6 +539,7 @@ func (st *runState) begin(ctx context.Context, start time.Time, in Invocation) e
 	m := st.m
 	st.start = start
 	st.results, st.fuelLeft, st.callErr, st.hostErr, st.closeStdin = nil, 0, nil, nil, nil
+	st.tables = 0
 	st.tableDenied = false
 	lim := m.policy.Limits
 	st.rctx.Context = ctx
@@ -511,7 +597,9 @@ func (st *runState) report(rep *Report) {
 	results, fuelLeft, err := st.results, st.fuelLeft, st.callErr
 	rep.StdoutBytes = st.stdout.n
 	rep.StderrBytes = st.stderr.n
-	rep.PeakMemoryBytes = st.mem.peak
+	// Memories and tables only grow while an instance lives: the peak is
+	// what they held at the end.
+	rep.PeakMemoryBytes = st.mem.peak + st.tables
 	rep.HostCalls = make(map[string]uint64, len(st.m.imports))
 	for _, im := range st.m.imports {
 		rep.HostCalls[im.key] += st.calls[im.slot]
@@ -533,7 +621,7 @@ func (st *runState) report(rep *Report) {
 
 	var exit *sys.ExitError
 	var v *violationError
-	engineOverflow := err != nil && firstLine(err.Error()) == "wasm error: stack overflow"
+	engineOverflow := err != nil && isStackOverflow(err)
 	viol := st.viol
 	if viol == nil && st.tableDenied && !errors.As(err, &v) && !engineOverflow {
 		// A refused table.grow, like a refused memory.grow, takes
@@ -541,7 +629,7 @@ func (st *runState) report(rep *Report) {
 		// another violation.
 		lim := uint64(st.m.policy.Limits.Memory)
 		viol = &violationError{Kind: KindMemoryLimit, Detail: fmt.Sprintf(
-			"table.grow denied: above the %d-element table bound derived from the %s memory cap",
+			"table.grow denied: above the %d-element bound per table or, with linear memory, the %s per-instance cap",
 			maxTableElements(lim), policy.Size(lim))}
 	}
 	switch {
@@ -562,7 +650,7 @@ func (st *runState) report(rep *Report) {
 		// interpreter's is shallower): the same limit, reached earlier.
 		rep.Outcome = OutcomeViolation
 		rep.Violation = &Violation{Kind: KindStackLimit, Detail: fmt.Sprintf(
-			"the engine's call stack overflowed before the limit of %d nested calls", st.m.policy.Limits.StackDepth)}
+			"the engine's call stack overflowed before the limit of %d nested calls", st.m.depth)}
 	case err != nil:
 		rep.Outcome = OutcomeTrap
 		// wazero's message may quote names from the module's name section.
@@ -573,6 +661,17 @@ func (st *runState) report(rep *Report) {
 			rep.Results = opaqueRefs(st.m.exports[st.fname].ResultTypes(), results)
 		}
 	}
+}
+
+// isStackOverflow reports whether err is the engine's own stack overflow:
+// "wasm error: stack overflow" from the interpreter, a bare "stack
+// overflow" from the compiler (it does not wrap it as a trap).
+func isStackOverflow(err error) bool {
+	switch firstLine(err.Error()) {
+	case "wasm error: stack overflow", "stack overflow":
+		return true
+	}
+	return false
 }
 
 // capWriter counts what the guest writes to one stream and stops the guest

@@ -158,15 +158,23 @@ func fuelHost(ctx context.Context, stack []uint64) {
 // stackHost is meter.StackFunc: a call would nest deeper than the bound.
 func stackHost(ctx context.Context, _ []uint64) {
 	st := stateFrom(ctx)
-	depth := uint32(0)
+	detail := "call depth exceeded the limit"
 	if st != nil {
-		depth = st.m.policy.Limits.StackDepth
+		detail = st.m.depthText()
 	}
-	v := &violationError{Kind: KindStackLimit, Detail: fmt.Sprintf("call depth exceeded the limit of %d nested calls", depth)}
+	v := &violationError{Kind: KindStackLimit, Detail: detail}
 	if st != nil {
 		st.record(v)
 	}
 	panic(v)
+}
+
+// depthText says which call depth bound a guest hit.
+func (m *Module) depthText() string {
+	if pd := m.policy.Limits.StackDepth; m.depth < pd {
+		return fmt.Sprintf("call depth exceeded %d nested calls: the engine's stack holds no more frames of this module's largest function (the policy allows %d)", m.depth, pd)
+	}
+	return fmt.Sprintf("call depth exceeded the limit of %d nested calls", m.depth)
 }
 
 // waitGroup waits for wg or until ctx is done.

@@ -2,8 +2,10 @@ package sandbox
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 
@@ -16,6 +18,7 @@ import (
 const (
 	errnoSuccess = 0
 	errnoFault   = 21
+	errnoIO      = 29
 )
 
 // wasiHost builds the WASI preview1 host module: wazero's functions, each
@@ -56,6 +59,7 @@ func wasiHost(ctx context.Context, r wazero.Runtime) (b wazero.HostModuleBuilder
 			st := stateFrom(ctx)
 			stack[0] = writeStrings(mod, st.envOffs, st.envBuf, uint32(stack[0]), uint32(stack[1]))
 		}, []string{"environ", "environ_buf"}},
+		"random_get": {randomGet, []string{"buf", "buf_len"}},
 		"environ_sizes_get": {func(ctx context.Context, mod api.Module, stack []uint64) {
 			st := stateFrom(ctx)
 			stack[0] = writeSizes(mod, len(st.envOffs), len(st.envBuf), uint32(stack[0]), uint32(stack[1]))
@@ -71,17 +75,18 @@ func wasiHost(ctx context.Context, r wazero.Runtime) (b wazero.HostModuleBuilder
 	for i, name := range names {
 		slots[name] = i
 		def := defs[name]
+		cost := hostCost(name, def.ParamNames())
 		fb := b.NewFunctionBuilder()
 		if o, ok := own[name]; ok {
-			fb = fb.WithGoModuleFunction(counted(i, o.fn), []api.ValueType{i32, i32}, []api.ValueType{i32}).
+			fb = fb.WithGoModuleFunction(counted(i, cost, o.fn), []api.ValueType{i32, i32}, []api.ValueType{i32}).
 				WithParameterNames(o.names...).WithResultNames("errno")
 		} else {
 			var fn api.GoModuleFunction
 			switch g := def.GoFunction().(type) {
 			case api.GoModuleFunction:
-				fn = counted(i, g)
+				fn = counted(i, cost, g)
 			case api.GoFunction:
-				fn = countedPlain(i, g)
+				fn = counted(i, cost, api.GoModuleFunc(func(ctx context.Context, _ api.Module, stack []uint64) { g.Call(ctx, stack) }))
 			default:
 				return nil, nil, fmt.Errorf("WASI function %s: unexpected Go function %T", name, g)
 			}
@@ -99,24 +104,138 @@ func wasiHost(ctx context.Context, r wazero.Runtime) (b wazero.HostModuleBuilder
 }
 
 // counted wraps a host function so that every call increments the run
-// state's counter in slot.
-func counted(slot int, f api.GoModuleFunction) api.GoModuleFunc {
+// state's counter in slot and is charged, before it runs, the fuel cost
+// computes for its arguments (see hostCost).
+func counted(slot int, cost func(api.Module, []uint64) uint64, f api.GoModuleFunction) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		if st := stateFrom(ctx); st != nil && slot < len(st.calls) {
 			st.calls[slot]++
+			st.charge(mod, cost(mod, stack))
 		}
 		f.Call(ctx, mod, stack)
 	}
 }
 
-// countedPlain is counted for a function that does not take the caller.
-func countedPlain(slot int, f api.GoFunction) api.GoModuleFunc {
-	return func(ctx context.Context, _ api.Module, stack []uint64) {
-		if st := stateFrom(ctx); st != nil && slot < len(st.calls) {
-			st.calls[slot]++
-		}
-		f.Call(ctx, stack)
+// Fuel costs of host calls, on the scale of the meter's (about one unit per
+// guest instruction, docs/metering.md).
+const (
+	// hostCallCost is what any WASI call costs: a host call does the work
+	// of dozens of instructions before it does anything.
+	hostCallCost = 64
+	// hostByteShift: a byte a host call copies, reads, writes or names
+	// costs 1/16, like a byte of memory.fill or memory.copy.
+	hostByteShift = 4
+	// randomByteShift: a random byte costs 1/4 (generating is dearer than
+	// copying).
+	randomByteShift = 2
+	// iovecCost, subscriptionCost: per element of an iovec array or of
+	// poll_oneoff's subscriptions, which the host reads and acts on.
+	iovecCost        = 8
+	subscriptionCost = 64
+)
+
+// hostCost returns the cost function of the WASI function name, derived
+// from its parameter names: hostCallCost, plus for every buffer length
+// (a parameter "..._len") its bytes, for every iovec array ("iovs_len",
+// "ri_data_len", "si_data_len") its elements and the bytes they name, and
+// for poll_oneoff its subscriptions. Lengths are what the guest asked for,
+// charged before the call, whether or not the host then does all of it.
+func hostCost(name string, params []string) func(api.Module, []uint64) uint64 {
+	type part struct {
+		kind int // partBytes, partIovecs, partSubscriptions
+		at   int // index of the length or count parameter
 	}
+	const (
+		partBytes = iota
+		partIovecs
+		partSubscriptions
+	)
+	var parts []part
+	for i, p := range params {
+		switch {
+		case p == "iovs_len" || p == "ri_data_len" || p == "si_data_len":
+			parts = append(parts, part{partIovecs, i})
+		case p == "nsubscriptions":
+			parts = append(parts, part{partSubscriptions, i})
+		case strings.HasSuffix(p, "_len") && !strings.HasPrefix(p, "result."):
+			parts = append(parts, part{partBytes, i})
+		}
+	}
+	shift := uint64(hostByteShift)
+	if name == "random_get" {
+		shift = randomByteShift
+	}
+	return func(mod api.Module, stack []uint64) uint64 {
+		c := uint64(hostCallCost)
+		for _, p := range parts {
+			n := uint64(uint32(stack[p.at]))
+			switch p.kind {
+			case partBytes:
+				c += n >> shift
+			case partIovecs:
+				c += n*iovecCost + iovecBytes(mod, uint32(stack[p.at-1]), uint32(n))>>hostByteShift
+			case partSubscriptions:
+				c += n * subscriptionCost
+			}
+		}
+		return c
+	}
+}
+
+// iovecBytes sums the lengths of the n iovecs (ptr, len pairs of u32) at
+// ptr; 0 when they are out of bounds (the call then fails with EFAULT).
+func iovecBytes(mod api.Module, ptr, n uint32) uint64 {
+	mem := mod.Memory()
+	if mem == nil {
+		return 0
+	}
+	b, ok := mem.Read(ptr, n*8)
+	if !ok || uint64(n)*8 > uint64(len(b)) {
+		return 0
+	}
+	var sum uint64
+	for i := uint32(0); i < n; i++ {
+		sum += uint64(binary.LittleEndian.Uint32(b[8*i+4:]))
+	}
+	return sum
+}
+
+// randomChunk is how many random bytes randomGet produces between two
+// deadline checks.
+const randomChunk = 1 << 20
+
+// randomGet is WASI random_get from the run's source (seeded or
+// crypto/rand, the same bytes as wazero's), produced in chunks with a
+// deadline check between them: a guest asking for 64 MiB at once is still
+// stopped at its deadline.
+func randomGet(ctx context.Context, mod api.Module, stack []uint64) {
+	st := stateFrom(ctx)
+	mem := mod.Memory()
+	if mem == nil {
+		stack[0] = errnoFault
+		return
+	}
+	b, ok := mem.Read(uint32(stack[0]), uint32(stack[1]))
+	if !ok {
+		stack[0] = errnoFault
+		return
+	}
+	var src io.Reader = rand.Reader
+	if st.rnd != nil {
+		src = st.rnd
+	}
+	for len(b) > 0 {
+		n := min(len(b), randomChunk)
+		if _, err := io.ReadFull(src, b[:n]); err != nil {
+			stack[0] = errnoIO
+			return
+		}
+		b = b[n:]
+		if len(b) > 0 {
+			st.checkDeadline()
+		}
+	}
+	stack[0] = errnoSuccess
 }
 
 // writeSizes writes a count and a byte length to guest memory.

@@ -16,13 +16,16 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wasmward/wasmward/internal/hostio"
 	"github.com/wasmward/wasmward/internal/safetext"
 	"github.com/wasmward/wasmward/internal/version"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := execute(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	// The standard streams are bounded writers: `run` sets a deadline on
+	// them so that a pipe nobody drains cannot hold the process past it.
+	code := execute(ctx, os.Args[1:], os.Stdin, hostio.New(os.Stdout, "stdout"), hostio.New(os.Stderr, "stderr"))
 	stop()
 	os.Exit(code)
 }

@@ -5,9 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -101,6 +105,9 @@ func buildPolicy(cmd *cobra.Command, f *runFlags) (policy.Policy, error) {
 	if err := p.Validate(); err != nil {
 		return p, err
 	}
+	if d := p.Limits.StackDepth; d > sandbox.MaxStackDepth {
+		return p, fmt.Errorf("%s: stack_depth %d: the engine's stack holds at most %d nested calls (of the smallest functions)", f.policyFile, d, sandbox.MaxStackDepth)
+	}
 	return p, nil
 }
 
@@ -132,6 +139,9 @@ func applyFlags(cmd *cobra.Command, f *runFlags, p *policy.Policy) error {
 		p.Limits.Fuel = f.fuel
 	}
 	if fl.Changed("stack-depth") {
+		if f.stackDepth > sandbox.MaxStackDepth {
+			return fmt.Errorf("--stack-depth %d: the engine's stack holds at most %d nested calls (of the smallest functions)", f.stackDepth, sandbox.MaxStackDepth)
+		}
 		p.Limits.StackDepth = f.stackDepth
 	}
 	for _, d := range f.dirs {
@@ -203,6 +213,10 @@ func operatorCeiling(cmd *cobra.Command, f *runFlags) (policy.Policy, error) {
 
 func runModule(cmd *cobra.Command, s streams, f *runFlags, path string, guestArgs []string) error {
 	ctx := cmd.Context()
+	// A reader that goes away must not kill the process silently (status
+	// 141): a write to a broken pipe fails instead, and the run ends with
+	// its own status and message.
+	signal.Ignore(syscall.SIGPIPE)
 	if err := checkTrustFlags(cmd, f, guestArgs); err != nil {
 		return err
 	}
@@ -262,7 +276,10 @@ func runModule(cmd *cobra.Command, s streams, f *runFlags, path string, guestArg
 	if err != nil {
 		return withCode(exitFailure, err)
 	}
-	defer rt.Close(ctx)
+	// Closing never waits long for what the deadline abandoned (a compile
+	// still running, a guest stuck in a host call): the process exits and
+	// takes them with it.
+	defer closeBounded(rt.Close)
 
 	// Compiling an untrusted module is bounded by the run's deadline too: a
 	// compile that outlives it is refused (violation timeout).
@@ -276,7 +293,7 @@ func runModule(cmd *cobra.Command, s streams, f *runFlags, path string, guestArg
 	case err != nil:
 		return withCode(exitUsage, err)
 	}
-	defer mod.Close(ctx)
+	defer closeBounded(mod.Close)
 
 	in := sandbox.Invocation{Name: name, Stdout: s.out, Stderr: s.err, Function: f.invoke}
 	var sig sandbox.Signature
@@ -299,7 +316,12 @@ func runModule(cmd *cobra.Command, s streams, f *runFlags, path string, guestArg
 		in.Args = guestArgs
 	}
 
+	// The guest's output and wasmward's own last lines may meet a pipe
+	// nobody drains: writes to the host's streams give up at the run's
+	// deadline, and the lines after the run get a short grace.
+	setStreamDeadline(s, time.Now().Add(p.Limits.Timeout.Std()))
 	rep, err := mod.Run(ctx, in)
+	setStreamDeadline(s, time.Now().Add(streamGrace))
 	if err != nil {
 		if errors.Is(err, sandbox.ErrInvoke) {
 			return withCode(exitUsage, err)
@@ -328,6 +350,34 @@ func runModule(cmd *cobra.Command, s streams, f *runFlags, path string, guestArg
 		return withCode(exitViolated, fmt.Errorf("guest stopped: %s", rep.Violation.Error()))
 	default:
 		return withCode(exitFailure, fmt.Errorf("unexpected outcome %q", rep.Outcome))
+	}
+}
+
+// closeGrace bounds how long `run` waits, when it closes the runtime and
+// the module, for work the deadline abandoned; streamGrace how long its
+// last lines may take to write.
+const (
+	closeGrace  = 100 * time.Millisecond
+	streamGrace = 250 * time.Millisecond
+)
+
+// closeBounded calls a Close method with a context that ends after
+// closeGrace, never with the signal context: an abandoned guest or
+// compilation must not keep the process alive.
+func closeBounded(closeFn func(context.Context) error) {
+	ctx, cancel := context.WithTimeout(context.Background(), closeGrace)
+	defer cancel()
+	_ = closeFn(ctx)
+}
+
+// setStreamDeadline bounds the writes to the process's standard streams
+// (see internal/hostio) when they support it; in-memory streams of tests
+// do not block and are left alone.
+func setStreamDeadline(s streams, t time.Time) {
+	for _, w := range []io.Writer{s.out, s.err} {
+		if d, ok := w.(interface{ SetDeadline(time.Time) }); ok {
+			d.SetDeadline(t)
+		}
 	}
 }
 

@@ -120,7 +120,7 @@ func TestRunCLIReport(t *testing.T) {
 	code, _, _ = runCLI(t, "", "run", "--report", path, fixture.Path(t, "sb_tool"), "--", "hello")
 	rep = readReport(t, path)
 	if code != 0 || rep.Outcome != "exit" || rep.ExitCode != 0 || rep.Violation != nil || rep.StdoutBytes != 20 ||
-		rep.HostCalls["wasi_snapshot_preview1.fd_write"] != 1 || rep.PeakMemoryBytes != 131072 {
+		rep.HostCalls["wasi_snapshot_preview1.fd_write"] != 1 || rep.PeakMemoryBytes != 131072+6*8 { // memory + its 6-element table
 		t.Errorf("exit %d report %+v", code, rep)
 	}
 

@@ -159,7 +159,7 @@ func serve(ctx context.Context, s streams, f *serveFlags) error {
 	if err != nil {
 		return withCode(exitFailure, err)
 	}
-	defer rt.Close(context.WithoutCancel(ctx))
+	defer closeBounded(rt.Close)
 
 	verify, err := serveVerifier(f, logger)
 	if err != nil {
@@ -176,7 +176,7 @@ func serve(ctx context.Context, s streams, f *serveFlags) error {
 		}
 		return withCode(exitRefused, err)
 	}
-	defer srv.Close(context.WithoutCancel(ctx))
+	defer closeBounded(srv.Close)
 	fmt.Fprintf(s.err, "wasmward: serving %s on http://%s", cfg.Source, cfg.Listen)
 	if cfg.AdminListen != "" {
 		fmt.Fprintf(s.err, " (admin http://%s)", cfg.AdminListen)

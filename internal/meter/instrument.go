@@ -68,6 +68,20 @@ func Instrument(bin []byte, opt Options) ([]byte, error) {
 	lay.fuelGlobal = importedGlobals + uint32(len(m.Globals))
 	lay.depthGlobal = lay.fuelGlobal + 1
 	lay.deniedGlobal = lay.fuelGlobal + 2
+	lay.tablesGlobal = lay.fuelGlobal + 3
+	lay.memoryGlobal = lay.fuelGlobal + 4
+	budget := opt.MemoryBudget
+	if budget == 0 || budget > 1<<62 {
+		budget = 1 << 62
+	}
+	// What the defined tables and memories hold once instantiated.
+	var tableBytes, memoryBytes uint64
+	for _, t := range m.Tables {
+		tableBytes += t.Limits.Min << tableElemShift
+	}
+	for _, mem := range m.Memories {
+		memoryBytes += mem.Limits.Min * wasmPageSize
+	}
 	if uint64(len(m.Functions))+uint64(lay.importedFuncs)+2 > math.MaxUint32 {
 		return nil, errors.New("instrument: too many functions")
 	}
@@ -76,7 +90,7 @@ func Instrument(bin []byte, opt Options) ([]byte, error) {
 	if len(m.Code) != len(m.Functions) {
 		return nil, fmt.Errorf("instrument: %d function bodies for %d functions", len(m.Code), len(m.Functions))
 	}
-	rw := &bodyRewriter{lay: lay, types: m.Types, maxNesting: maxNesting, maxTable: maxTable, limits: limits{
+	rw := &bodyRewriter{lay: lay, types: m.Types, maxNesting: maxNesting, maxTable: maxTable, budget: budget, limits: limits{
 		types:   uint32(len(m.Types)),
 		funcs:   lay.importedFuncs + uint32(len(m.Functions)),
 		globals: lay.fuelGlobal,
@@ -109,6 +123,8 @@ func Instrument(bin []byte, opt Options) ([]byte, error) {
 		wasm.Global{Type: wasm.GlobalType{Val: wasm.I64, Mutable: true}, Init: constExpr(opI64Const, 0)},
 		wasm.Global{Type: wasm.GlobalType{Val: wasm.I32, Mutable: true}, Init: constExpr(opI32Const, int64(int32(depth)))},
 		wasm.Global{Type: wasm.GlobalType{Val: wasm.I32, Mutable: true}, Init: constExpr(opI32Const, 0)},
+		wasm.Global{Type: wasm.GlobalType{Val: wasm.I64, Mutable: true}, Init: constExpr(opI64Const, int64(min(tableBytes, 1<<62)))},
+		wasm.Global{Type: wasm.GlobalType{Val: wasm.I64, Mutable: true}, Init: constExpr(opI64Const, int64(min(memoryBytes, 1<<62)))},
 	)
 
 	// Every other reference to a defined function moves up by two.
@@ -121,6 +137,8 @@ func Instrument(bin []byte, opt Options) ([]byte, error) {
 		wasm.Export{Name: FuelGlobal, Kind: wasm.ExternGlobal, Index: lay.fuelGlobal},
 		wasm.Export{Name: DepthGlobal, Kind: wasm.ExternGlobal, Index: lay.depthGlobal},
 		wasm.Export{Name: DeniedGlobal, Kind: wasm.ExternGlobal, Index: lay.deniedGlobal},
+		wasm.Export{Name: TablesGlobal, Kind: wasm.ExternGlobal, Index: lay.tablesGlobal},
+		wasm.Export{Name: MemoryGlobal, Kind: wasm.ExternGlobal, Index: lay.memoryGlobal},
 	)
 	if m.HasStart {
 		m.Start = lay.funcIndex(m.Start)
@@ -199,7 +217,7 @@ func checkSupported(m *wasm.Module) error {
 		}
 	}
 	for _, ex := range m.Exports {
-		if ex.Name == FuelGlobal || ex.Name == DepthGlobal || ex.Name == DeniedGlobal {
+		if ex.Name == FuelGlobal || ex.Name == DepthGlobal || ex.Name == DeniedGlobal || ex.Name == TablesGlobal || ex.Name == MemoryGlobal {
 			return fmt.Errorf("export %q: %w", ex.Name, ErrAlreadyMetered)
 		}
 	}

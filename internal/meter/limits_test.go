@@ -221,3 +221,54 @@ func TestDefaultMaxTableElements(t *testing.T) {
 		}
 	}
 }
+
+// TestMemoryBudget: TablesGlobal starts at the declared tables' bytes and
+// grows with every successful table.grow; a grow that would take tables
+// plus MemoryGlobal (which the host sets) past Options.MemoryBudget fails
+// like one past MaxTableElements, and adds nothing.
+func TestMemoryBudget(t *testing.T) {
+	const neg1 = 0xffffffff
+	for engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			// meter_tablegrow declares 2 funcref elements: 16 bytes.
+			m := instantiate(t, engine, "meter_tablegrow", Options{MaxTableElements: 1000, MemoryBudget: 96}, ample())
+			tables := m.ExportedGlobal(TablesGlobal)
+			memory, ok := m.ExportedGlobal(MemoryGlobal).(api.MutableGlobal)
+			if !ok || tables == nil {
+				t.Fatal("no tables or memory global")
+			}
+			denied := m.ExportedGlobal(DeniedGlobal).(api.MutableGlobal)
+			for i, s := range []struct {
+				fn           string
+				arg          uint64
+				memory       uint64 // MemoryGlobal before the call
+				want, tables uint64
+				denied       uint64
+			}{
+				{"size_funcs", 0, 0, 2, 16, 0},
+				{"grow_funcs", 5, 0, 2, 56, 0},
+				{"grow_externs", 6, 0, neg1, 56, 1}, // 56 + 48 > 96
+				{"grow_externs", 5, 0, 0, 96, 0},    // exactly the budget
+				{"grow_funcs", 0, 0, 7, 96, 0},
+				{"grow_funcs", 1, 0, neg1, 96, 1},
+				{"grow_externs", 0, 8, neg1, 96, 1}, // memory counts too
+				{"size_externs", 0, 8, 5, 96, 0},
+			} {
+				memory.Set(s.memory)
+				var args []uint64
+				if s.fn != "size_funcs" && s.fn != "size_externs" {
+					args = []uint64{s.arg}
+				}
+				res, err := call(t, m, s.fn, args...)
+				if err != nil {
+					t.Fatalf("step %d: %v", i, err)
+				}
+				if uint32(res[0]) != uint32(s.want) || tables.Get() != s.tables || denied.Get() != s.denied {
+					t.Fatalf("step %d %s(%d): result %d, tables %d, denied %d; want %d, %d, %d", i, s.fn, s.arg,
+						int32(uint32(res[0])), tables.Get(), denied.Get(), int32(uint32(s.want)), s.tables, s.denied)
+				}
+				denied.Set(0)
+			}
+		})
+	}
+}

@@ -10,6 +10,8 @@
 //	(global (export "wasmward.fuel") (mut i64) (i64.const 0))
 //	(global (export "wasmward.depth") (mut i32) (i32.const StackDepth))
 //	(global (export "wasmward.denied") (mut i32) (i32.const 0))
+//	(global (export "wasmward.tables") (mut i64) (i64.const <declared table bytes>))
+//	(global (export "wasmward.memory") (mut i64) (i64.const <declared memory bytes>))
 //
 // Fuel is charged per straight-line run of instructions; when the counter
 // goes negative at a check point the module calls FuelFunc with the counter
@@ -59,7 +61,22 @@ const (
 	// and nothing sets it back. A host reads it after a run to report the
 	// denial; a host that keeps an instance across runs may reset it to 0.
 	DeniedGlobal = "wasmward.denied"
+
+	// TablesGlobal is the exported mutable i64 global holding the bytes of
+	// host memory the module's defined tables hold (8 per element). It
+	// starts at their declared minimums; every table.grow that succeeds
+	// adds to it. A host reads it to account tables against a memory cap.
+	TablesGlobal = "wasmward.tables"
+
+	// MemoryGlobal is the exported mutable i64 global holding the bytes of
+	// the module's defined linear memories. It starts at their declared
+	// minimums; the module never writes it: the host sets it whenever a
+	// memory grows, so that table.grow can check Options.MemoryBudget.
+	MemoryGlobal = "wasmward.memory"
 )
+
+// wasmPageSize is the size of a linear memory page.
+const wasmPageSize = 65536
 
 // DefaultStackDepth is the call-depth bound used when Options.StackDepth is 0.
 const DefaultStackDepth = 10000
@@ -91,6 +108,12 @@ type Options struct {
 	// fails as the spec allows: it returns -1, leaves the table as it
 	// was, and sets DeniedGlobal to 1. 0 means DefaultMaxTableElements.
 	MaxTableElements uint32
+
+	// MemoryBudget, when not 0, bounds the host memory of tables and linear
+	// memory together, in bytes: a table.grow that would take TablesGlobal
+	// + MemoryGlobal + 8 bytes per new element past it fails like one past
+	// MaxTableElements. The host bounds memory.grow the same way.
+	MemoryBudget uint64
 }
 
 // LimitError is returned (wrapped) by Instrument for a module that exceeds
@@ -116,6 +139,6 @@ func (e *LimitError) Error() string {
 
 // ErrAlreadyMetered is returned (wrapped) by Instrument for a module that
 // already imports from ImportModule or already exports FuelGlobal,
-// DepthGlobal or DeniedGlobal: instrumenting twice would let the guest reach the host's
+// DepthGlobal, DeniedGlobal, TablesGlobal or MemoryGlobal: instrumenting twice would let the guest reach the host's
 // metering functions directly.
 var ErrAlreadyMetered = errors.New("module already uses the wasmward metering namespace")

@@ -15,6 +15,8 @@ type layout struct {
 	fuelGlobal    uint32
 	depthGlobal   uint32
 	deniedGlobal  uint32
+	tablesGlobal  uint32
+	memoryGlobal  uint32
 }
 
 // funcIndex maps an original function index to its instrumented index: the
@@ -83,8 +85,10 @@ type bodyRewriter struct {
 	limits limits
 	cached bool // keep the fuel counter in a local (see emit)
 	// maxNesting bounds len(frames) (Options.MaxNesting); maxTable is
-	// Options.MaxTableElements, checked before every table.grow.
+	// Options.MaxTableElements and budget Options.MemoryBudget (1<<62 when
+	// unset), checked before every table.grow.
 	maxNesting, maxTable uint32
+	budget               uint64
 	recs                 []instrRec
 	segs                 []segment
 	frames               []frame
@@ -712,39 +716,81 @@ func (r *bodyRewriter) appendBulkCharge(dst []byte, k bulkKind, s scratch) []byt
 }
 
 // appendTableGrow emits table.grow of table x, its operands (init, n) on
-// the stack and n also in $n, so that a grow taking the table past
-// r.maxTable grows by 0 instead and yields -1 (the spec's failure value):
+// the stack and n also in $n. A grow that would take the table past
+// r.maxTable elements, or the module's tables and linear memory together
+// past r.budget bytes, grows by 0 instead, yields -1 (the spec's failure
+// value) and sets $denied; one that succeeds adds its elements' bytes to
+// $tables:
 //
-//	i32.const 0
 //	table.size x; i64.extend_i32_u; local.get $n; i64.extend_i32_u; i64.add
-//	i64.const max; i64.le_u; local.tee $n   ;; $n = ok
-//	select                                   ;; n if ok, else 0
+//	i64.const max; i64.le_u                          ;; fits the table bound
+//	global.get $tables; global.get $memory; i64.add
+//	local.get $n; i64.extend_i32_u; i64.const 3; i64.shl; i64.add
+//	i64.const budget; i64.le_u; i32.and              ;; and the budget
+//	if; table.size x; local.set $n                   ;; $n = size before
+//	else; i32.const -1; local.set $n; i32.const 1; global.set $denied; end
+//	i32.const 0; local.get $n; i32.const -1; i32.ne; select   ;; n if ok, else 0
 //	table.grow x
-//	i32.const -1; local.get $n; select       ;; result if ok, else -1
-//	local.get $n; i32.eqz
-//	if; i32.const 1; global.set $denied; end ;; record the denial
+//	i32.const -1; local.get $n; i32.const -1; i32.ne; select  ;; result if ok, else -1
+//	global.get $tables; table.size x; i64.extend_i32_u        ;; size after
+//	local.get $n; i64.extend_i32_u; table.size x; i64.extend_i32_u
+//	local.get $n; i32.const -1; i32.ne; select; i64.sub       ;; after - before (0 if refused)
+//	i64.const 3; i64.shl; i64.add; global.set $tables
 //
+// The size before is below the table bound, so it is never -1. A grow the
+// engine itself fails (past the table's declared maximum) adds nothing.
 // The if adds one level of nesting to the output at this site only; it
 // holds no branch, so label depths around it are unchanged.
 func (r *bodyRewriter) appendTableGrow(dst []byte, x uint32, s scratch) []byte {
-	dst = append(dst, opI32Const, 0)
-	dst = r.op(append(dst, opPrefixFC), subTableSize, x)
-	dst = append(dst, opI64ExtendI32U)
+	size := func(dst []byte) []byte {
+		return append(r.op(append(dst, opPrefixFC), subTableSize, x), opI64ExtendI32U)
+	}
+	nBytes := func(dst []byte) []byte {
+		dst = r.op(dst, opLocalGet, s.n)
+		return append(dst, opI64ExtendI32U, opI64Const, tableElemShift, opI64Shl)
+	}
+	okN := func(dst []byte) []byte { // $n != -1
+		dst = r.op(dst, opLocalGet, s.n)
+		return append(dst, opI32Const, 0x7f, opI32Ne)
+	}
+	dst = size(dst)
 	dst = r.op(dst, opLocalGet, s.n)
 	dst = append(dst, opI64ExtendI32U, opI64Add, opI64Const)
 	dst = wasm.AppendS64(dst, int64(r.maxTable))
 	dst = append(dst, opI64LeU)
-	dst = r.op(dst, opLocalTee, s.n)
+	dst = r.op(dst, opGlobalGet, r.lay.tablesGlobal)
+	dst = r.op(dst, opGlobalGet, r.lay.memoryGlobal)
+	dst = append(dst, opI64Add)
+	dst = nBytes(dst)
+	dst = append(dst, opI64Add, opI64Const)
+	dst = wasm.AppendS64(dst, int64(r.budget))
+	dst = append(dst, opI64LeU, opI32And)
+	dst = append(dst, opIf, blockEmpty)
+	dst = r.op(append(dst, opPrefixFC), subTableSize, x)
+	dst = r.op(dst, opLocalSet, s.n)
+	dst = append(dst, opElse, opI32Const, 0x7f)
+	dst = r.op(dst, opLocalSet, s.n)
+	dst = append(dst, opI32Const, 1)
+	dst = r.op(dst, opGlobalSet, r.lay.deniedGlobal)
+	dst = append(dst, opEnd, opI32Const, 0)
+	dst = okN(dst)
 	dst = append(dst, opSelect)
 	dst = r.op(append(dst, opPrefixFC), subTableGrow, x)
-	dst = append(dst, opI32Const, 0x7f) // -1
-	dst = r.op(dst, opLocalGet, s.n)
+	dst = append(dst, opI32Const, 0x7f)
+	dst = okN(dst)
 	dst = append(dst, opSelect)
+	dst = r.op(dst, opGlobalGet, r.lay.tablesGlobal)
+	dst = size(dst)
 	dst = r.op(dst, opLocalGet, s.n)
-	dst = append(dst, opI32Eqz, opIf, blockEmpty, opI32Const, 1)
-	dst = r.op(dst, opGlobalSet, r.lay.deniedGlobal)
-	return append(dst, opEnd)
+	dst = append(dst, opI64ExtendI32U)
+	dst = size(dst)
+	dst = okN(dst)
+	dst = append(dst, opSelect, opI64Sub, opI64Const, tableElemShift, opI64Shl, opI64Add)
+	return r.op(dst, opGlobalSet, r.lay.tablesGlobal)
 }
+
+// tableElemShift: a table element costs the host 1<<3 bytes (a pointer).
+const tableElemShift = 3
 
 // Opcode bytes the rewriter emits.
 const (
@@ -752,6 +798,7 @@ const (
 	opBlock         = 0x02
 	opLoop          = 0x03
 	opIf            = 0x04
+	opElse          = 0x05
 	opEnd           = 0x0b
 	opBr            = 0x0c
 	opBrIf          = 0x0d
@@ -765,9 +812,11 @@ const (
 	opI32Const      = 0x41
 	opI64Const      = 0x42
 	opI32Eqz        = 0x45
+	opI32Ne         = 0x47
 	opI64LtS        = 0x53
 	opI64LeU        = 0x58
 	opI32Sub        = 0x6b
+	opI32And        = 0x71
 	opI64Add        = 0x7c
 	opI64Sub        = 0x7d
 	opI64Shl        = 0x86
