@@ -8,7 +8,7 @@ import (
 	"github.com/wasmward/wasmward/internal/wasm"
 )
 
-// data applies the data-segment rules: size (WW401) and entropy (WW402).
+// data applies the data-segment rules: size (WW401) and packed payloads (WW402).
 func (s *scanner) data() {
 	b := s.bounds
 	for i, d := range s.m.Data {
@@ -17,80 +17,7 @@ func (s *scanner) data() {
 				"Data segment %d holds %d bytes, over the bound of %d.", i, len(d.Init), b.MaxDataSegment)
 		}
 	}
-	s.entropy()
-}
-
-// entropy measures Shannon entropy over consecutive windows of the data
-// segments' bytes taken as one stream in file order, so that a payload
-// split across many small segments is still measured. Consecutive windows
-// at or above the threshold are reported as one region.
-func (s *scanner) entropy() {
-	b := s.bounds
-	var hist [256]int
-	n := 0
-	winStart := -1 // file offset of the window's first byte
-	type region struct {
-		start, length, segment int
-		max                    float64
-	}
-	var cur *region
-	var regions []region
-	curSeg, winSeg := 0, 0
-	flush := func(final bool) {
-		if n == 0 || (final && n < b.EntropyMin) {
-			if cur != nil {
-				regions = append(regions, *cur)
-				cur = nil
-			}
-			return
-		}
-		e := shannon(&hist, n)
-		if e >= b.EntropyThreshold {
-			if cur == nil {
-				cur = &region{start: winStart, segment: winSeg}
-			}
-			cur.length += n
-			cur.max = math.Max(cur.max, e)
-		} else if cur != nil {
-			regions = append(regions, *cur)
-			cur = nil
-		}
-		hist = [256]int{}
-		n = 0
-		winStart = -1
-	}
-	for i, d := range s.m.Data {
-		curSeg = i
-		p := d.Init
-		off := d.InitOffset
-		for len(p) > 0 {
-			if winStart < 0 {
-				winStart, winSeg = off, curSeg
-			}
-			take := b.EntropyWindow - n
-			if take > len(p) {
-				take = len(p)
-			}
-			for _, c := range p[:take] {
-				hist[c]++
-			}
-			n += take
-			p = p[take:]
-			off += take
-			if n == b.EntropyWindow {
-				flush(false)
-			}
-		}
-	}
-	flush(true)
-	if cur != nil {
-		regions = append(regions, *cur)
-	}
-	for _, r := range regions {
-		s.add(RuleHighEntropyData, Medium, Location{Section: "data", Offset: r.start, Length: r.length, Function: -1},
-			"%d bytes of data starting in segment %d have an entropy of up to %.2f bits/byte (threshold %.2f): likely compressed or encrypted.",
-			r.length, r.segment, r.max, b.EntropyThreshold)
-	}
+	s.payloads()
 }
 
 // shannon returns the entropy in bits per byte of a histogram of n bytes.

@@ -59,16 +59,21 @@ type Location struct {
 	Length       int    `json:"length,omitempty"`
 	Function     int64  `json:"function"`
 	FunctionName string `json:"functionName,omitempty"`
+	// Label says what a related location is (e.g. the import's name).
+	Label string `json:"label,omitempty"`
 }
 
 // Finding is one result of one rule.
 type Finding struct {
-	RuleID      string   `json:"ruleId"`
-	Severity    Severity `json:"severity"`
-	Title       string   `json:"title"`
-	Message     string   `json:"message"`
-	Location    Location `json:"location"`
-	Remediation string   `json:"remediation"`
+	RuleID   string   `json:"ruleId"`
+	Severity Severity `json:"severity"`
+	Title    string   `json:"title"`
+	Message  string   `json:"message"`
+	Location Location `json:"location"`
+	// Related are further places the finding covers (each import of a
+	// grouped WW101); SARIF writes them as relatedLocations.
+	Related     []Location `json:"related,omitempty"`
+	Remediation string     `json:"remediation"`
 }
 
 // Result is the scan of one module.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -101,9 +102,10 @@ type (
 		Runs    []sarifRun `json:"runs"`
 	}
 	sarifRun struct {
-		Tool      sarifTool       `json:"tool"`
-		Artifacts []sarifArtifact `json:"artifacts"`
-		Results   []sarifResult   `json:"results"`
+		Tool               sarifTool                        `json:"tool"`
+		OriginalURIBaseIDs map[string]sarifArtifactLocation `json:"originalUriBaseIds,omitempty"`
+		Artifacts          []sarifArtifact                  `json:"artifacts"`
+		Results            []sarifResult                    `json:"results"`
 	}
 	sarifTool struct {
 		Driver sarifDriver `json:"driver"`
@@ -141,8 +143,9 @@ type (
 		Hashes   map[string]string     `json:"hashes"`
 	}
 	sarifArtifactLocation struct {
-		URI   string `json:"uri"`
-		Index *int   `json:"index,omitempty"`
+		URI       string `json:"uri,omitempty"`
+		URIBaseID string `json:"uriBaseId,omitempty"`
+		Index     *int   `json:"index,omitempty"`
 	}
 	sarifResult struct {
 		RuleID              string            `json:"ruleId"`
@@ -150,10 +153,13 @@ type (
 		Level               string            `json:"level"`
 		Message             sarifText         `json:"message"`
 		Locations           []sarifLocation   `json:"locations"`
+		RelatedLocations    []sarifLocation   `json:"relatedLocations,omitempty"`
 		PartialFingerprints map[string]string `json:"partialFingerprints"`
 		Properties          map[string]any    `json:"properties"`
 	}
 	sarifLocation struct {
+		ID               *int           `json:"id,omitempty"`
+		Message          *sarifText     `json:"message,omitempty"`
 		PhysicalLocation sarifPhysical  `json:"physicalLocation"`
 		LogicalLocations []sarifLogical `json:"logicalLocations,omitempty"`
 	}
@@ -204,8 +210,10 @@ func securitySeverity(s Severity) string {
 }
 
 // WriteSARIF writes the results as one SARIF 2.1.0 log with one run: every
-// rule in tool.driver.rules, one artifact per module (URI as given to Scan,
-// slash-separated, with its length and SHA-256), and per finding a result
+// rule in tool.driver.rules, one artifact per module (with its length and
+// SHA-256; an absolute path becomes a file:// URI, a relative one a
+// percent-encoded relative reference against the uriBaseId %SRCROOT%, which
+// run.originalUriBaseIds maps to the working directory), and per finding a result
 // with ruleId, ruleIndex, level, message, a physical location (artifact and
 // byte region) and, for functions, a logical location. partialFingerprints
 // hold a hash of rule, artifact, section, function and message, stable
@@ -231,20 +239,26 @@ func WriteSARIF(w io.Writer, results []*Result, toolVersion string) error {
 		Results:   []sarifResult{},
 	}
 	for ai, r := range results {
-		uri := filepath.ToSlash(r.Artifact)
+		art := artifactLocation(r.Artifact)
+		if art.URIBaseID != "" && run.OriginalURIBaseIDs == nil {
+			run.OriginalURIBaseIDs = map[string]sarifArtifactLocation{srcRoot: srcRootLocation()}
+		}
 		run.Artifacts = append(run.Artifacts, sarifArtifact{
-			Location: sarifArtifactLocation{URI: uri}, Length: r.Size, Hashes: map[string]string{"sha-256": r.SHA256},
+			Location: art, Length: r.Size, Hashes: map[string]string{"sha-256": r.SHA256},
 		})
+		uri := art.URI
 		for _, f := range r.Findings {
 			ai := ai
-			off, length := f.Location.Offset, f.Location.Length
-			if off < 0 {
-				off, length = 0, 0
+			al := art
+			al.Index = &ai
+			physical := func(l Location) sarifPhysical {
+				off, length := l.Offset, l.Length
+				if off < 0 {
+					off, length = 0, 0
+				}
+				return sarifPhysical{ArtifactLocation: al, Region: sarifRegion{StartLine: 1, ByteOffset: off, ByteLength: length}}
 			}
-			loc := sarifLocation{PhysicalLocation: sarifPhysical{
-				ArtifactLocation: sarifArtifactLocation{URI: uri, Index: &ai},
-				Region:           sarifRegion{StartLine: 1, ByteOffset: off, ByteLength: length},
-			}}
+			loc := sarifLocation{PhysicalLocation: physical(f.Location)}
 			if f.Location.Function >= 0 {
 				name := f.Location.FunctionName
 				if name == "" {
@@ -252,11 +266,21 @@ func WriteSARIF(w io.Writer, results []*Result, toolVersion string) error {
 				}
 				loc.LogicalLocations = []sarifLogical{{Name: name, FullyQualifiedName: uri + "!" + name, Kind: "function"}}
 			}
-			fp := sha256.Sum256([]byte(f.RuleID + "\x00" + uri + "\x00" + f.Location.Section + "\x00" + f.Location.FunctionName + "\x00" + f.Message))
+			var related []sarifLocation
+			for i, l := range f.Related {
+				i := i
+				rl := sarifLocation{ID: &i, PhysicalLocation: physical(l)}
+				if l.Label != "" {
+					rl.Message = &sarifText{Text: l.Label}
+				}
+				related = append(related, rl)
+			}
+			fp := sha256.Sum256([]byte(f.RuleID + "\x00" + filepath.ToSlash(r.Artifact) + "\x00" + f.Location.Section + "\x00" + f.Location.FunctionName + "\x00" + f.Message))
 			run.Results = append(run.Results, sarifResult{
 				RuleID: f.RuleID, RuleIndex: index[f.RuleID], Level: SARIFLevel(f.Severity),
 				Message:             sarifText{Text: f.Message},
 				Locations:           []sarifLocation{loc},
+				RelatedLocations:    related,
 				PartialFingerprints: map[string]string{"wasmward/v1": hex.EncodeToString(fp[:16])},
 				Properties:          map[string]any{"severity": f.Severity.String(), "section": f.Location.Section},
 			})
@@ -266,4 +290,60 @@ func WriteSARIF(w io.Writer, results []*Result, toolVersion string) error {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []sarifRun{run}})
+}
+
+// srcRoot is the uriBaseId of relative artifact paths, the name GitHub code
+// scanning and the SARIF specification's examples use.
+const srcRoot = "%SRCROOT%"
+
+// artifactLocation turns a path as given to Scan into a SARIF artifact
+// location: an absolute path is a file:// URI ("file:///dir/a%20b.wasm"),
+// a relative one a relative reference resolved against %SRCROOT%. Both are
+// percent-encoded per RFC 3986 (SARIF §3.10.2), so "#", "%" and spaces in
+// file names stay part of the path.
+func artifactLocation(path string) sarifArtifactLocation {
+	slash := filepath.ToSlash(path)
+	if filepath.IsAbs(path) {
+		if !strings.HasPrefix(slash, "/") {
+			slash = "/" + slash // C:/x -> /C:/x
+		}
+		return sarifArtifactLocation{URI: "file://" + escapePath(slash)}
+	}
+	return sarifArtifactLocation{URI: escapePath(strings.TrimPrefix(slash, "./")), URIBaseID: srcRoot}
+}
+
+// srcRootLocation is %SRCROOT%'s absolute URI: the working directory, with
+// the trailing slash RFC 3986 resolution needs. Without a working directory
+// the base is declared without a URI (SARIF §3.14.14 allows it: the
+// consumer supplies it).
+func srcRootLocation() sarifArtifactLocation {
+	wd, err := os.Getwd()
+	if err != nil {
+		return sarifArtifactLocation{}
+	}
+	loc := artifactLocation(wd)
+	if !strings.HasSuffix(loc.URI, "/") {
+		loc.URI += "/"
+	}
+	return loc
+}
+
+// escapePath percent-encodes every byte of a slash-separated path that is
+// not an RFC 3986 unreserved character, a sub-delimiter, "@" or "/".
+// ":" is encoded too, so a relative path's first segment can never be
+// read as a URI scheme.
+func escapePath(p string) string {
+	const hexDigits = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~!$&'()*+,;=@/", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hexDigits[c>>4])
+		b.WriteByte(hexDigits[c&15])
+	}
+	return b.String()
 }

@@ -2,9 +2,16 @@ package scan
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/wasmward/wasmward/internal/corpus"
 )
 
 func TestSARIF(t *testing.T) {
@@ -146,5 +153,94 @@ func TestTextAndJSON(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), `"severity": "high"`) {
 		t.Error("severity not written by name")
+	}
+}
+
+var plainLoc = regexp.MustCompile(`"uri": "plain\.wasm",\s*"uriBaseId": "%SRCROOT%"`)
+
+// TestSARIFURIs: artifact locations are RFC 3986 URIs (file:// for
+// absolute paths, percent-encoded relative references against %SRCROOT%
+// for relative ones), checked with the Multitool's SARIF1002/SARIF1004
+// rules and the SARIF 2.1.0 schema; grouped findings carry related
+// locations.
+func TestSARIFURIs(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := importModule("env.a", "env.b")
+	var results []*Result
+	for _, name := range []string{"/tmp/my dir/my mod#1%zz.wasm", "mods/ü n:x?.wasm", "./plain.wasm", "c:x.wasm"} {
+		results = append(results, Scan(context.Background(), name, bin, Options{}))
+	}
+	var buf bytes.Buffer
+	if err := WriteSARIF(&buf, results, "1.2.3"); err != nil {
+		t.Fatal(err)
+	}
+	if err := corpus.ValidateSARIF(buf.Bytes()); err != nil {
+		t.Fatalf("SARIF fails validation: %v\n%s", err, buf.Bytes())
+	}
+	var doc struct {
+		Runs []struct {
+			OriginalURIBaseIDs map[string]struct{ URI string } `json:"originalUriBaseIds"`
+			Artifacts          []struct {
+				Location struct{ URI, URIBaseID string } `json:"location"`
+			} `json:"artifacts"`
+			Results []struct {
+				RelatedLocations []struct {
+					ID               int `json:"id"`
+					Message          struct{ Text string }
+					PhysicalLocation struct {
+						ArtifactLocation struct{ URI, URIBaseID string } `json:"artifactLocation"`
+						Region           struct{ ByteOffset int }        `json:"region"`
+					} `json:"physicalLocation"`
+				} `json:"relatedLocations"`
+			} `json:"results"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	run := doc.Runs[0]
+	if got, want := run.OriginalURIBaseIDs["%SRCROOT%"].URI, "file://"+escapePath(filepath.ToSlash(wd))+"/"; got != want {
+		t.Errorf("%%SRCROOT%% = %q, want %q", got, want)
+	}
+	for i, want := range []struct{ uri, base string }{
+		{"file:///tmp/my%20dir/my%20mod%231%25zz.wasm", ""},
+		{"mods/%C3%BC%20n%3Ax%3F.wasm", "%SRCROOT%"},
+		{"plain.wasm", "%SRCROOT%"},
+		{"c%3Ax.wasm", "%SRCROOT%"},
+	} {
+		if l := run.Artifacts[i].Location; l.URI != want.uri || l.URIBaseID != want.base {
+			t.Errorf("artifact %d = %+v, want %+v", i, l, want)
+		}
+		if u, err := url.Parse(want.uri); err != nil || strings.TrimPrefix(u.Path, "/tmp/") != strings.TrimPrefix(strings.TrimPrefix(results[i].Artifact, "./"), "/tmp/") {
+			t.Errorf("artifact %d: %q does not decode to the path %q", i, want.uri, results[i].Artifact)
+		}
+	}
+	rel := run.Results[0].RelatedLocations
+	if len(rel) != 2 || rel[0].ID != 0 || rel[1].ID != 1 || rel[1].Message.Text != `func "env"."b"` ||
+		rel[0].PhysicalLocation.ArtifactLocation.URI != run.Artifacts[0].Location.URI || rel[1].PhysicalLocation.Region.ByteOffset <= rel[0].PhysicalLocation.Region.ByteOffset {
+		t.Errorf("relatedLocations = %+v", rel)
+	}
+
+	// The checks reject what wasmward used to write: bare paths.
+	for _, tc := range []struct{ uri, base, rule string }{
+		{"/root/m.wasm", "", "no uriBaseId and is not an absolute file:/// URI"},
+		{"my mod#1%zz.wasm", "%SRCROOT%", "SARIF1002"},
+		{"file:///abs.wasm", "%SRCROOT%", "SARIF1004"},
+		{"m.wasm", "%NOPE%", "SARIF1004"},
+	} {
+		repl := `"uri": "` + tc.uri + `", "uriBaseId": "` + tc.base + `"`
+		if tc.base == "" {
+			repl = `"uri": "` + tc.uri + `"`
+		}
+		bad := plainLoc.ReplaceAllLiteralString(buf.String(), repl)
+		if bad == buf.String() {
+			t.Fatal("test did not alter the document")
+		}
+		if err := corpus.ValidateSARIF([]byte(bad)); err == nil || !strings.Contains(err.Error(), tc.rule) {
+			t.Errorf("uri %q base %q: err = %v, want %s", tc.uri, tc.base, err, tc.rule)
+		}
 	}
 }
