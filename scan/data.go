@@ -3,8 +3,11 @@ package scan
 import (
 	"math"
 	"math/bits"
+	"sort"
+	"strconv"
 	"strings"
 
+	"github.com/wasmward/wasmward/internal/inspect"
 	"github.com/wasmward/wasmward/internal/wasm"
 )
 
@@ -34,15 +37,18 @@ func shannon(hist *[256]int, n int) float64 {
 	return e
 }
 
-// MinerMarkers returns the strings WW403 looks for, case-insensitively, in
-// data segments, custom sections (function names included) and import and
-// export names.
+// MinerMarkers returns the miner family names WW403 looks for,
+// case-insensitively, in the names of code: function names (name
+// section), imports and exports.
 func MinerMarkers() []string { return append([]string(nil), minerMarkers...) }
 
-var minerMarkers = []string{
-	"cryptonight", "coinhive", "coin-hive", "cryptoloot", "xmrig", "minergate",
-	"stratum+tcp://", "stratum+ssl://", "stratum+tls://",
-}
+var minerMarkers = []string{"cryptonight", "coinhive", "coin-hive", "cryptoloot", "xmrig", "minergate"}
+
+// useMarkers are what WW403 looks for in data and custom sections: the
+// start of a stratum pool URL and of a stratum method name. Each counts
+// only in the context that makes it use (see poolURL and stratumMethod);
+// a bare occurrence, such as a scanner's own marker list, does not.
+var useMarkers = []string{"stratum+", "mining."}
 
 // markerMatcher finds markers case-insensitively in one pass. Each byte
 // costs two table lookups: a candidate must match a marker's first and
@@ -100,76 +106,190 @@ func equalFoldASCII(p []byte, m string) bool {
 	return true
 }
 
-// markers applies WW403: one finding per marker found, at its first
-// occurrence, with the number of occurrences.
+// markers applies WW403. A marker string alone is not evidence: security
+// tools (wasmward among them) carry marker lists as data. WW403 reports
+// what means use:
+//
+//   - a stratum pool URL with a host and port (stratum+tcp://host:3333),
+//     in data or a custom section;
+//   - a stratum JSON-RPC call, "method" : "mining.<name>";
+//   - a miner family name (cryptonight, coinhive, xmrig...) in the name of
+//     code: a function name, an import or an export.
+//
+// One finding per kind of evidence, at its first occurrence, with a count.
 func (s *scanner) markers() {
-	mm := newMarkerMatcher(minerMarkers)
 	type hit struct {
 		loc   Location
+		what  string
 		where string
 		count int
 	}
-	hits := make([]*hit, len(minerMarkers))
-	// One callback for every place; the place it reports is set before each
-	// call of each, and its description is formatted only on a first hit
-	// (a Go module has up to 100000 data segments). shift says whether the
-	// match position moves the offset (bytes laid out verbatim in the file)
-	// or not (names, reported at their entry).
-	var (
-		kind  string // "data segment", "custom section", "import", "export"
-		index int    // data segment index
-		name  string // section, import or export name
-		loc   Location
-		shift bool
-	)
-	match := func(k, pos int) {
-		if hits[k] == nil {
-			l := loc
-			if shift && l.Offset >= 0 {
-				l.Offset += pos
-			}
-			l.Length = len(minerMarkers[k])
-			where := kind + " " + quote(name)
-			if kind == "data segment" {
-				where = kind + " " + itoa(index)
-			}
-			hits[k] = &hit{loc: l, where: where}
+	var hits []*hit
+	byKey := map[string]*hit{}
+	record := func(key, what, where string, loc Location) {
+		h := byKey[key]
+		if h == nil {
+			h = &hit{loc: loc, what: what, where: where}
+			byKey[key] = h
+			hits = append(hits, h)
 		}
-		hits[k].count++
+		h.count++
 	}
-	kind, shift = "data segment", true
+	mm := newMarkerMatcher(useMarkers)
+	scanBytes := func(p []byte, base int, section, where func() string) {
+		mm.each(p, func(k, pos int) {
+			var n int
+			var what string
+			if k == 0 {
+				n = poolURL(p[pos:])
+				what = "stratum pool URL " + strconv.Quote(string(p[pos:pos+n]))
+			} else {
+				var start int
+				start, n = stratumMethod(p, pos)
+				if n > 0 {
+					what = "stratum call " + strconv.Quote(string(p[start:start+n]))
+					pos = start
+				}
+			}
+			if n == 0 {
+				return
+			}
+			key := "use" + strconv.Itoa(k)
+			if byKey[key] == nil {
+				record(key, what, where(), Location{Section: section(), Offset: base + pos, Length: n, Function: -1})
+			} else {
+				byKey[key].count++
+			}
+		})
+	}
 	for i := range s.m.Data {
 		d := &s.m.Data[i]
-		if len(d.Init) == 0 {
-			continue
-		}
-		index, loc = i, Location{Section: "data", Offset: d.InitOffset, Function: -1}
-		mm.each(d.Init, match)
+		scanBytes(d.Init, d.InitOffset, func() string { return "data" }, func() string { return "data segment " + itoa(i) })
 	}
-	kind = "custom section"
 	for _, sec := range s.m.Sections {
-		if sec.ID != wasm.SectionCustom {
-			continue
+		if sec.ID == wasm.SectionCustom {
+			scanBytes(sec.Payload, sec.PayloadOffset, func() string { return "custom" }, func() string { return "custom section " + quote(sec.Name) })
 		}
-		name, loc = sec.Name, Location{Section: "custom", Offset: sec.PayloadOffset, Function: -1}
-		mm.each(sec.Payload, match)
 	}
-	kind, shift = "import", false
+	family := func(name string) string {
+		l := strings.ToLower(name)
+		for _, m := range minerMarkers {
+			if strings.Contains(l, m) {
+				return m
+			}
+		}
+		return ""
+	}
 	for _, im := range s.m.Imports {
-		name, loc = im.Module+"."+im.Name, Location{Section: "import", Offset: im.Offset, Function: -1}
-		mm.each([]byte(name), match)
-	}
-	kind = "export"
-	for _, e := range s.m.Exports {
-		name, loc = e.Name, Location{Section: "export", Offset: e.Offset, Function: -1}
-		mm.each([]byte(name), match)
-	}
-	for k, h := range hits {
-		if h == nil {
-			continue
+		if m := family(im.Module + "." + im.Name); m != "" {
+			record("name:"+m, "miner name "+quote(m), "import "+quote(im.Module+"."+im.Name), Location{Section: "import", Offset: im.Offset, Function: -1})
 		}
-		s.add(RuleMinerMarker, High, h.loc, "Cryptominer marker %q found %d time(s), first in %s.", minerMarkers[k], h.count, h.where)
 	}
+	for _, e := range s.m.Exports {
+		if m := family(e.Name); m != "" {
+			record("name:"+m, "miner name "+quote(m), "export "+quote(e.Name), Location{Section: "export", Offset: e.Offset, Function: -1})
+		}
+	}
+	idx := make([]uint32, 0, len(s.names))
+	for i := range s.names {
+		idx = append(idx, i)
+	}
+	sort.Slice(idx, func(a, b int) bool { return idx[a] < idx[b] })
+	for _, i := range idx {
+		if m := family(s.names[i]); m != "" {
+			loc := s.funcLoc("code", s.codeOffset(i), i)
+			if c := int(i) - s.nImpFunc; c >= 0 && c < len(s.m.Code) {
+				loc.Length = inspect.EntrySize(s.m.Code[c])
+			}
+			record("name:"+m, "miner name "+quote(m), "function "+itoa(int(i))+" "+quote(s.names[i]), loc)
+		}
+	}
+	for _, h := range hits {
+		s.add(RuleMinerMarker, High, h.loc, "Cryptominer evidence: %s, %d time(s), first in %s.", h.what, h.count, h.where)
+	}
+}
+
+// codeOffset is the offset of function idx's code entry, or -1 for an
+// imported function.
+func (s *scanner) codeOffset(idx uint32) int {
+	i := int(idx) - s.nImpFunc
+	if i < 0 || i >= len(s.m.Code) {
+		return -1
+	}
+	return s.m.Code[i].Offset
+}
+
+// poolURL returns the length of a stratum pool URL at the start of p
+// ("stratum+tcp://host:port", also ssl and tls), or 0: the scheme alone,
+// as in a marker list, is not a URL.
+func poolURL(p []byte) int {
+	i := len("stratum+")
+	var scheme bool
+	for _, sc := range []string{"tcp://", "ssl://", "tls://"} {
+		if len(p) >= i+len(sc) && equalFoldASCII(p[i:i+len(sc)], sc) {
+			i += len(sc)
+			scheme = true
+			break
+		}
+	}
+	if !scheme {
+		return 0
+	}
+	host := i
+	for i < len(p) && (isAlnum(p[i]) || p[i] == '.' || p[i] == '-' || p[i] == '%') {
+		i++
+	}
+	if i-host < 1 || i >= len(p) || p[i] != ':' {
+		return 0
+	}
+	i++
+	port := i
+	for i < len(p) && p[i] >= '0' && p[i] <= '9' {
+		i++
+	}
+	if n := i - port; n < 2 || n > 5 {
+		return 0
+	}
+	return i
+}
+
+// stratumMethod checks for a JSON-RPC stratum call around the "mining."
+// at pos: "method" : "mining.<name>" (spaces allowed), and returns the
+// call's start and length, or length 0.
+func stratumMethod(p []byte, pos int) (int, int) {
+	end := pos + len("mining.")
+	name := end
+	for end < len(p) && (isAlnum(p[end]) || p[end] == '_' || p[end] == '.') {
+		end++
+	}
+	if end == name || end >= len(p) || p[end] != '"' {
+		return 0, 0
+	}
+	j := pos - 1
+	if j < 0 || p[j] != '"' {
+		return 0, 0
+	}
+	j--
+	for j >= 0 && (p[j] == ' ' || p[j] == '\t') {
+		j--
+	}
+	if j < 0 || p[j] != ':' {
+		return 0, 0
+	}
+	j--
+	for j >= 0 && (p[j] == ' ' || p[j] == '\t') {
+		j--
+	}
+	const key = `"method"`
+	if j+1 < len(key) || string(p[j+1-len(key):j+1]) != key {
+		return 0, 0
+	}
+	start := j + 1 - len(key)
+	return start, end + 1 - start
+}
+
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
 func itoa(i int) string {
