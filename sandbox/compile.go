@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -49,8 +50,11 @@ type Module struct {
 	stdin  *pumpReader // policy stdin "inherit"
 	seeded bool
 	seed   int64
-	// tableBytes is the host memory the module's declared tables take.
-	tableBytes uint64
+	// tableBytes is the host memory the module's declared tables take;
+	// growsTables is false when no function body can hold a table.grow
+	// (no 0xfc 0x0f byte pair), so the tables stay at tableBytes.
+	tableBytes  uint64
+	growsTables bool
 	// depth is the call depth enforced: the policy's, or less when the
 	// engine's stack cannot hold that many of the module's largest frames.
 	depth uint32
@@ -144,6 +148,12 @@ func (r *Runtime) Compile(ctx context.Context, bin []byte, p policy.Policy) (*Mo
 		return nil, err
 	}
 	m.depth = effectiveDepth(mod, p.Limits.StackDepth, r.cfg.engine)
+	for _, f := range mod.Code {
+		if bytes.Contains(f.Body.Code, []byte{0xfc, 0x0f}) {
+			m.growsTables = true
+			break
+		}
+	}
 	inst, err := instrument(bin, m.depth, uint64(p.Limits.Memory))
 	if err != nil {
 		var le *meter.LimitError

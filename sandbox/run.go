@@ -88,6 +88,10 @@ type runState struct {
 	// The instance's meter.TablesGlobal and meter.MemoryGlobal, once
 	// instantiated: what its tables hold, and its linear memory for the
 	// meter's table.grow check.
+	// Looked up on first use (a memory growth, or the end of a run of a
+	// module that grows tables): the lookups allocate, and most runs need
+	// neither.
+	mod     api.Module
 	tablesG api.Global
 	memG    api.MutableGlobal
 	tables  uint64   // bytes the tables held when the run ended
@@ -262,6 +266,9 @@ const bigHostWork = 1 << 16
 // tableBytes is the host memory the instance's tables hold: the meter's
 // count once the instance exists, their declared minimums before.
 func (st *runState) tableBytes() uint64 {
+	if st.tablesG == nil && st.mod != nil {
+		st.tablesG = st.mod.ExportedGlobal(meter.TablesGlobal)
+	}
 	if st.tablesG != nil {
 		return st.tablesG.Get()
 	}
@@ -275,6 +282,9 @@ func (st *runState) tableBytes() uint64 {
 // the instance holds (its initial value, before the instance exists, is
 // the declared minimums: what instantiation allocates).
 func (st *runState) setMemoryBytes(n uint64) {
+	if st.memG == nil && st.mod != nil {
+		st.memG, _ = st.mod.ExportedGlobal(meter.MemoryGlobal).(api.MutableGlobal)
+	}
 	if st.memG != nil {
 		st.memG.Set(n)
 	}
@@ -491,8 +501,7 @@ func (st *runState) execute() {
 	} else if err == nil {
 		fuel := mod.ExportedGlobal(meter.FuelGlobal)
 		st.fuelG, _ = fuel.(api.MutableGlobal)
-		st.tablesG = mod.ExportedGlobal(meter.TablesGlobal)
-		st.memG, _ = mod.ExportedGlobal(meter.MemoryGlobal).(api.MutableGlobal)
+		st.mod = mod
 		denied := mod.ExportedGlobal(meter.DeniedGlobal)
 		if in.Function != "" {
 			if ini := mod.ExportedFunction("_initialize"); ini != nil {
@@ -508,8 +517,11 @@ func (st *runState) execute() {
 		if denied != nil {
 			st.tableDenied = denied.Get() != 0
 		}
-		st.tables = st.tableBytes()
-		st.fuelG, st.tablesG, st.memG = nil, nil, nil
+		st.tables = st.m.tableBytes // what instantiation allocated
+		if st.m.growsTables {
+			st.tables = st.tableBytes()
+		}
+		st.fuelG, st.mod, st.tablesG, st.memG = nil, nil, nil, nil
 		_ = mod.Close(ictx)
 	}
 	st.callErr = err

@@ -123,9 +123,13 @@ func Instrument(bin []byte, opt Options) ([]byte, error) {
 		wasm.Global{Type: wasm.GlobalType{Val: wasm.I64, Mutable: true}, Init: constExpr(opI64Const, 0)},
 		wasm.Global{Type: wasm.GlobalType{Val: wasm.I32, Mutable: true}, Init: constExpr(opI32Const, int64(int32(depth)))},
 		wasm.Global{Type: wasm.GlobalType{Val: wasm.I32, Mutable: true}, Init: constExpr(opI32Const, 0)},
-		wasm.Global{Type: wasm.GlobalType{Val: wasm.I64, Mutable: true}, Init: constExpr(opI64Const, int64(min(tableBytes, 1<<62)))},
-		wasm.Global{Type: wasm.GlobalType{Val: wasm.I64, Mutable: true}, Init: constExpr(opI64Const, int64(min(memoryBytes, 1<<62)))},
 	)
+	if rw.grows {
+		m.Globals = append(m.Globals,
+			wasm.Global{Type: wasm.GlobalType{Val: wasm.I64, Mutable: true}, Init: constExpr(opI64Const, int64(min(tableBytes, 1<<62)))},
+			wasm.Global{Type: wasm.GlobalType{Val: wasm.I64, Mutable: true}, Init: constExpr(opI64Const, int64(min(memoryBytes, 1<<62)))},
+		)
+	}
 
 	// Every other reference to a defined function moves up by two.
 	for i := range m.Exports {
@@ -137,9 +141,13 @@ func Instrument(bin []byte, opt Options) ([]byte, error) {
 		wasm.Export{Name: FuelGlobal, Kind: wasm.ExternGlobal, Index: lay.fuelGlobal},
 		wasm.Export{Name: DepthGlobal, Kind: wasm.ExternGlobal, Index: lay.depthGlobal},
 		wasm.Export{Name: DeniedGlobal, Kind: wasm.ExternGlobal, Index: lay.deniedGlobal},
-		wasm.Export{Name: TablesGlobal, Kind: wasm.ExternGlobal, Index: lay.tablesGlobal},
-		wasm.Export{Name: MemoryGlobal, Kind: wasm.ExternGlobal, Index: lay.memoryGlobal},
 	)
+	if rw.grows {
+		m.Exports = append(m.Exports,
+			wasm.Export{Name: TablesGlobal, Kind: wasm.ExternGlobal, Index: lay.tablesGlobal},
+			wasm.Export{Name: MemoryGlobal, Kind: wasm.ExternGlobal, Index: lay.memoryGlobal},
+		)
+	}
 	if m.HasStart {
 		m.Start = lay.funcIndex(m.Start)
 	}

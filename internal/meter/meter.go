@@ -10,8 +10,8 @@
 //	(global (export "wasmward.fuel") (mut i64) (i64.const 0))
 //	(global (export "wasmward.depth") (mut i32) (i32.const StackDepth))
 //	(global (export "wasmward.denied") (mut i32) (i32.const 0))
-//	(global (export "wasmward.tables") (mut i64) (i64.const <declared table bytes>))
-//	(global (export "wasmward.memory") (mut i64) (i64.const <declared memory bytes>))
+//	(global (export "wasmward.tables") (mut i64) (i64.const <declared table bytes>))  ;; only with table.grow
+//	(global (export "wasmward.memory") (mut i64) (i64.const <declared memory bytes>))  ;; only with table.grow
 //
 // Fuel is charged per straight-line run of instructions; when the counter
 // goes negative at a check point the module calls FuelFunc with the counter
@@ -66,6 +66,8 @@ const (
 	// host memory the module's defined tables hold (8 per element). It
 	// starts at their declared minimums; every table.grow that succeeds
 	// adds to it. A host reads it to account tables against a memory cap.
+	// It and MemoryGlobal exist only in modules with a table.grow: without
+	// one, the tables keep their declared sizes.
 	TablesGlobal = "wasmward.tables"
 
 	// MemoryGlobal is the exported mutable i64 global holding the bytes of

@@ -89,9 +89,13 @@ type bodyRewriter struct {
 	// unset), checked before every table.grow.
 	maxNesting, maxTable uint32
 	budget               uint64
-	recs                 []instrRec
-	segs                 []segment
-	frames               []frame
+	// grows is set when a table.grow was rewritten: only then does the
+	// module get TablesGlobal and MemoryGlobal (each global costs wazero
+	// allocations at every instantiation).
+	grows  bool
+	recs   []instrRec
+	segs   []segment
+	frames []frame
 }
 
 // scratch holds the local indices of the locals a rewritten body adds.
@@ -742,6 +746,7 @@ func (r *bodyRewriter) appendBulkCharge(dst []byte, k bulkKind, s scratch) []byt
 // The if adds one level of nesting to the output at this site only; it
 // holds no branch, so label depths around it are unchanged.
 func (r *bodyRewriter) appendTableGrow(dst []byte, x uint32, s scratch) []byte {
+	r.grows = true
 	size := func(dst []byte) []byte {
 		return append(r.op(append(dst, opPrefixFC), subTableSize, x), opI64ExtendI32U)
 	}
