@@ -68,7 +68,7 @@ func TestAdvHostileGuestResponses(t *testing.T) {
 		{name: "101 Set-Cookie lines", out: "Content-Type: text/plain\n" + strings.Repeat("Set-Cookie: a=b\n", 100) + "\nx", status: 502},
 		{name: "99 Set-Cookie lines kept in order", out: "Content-Type: text/plain\n" + func() string {
 			var b strings.Builder
-			for i := 0; i < 99; i++ {
+			for i := range 99 {
 				fmt.Fprintf(&b, "Set-Cookie: c%d=v\n", i)
 			}
 			return b.String()
@@ -196,10 +196,8 @@ routes:
 	const n = 300
 	var wg sync.WaitGroup
 	codes := make(chan int, n)
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for range n {
+		wg.Go(func() {
 			resp, err := c.Get(base + "/r")
 			if err != nil {
 				codes <- -1
@@ -208,7 +206,7 @@ routes:
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			codes <- resp.StatusCode
-		}()
+		})
 	}
 	// Wait until both slots are taken and the rest answered.
 	deadline := time.Now().Add(5 * time.Second)
@@ -243,14 +241,14 @@ routes:
   - {route: /p/..., module: m.wasm}
 `, func(_ context.Context, in sandbox.Invocation) (*sandbox.Report, error) {
 		b, _ := io.ReadAll(in.Stdin)
-		var path string
+		var path strings.Builder
 		for _, kv := range in.Env {
 			if strings.HasPrefix(kv, "PATH_INFO=") || strings.HasPrefix(kv, "SCRIPT_NAME=") {
-				path += kv + ";"
+				path.WriteString(kv + ";")
 			}
 		}
 		mu.Lock()
-		seen = append(seen, path+"body="+string(b))
+		seen = append(seen, path.String()+"body="+string(b))
 		mu.Unlock()
 		io.WriteString(in.Stdout, "Content-Type: text/plain\n\nok")
 		return &sandbox.Report{Outcome: sandbox.OutcomeExit}, nil
@@ -300,8 +298,8 @@ routes:
 }
 
 func firstLineOf(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
+	if before, _, ok := strings.Cut(s, "\n"); ok {
+		return before
 	}
 	return s
 }
@@ -357,7 +355,7 @@ routes:
 	big := strings.Repeat("x", 64<<10)
 	var wg sync.WaitGroup
 	var bad atomic.Int32
-	for i := 0; i < 200; i++ {
+	for i := range 200 {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
@@ -410,7 +408,6 @@ routes:
 `, nil)
 	// Two routes, two behaviours, by the route's name in the invocation.
 	for _, rt := range s.routes {
-		rt := rt
 		rt.mod = &fakeModule{run: func(ctx context.Context, in sandbox.Invocation) (*sandbox.Report, error) {
 			if rt.cfg.Path == "/abandon" {
 				go func() { // the guest, still blocked in a host call

@@ -100,7 +100,7 @@ func TestAuditFailurePolicy(t *testing.T) {
 			metric := func(name string) string {
 				w := httptest.NewRecorder()
 				s.AdminHandler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
-				for _, l := range strings.Split(w.Body.String(), "\n") {
+				for l := range strings.SplitSeq(w.Body.String(), "\n") {
 					if strings.HasPrefix(l, name+" ") || strings.HasPrefix(l, name+"{") {
 						return l
 					}

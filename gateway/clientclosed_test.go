@@ -28,7 +28,7 @@ routes:
     module: fixture:gw_evil
 `)
 	const hangUps = 3
-	for i := 0; i < hangUps; i++ {
+	for range hangUps {
 		ctx, cancel := context.WithCancel(context.Background())
 		req, _ := http.NewRequestWithContext(ctx, "GET", g.url+"/evil?spin=100000", nil) // minutes of work
 		errc := make(chan error, 1)
@@ -89,7 +89,7 @@ routes:
 
 func grepLines(text, substr string) string {
 	var out []string
-	for _, l := range strings.Split(text, "\n") {
+	for l := range strings.SplitSeq(text, "\n") {
 		if strings.Contains(l, substr) {
 			out = append(out, l)
 		}

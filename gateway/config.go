@@ -436,7 +436,7 @@ func applyLimits(c *Config, f *file, root *yaml.Node, name string) error {
 	const maxInt = int64(^uint(0) >> 1)
 	at := func(key string) string {
 		n := root
-		for _, k := range strings.Split(key, ".") {
+		for k := range strings.SplitSeq(key, ".") {
 			if v := mappingValue(n, k); v != nil {
 				n = v
 			}
@@ -536,7 +536,7 @@ func applyLimits(c *Config, f *file, root *yaml.Node, name string) error {
 // overlay merges a policy node over base, with errors naming the file and
 // the key.
 func overlay(base policy.Policy, n *yaml.Node, name, key, dir string) (policy.Policy, error) {
-	if err := yamlstrict.CheckKeys(n, reflect.TypeOf(policy.Policy{}), name); err != nil {
+	if err := yamlstrict.CheckKeys(n, reflect.TypeFor[policy.Policy](), name); err != nil {
 		return policy.Policy{}, err
 	}
 	p, err := policy.Overlay(base, n, fmt.Sprintf("%s:%d: %s", name, n.Line, key))

@@ -243,7 +243,7 @@ func TestE2ERouting(t *testing.T) {
 
 func envOf(body string) map[string]string {
 	env := map[string]string{}
-	for _, l := range strings.Split(body, "\n") {
+	for l := range strings.SplitSeq(body, "\n") {
 		if kv, ok := strings.CutPrefix(l, "ENV "); ok {
 			k, v, _ := strings.Cut(kv, "=")
 			env[k] = v
@@ -368,7 +368,7 @@ func TestE2ERequestLimits(t *testing.T) {
 	})
 	t.Run("too many headers", func(t *testing.T) {
 		var hdr []string
-		for i := 0; i < 25; i++ {
+		for i := range 25 {
 			hdr = append(hdr, fmt.Sprintf("X-H%d", i), "1")
 		}
 		if r := g.get("/hello", hdr...); r.status != 431 {
@@ -383,7 +383,7 @@ func TestE2ERequestLimits(t *testing.T) {
 	t.Run("100k headers", func(t *testing.T) {
 		var b strings.Builder
 		b.WriteString("GET /hello HTTP/1.1\r\nHost: x\r\n")
-		for i := 0; i < 100000; i++ {
+		for range 100000 {
 			b.WriteString("X-H: 1\r\n")
 		}
 		b.WriteString("\r\n")
@@ -537,17 +537,15 @@ func TestE2EHostileResponses(t *testing.T) {
 func TestE2EIsolation(t *testing.T) {
 	g := startGW(t, baseCfg)
 	var wg sync.WaitGroup
-	for i := 0; i < 8; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := 0; j < 10; j++ {
+	for range 8 {
+		wg.Go(func() {
+			for range 10 {
 				if r := g.get("/counter"); r.body != "count=1 dirty=0\n" {
 					t.Errorf("got %d %q", r.status, r.body)
 					return
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 }
@@ -612,7 +610,7 @@ routes:
   - route: /echo/...
     module: fixture:gw_echo
 `)
-	for i := 0; i < 3; i++ {
+	for i := range 3 {
 		if r := g.get("/echo/"); r.status != 200 {
 			t.Fatalf("request %d: %d", i, r.status)
 		}
@@ -635,7 +633,7 @@ routes:
   - route: /echo/...
     module: fixture:gw_echo
 `)
-	for i := 0; i < 2; i++ {
+	for range 2 {
 		r := g.get("/echo/", "X-Forwarded-For", "203.0.113.7, 10.0.0.1", "X-Forwarded-For", "127.0.0.2")
 		// 127.0.0.2 is trusted, so the client is the next one left: 10.0.0.1.
 		if env := envOf(r.body); env["REMOTE_ADDR"] != "10.0.0.1" {
@@ -670,14 +668,14 @@ routes:
 	t.Logf("per million: %v, spin %d", per, spin)
 	const n = 4
 	results := make(chan result, n)
-	for i := 0; i < n; i++ {
+	for range n {
 		go func() { results <- g.get(fmt.Sprintf("/evil?spin=%d", spin)) }()
 	}
 	g.waitInFlight(n)
 	if err := g.stop(); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
-	for i := 0; i < n; i++ {
+	for range n {
 		if r := <-results; r.status != 200 || r.body != "spun\n" {
 			t.Errorf("in-flight request lost: %d %q", r.status, r.body)
 		}
@@ -789,7 +787,7 @@ func TestE2EAuditTrail(t *testing.T) {
 }
 
 func metricValue(text, series string) float64 {
-	for _, l := range strings.Split(text, "\n") {
+	for l := range strings.SplitSeq(text, "\n") {
 		if v, ok := strings.CutPrefix(l, series+" "); ok {
 			f, _ := strconv.ParseFloat(v, 64)
 			return f

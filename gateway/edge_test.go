@@ -432,7 +432,7 @@ func TestRequestIDsAreRandom(t *testing.T) {
 	sv := serveFake(t, edgeCfg, exitOK("Content-Type: text/plain\n\nok"))
 	seen := map[string]bool{}
 	prev := ""
-	for i := 0; i < 50; i++ {
+	for range 50 {
 		resp, err := http.Get("http://" + sv.pub + "/r")
 		if err != nil {
 			t.Fatal(err)

@@ -21,11 +21,9 @@ routes:
         env: {A1: "1", A2: "2", A3: "3", A4: "4", A5: "5", A6: "6", A7: "7", A8: "8", A9: "9", QUERY_STRING: policy}
 `)
 	var wg sync.WaitGroup
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 50; i++ {
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 50 {
 				p := fmt.Sprintf("/w%d-%d", w, i)
 				env := envOf(g.get("/echo" + p + "?q" + p).body)
 				if env["PATH_INFO"] != p || env["QUERY_STRING"] != "q"+p || env["A9"] != "9" {
@@ -33,7 +31,7 @@ routes:
 					return
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 }

@@ -138,7 +138,7 @@ routes:
 
 	t.Run("idle connections are evicted oldest first", func(t *testing.T) {
 		var conns []net.Conn
-		for i := 0; i < max; i++ {
+		for i := range max {
 			c, _ := keepAlive(t, sv.pub, local(i))
 			conns = append(conns, c)
 		}
@@ -146,7 +146,7 @@ routes:
 		// Three more clients: each is served, and three idle connections
 		// (the oldest by the server's clock) make room.
 		var fresh []net.Conn
-		for i := 0; i < 3; i++ {
+		for i := range 3 {
 			c, _ := keepAlive(t, sv.pub, local(max+i))
 			fresh = append(fresh, c)
 		}
@@ -170,7 +170,7 @@ routes:
 	})
 
 	t.Run("busy connections: the new one is closed without a reply", func(t *testing.T) {
-		for i := 0; i < max; i++ {
+		for i := range max {
 			busyConn(t, sv.pub, local(i))
 		}
 		waitOpen(t, sv.admin, max)
@@ -204,7 +204,7 @@ routes:
   - {route: /r, module: m.wasm}
 `, exitOK("Content-Type: text/plain\n\nok"))
 	a := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 7)}
-	for i := 0; i < 3; i++ {
+	for range 3 {
 		busyConn(t, sv.pub, a)
 	}
 	waitOpen(t, sv.admin, 3)
@@ -220,7 +220,7 @@ routes:
 	}
 	// ...and a trusted proxy has no per-client limit.
 	proxy := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 9)}
-	for i := 0; i < 5; i++ {
+	for range 5 {
 		keepAlive(t, sv.pub, proxy)
 	}
 	if v := metricValue(metricsText(t, sv.admin), `wasmward_connections_refused_total{listener="public",reason="client_limit"}`); v != 1 {
@@ -239,7 +239,7 @@ routes:
   - {route: /r, module: m.wasm}
 `, exitOK("Content-Type: text/plain\n\nok"))
 	few := []net.Conn{}
-	for i := 0; i < 2; i++ {
+	for range 2 {
 		c, _ := keepAlive(t, sv.pub, nil)
 		few = append(few, c)
 	}
@@ -249,7 +249,7 @@ routes:
 		}
 	}
 	var many []net.Conn
-	for i := 0; i < 5; i++ { // 7 open > 6
+	for range 5 { // 7 open > 6
 		c, _ := keepAlive(t, sv.pub, nil)
 		many = append(many, c)
 	}
@@ -303,9 +303,7 @@ func budgetWatch(s *Server) (stop func() int64) {
 	var peak atomic.Int64
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	wg.Go(func() {
 		for {
 			if v := s.budget.inUse(); v > peak.Load() {
 				peak.Store(v)
@@ -316,7 +314,7 @@ func budgetWatch(s *Server) (stop func() int64) {
 			case <-time.After(time.Millisecond):
 			}
 		}
-	}()
+	})
 	return func() int64 { close(done); wg.Wait(); return peak.Load() }
 }
 

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -172,7 +173,7 @@ func (s *Server) readBody(r *http.Request, st *reqState, start time.Time) (int, 
 			break
 		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return http.StatusGatewayTimeout, "timeout"
+			return http.StatusGatewayTimeout, string(sandbox.KindTimeout)
 		}
 		if err != nil {
 			return http.StatusBadRequest, ""
@@ -473,19 +474,19 @@ func (s *Server) judge(rep *sandbox.Report, err, ctxErr error, st *reqState) (st
 		return http.StatusInternalServerError, "host_error", "the sandbox returned no report", audit.TypeHostError
 	case rep.Outcome == sandbox.OutcomeViolation && rep.Violation != nil:
 		if rep.Violation.Kind == sandbox.KindTimeout || errors.Is(ctxErr, context.DeadlineExceeded) {
-			return http.StatusGatewayTimeout, rep.Violation.Kind, rep.Violation.Detail, audit.TypeViolation
+			return http.StatusGatewayTimeout, string(rep.Violation.Kind), rep.Violation.Detail, audit.TypeViolation
 		}
-		return http.StatusBadGateway, rep.Violation.Kind, rep.Violation.Detail, audit.TypeViolation
+		return http.StatusBadGateway, string(rep.Violation.Kind), rep.Violation.Detail, audit.TypeViolation
 	case rep.Outcome == sandbox.OutcomeTrap:
 		return http.StatusBadGateway, "trap", rep.Trap, audit.TypeTrap
 	case rep.Outcome != sandbox.OutcomeExit:
-		d := rep.Outcome
+		d := string(rep.Outcome)
 		if rep.Violation != nil {
 			d += ": " + rep.Violation.Error()
 		}
-		return http.StatusBadGateway, rep.Outcome, d, audit.TypeBadResponse
+		return http.StatusBadGateway, string(rep.Outcome), d, audit.TypeBadResponse
 	case errors.Is(ctxErr, context.DeadlineExceeded):
-		return http.StatusGatewayTimeout, sandbox.KindTimeout, "request deadline passed", audit.TypeViolation
+		return http.StatusGatewayTimeout, string(sandbox.KindTimeout), "request deadline passed", audit.TypeViolation
 	case rep.ExitCode != 0:
 		return http.StatusBadGateway, "exit_status", "guest exited with status " + strconv.Itoa(rep.ExitCode), audit.TypeBadResponse
 	case st.stdout.over:
@@ -589,12 +590,7 @@ const defaultAllow = "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"
 // tunnel, a TRACE echoes credentials).
 func methodAllowed(rt *route, method string) bool {
 	if rt != nil && len(rt.cfg.Methods) > 0 {
-		for _, m := range rt.cfg.Methods {
-			if m == method {
-				return true
-			}
-		}
-		return false
+		return slices.Contains(rt.cfg.Methods, method)
 	}
 	return method != http.MethodConnect && method != http.MethodTrace
 }

@@ -211,7 +211,7 @@ func (s *Server) addRoute(ctx context.Context, rc Route, compile func(context.Co
 	if verify != nil {
 		p, err := verify(ctx, rc)
 		if err != nil {
-			s.event(audit.Event{Type: audit.TypeModuleRefused, Route: label, Module: rc.Module, SHA256: sha256Hex(rc.Wasm), Kind: "signature", Detail: err.Error()})
+			s.event(audit.Event{Type: audit.TypeModuleRefused, Route: label, Module: rc.Module, SHA256: sha256Hex(rc.Wasm), Kind: string(sandbox.KindSignature), Detail: err.Error()})
 			return nil, fmt.Errorf("route %s: module %s refused: %w", label, rc.Module, err)
 		}
 		if p != nil {
@@ -233,7 +233,7 @@ func (s *Server) addRoute(ctx context.Context, rc Route, compile func(context.Co
 		ev := audit.Event{Type: audit.TypeModuleRefused, Route: label, Module: rc.Module, SHA256: sha256Hex(rc.Wasm), Detail: err.Error()}
 		var ref *sandbox.Refusal
 		if errors.As(err, &ref) {
-			ev.Kind = ref.Violation.Kind
+			ev.Kind = string(ref.Violation.Kind)
 		}
 		s.event(ev)
 		return nil, fmt.Errorf("route %s: compile %s: %w", label, rc.Module, err)

@@ -163,7 +163,7 @@ routes: [{route: /r, module: m.wasm, max_concurrency: 2}]
 		return &sandbox.Report{Outcome: sandbox.OutcomeExit}, nil
 	})
 	done := make(chan int, 2)
-	for i := 0; i < 2; i++ {
+	for range 2 {
 		go func() {
 			w := httptest.NewRecorder()
 			s.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/r", nil))
@@ -172,7 +172,7 @@ routes: [{route: /r, module: m.wasm, max_concurrency: 2}]
 	}
 	<-started
 	<-started
-	for i := 0; i < 5; i++ {
+	for range 5 {
 		w := httptest.NewRecorder()
 		s.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/r", nil))
 		if w.Code != 503 || w.Header().Get("Retry-After") != "1" {

@@ -12,6 +12,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -123,9 +124,7 @@ func (p Policy) Clone() Policy {
 	c.Capabilities.Args = append([]string(nil), p.Capabilities.Args...)
 	if p.Capabilities.Env != nil {
 		c.Capabilities.Env = make(map[string]string, len(p.Capabilities.Env))
-		for k, v := range p.Capabilities.Env {
-			c.Capabilities.Env[k] = v
-		}
+		maps.Copy(c.Capabilities.Env, p.Capabilities.Env)
 	}
 	return c
 }

@@ -80,14 +80,14 @@ func advCompileOrRefused(t testing.TB, rt *sandbox.Runtime, name string, p polic
 	return m
 }
 
-func advViolation(t testing.TB, rep *sandbox.Report, kind string) {
+func advViolation(t testing.TB, rep *sandbox.Report, kind sandbox.Kind) {
 	t.Helper()
 	if rep.Outcome != sandbox.OutcomeViolation || rep.Violation == nil || rep.Violation.Kind != kind {
 		t.Fatalf("want violation %s, got outcome %s violation %+v trap %q exit %d", kind, rep.Outcome, rep.Violation, rep.Trap, rep.ExitCode)
 	}
 }
 
-func advRefused(t testing.TB, rt *sandbox.Runtime, bin []byte, p policy.Policy, kind string) {
+func advRefused(t testing.TB, rt *sandbox.Runtime, bin []byte, p policy.Policy, kind sandbox.Kind) {
 	t.Helper()
 	m, err := rt.Compile(context.Background(), bin, p)
 	if err == nil {
@@ -205,7 +205,7 @@ func TestAdvWASIAbuse(t *testing.T) {
 	m := advCompile(t, rt, fixture.Bytes(t, "adv_wasi"), p)
 	for _, tc := range []struct {
 		fn      string
-		outcome string
+		outcome sandbox.Outcome
 		result  uint64 // errno when outcome is exit and results are returned
 		exit    int
 	}{
@@ -282,7 +282,7 @@ func TestAdvPooledMemoryIsZeroed(t *testing.T) {
 	rt := advRuntime(t)
 	m := advCompile(t, rt, fixture.Bytes(t, "adv_memdirty"), advPolicy(func(l *policy.Limits) { l.Memory = 64 << 20 }))
 	for _, tc := range []struct{ dirty, scan uint64 }{{3, 3}, {100, 3}, {3, 100}, {300, 300}, {1, 0}, {0, 1}} {
-		for i := 0; i < 3; i++ {
+		for range 3 {
 			if r := advRun(t, m, sandbox.Invocation{Function: "dirty", Params: []uint64{tc.dirty}}); r.rep.Outcome != sandbox.OutcomeExit {
 				t.Fatalf("dirty %d: %s %+v", tc.dirty, r.rep.Outcome, r.rep.Violation)
 			}
@@ -319,8 +319,8 @@ func TestAdvTableGrowStoppedByFuel(t *testing.T) {
 func TestAdvTableGrowBoundedByMemoryCap(t *testing.T) {
 	rt := advRuntime(t)
 	type want struct {
-		outcome string
-		kind    string // violation kind, "" for none
+		outcome sandbox.Outcome
+		kind    sandbox.Kind // violation kind, "" for none
 		results []uint64
 		exit    int
 		trap    string

@@ -78,7 +78,7 @@ func BenchmarkRunHelloEnv(b *testing.B) {
 	rt := newRuntime(b)
 	m := compile(b, rt, "sb_tool", policy.Default())
 	var env []string
-	for i := 0; i < 20; i++ {
+	for i := range 20 {
 		env = append(env, "HTTP_HEADER_"+itoa(int64(i))+"=value-"+itoa(int64(i)))
 	}
 	in := sandbox.Invocation{Name: "hello", Args: []string{"hello"}, Env: env, Stdout: discard{}, NonBlocking: true}

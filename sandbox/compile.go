@@ -97,7 +97,7 @@ func (m *Module) Close(ctx context.Context) error {
 	return m.closeErr
 }
 
-func refuse(kind, format string, args ...any) error {
+func refuse(kind Kind, format string, args ...any) error {
 	return &Refusal{Violation: Violation{Kind: kind, Detail: fmt.Sprintf(format, args...)}}
 }
 
@@ -202,12 +202,10 @@ func (r *Runtime) compileModule(ctx context.Context, bin []byte) (wazero.Compile
 		err error
 	}
 	done := make(chan result, 1)
-	r.inflight.Add(1)
-	go func() {
-		defer r.inflight.Done()
+	r.inflight.Go(func() {
 		cm, err := r.wz.CompileModule(context.WithoutCancel(ctx), bin)
 		done <- result{cm, err}
-	}()
+	})
 	select {
 	case res := <-done:
 		return res.cm, res.err
@@ -357,8 +355,8 @@ func (m *Module) configure() error {
 }
 
 func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
+	if before, _, ok := strings.Cut(s, "\n"); ok {
+		return before
 	}
 	return s
 }

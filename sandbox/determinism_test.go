@@ -35,7 +35,7 @@ func TestFuelDeterministicAcrossEngines(t *testing.T) {
 		}
 		for i, tc := range cases {
 			m := compile(t, rt, tc.fixture, p)
-			for round := 0; round < 3; round++ {
+			for round := range 3 {
 				r := run(t, m, sandbox.Invocation{Args: tc.args})
 				if r.rep.Violation != nil || r.rep.FuelUsed == 0 {
 					t.Fatalf("%s %s %v: %+v", name, tc.fixture, tc.args, r.rep)

@@ -37,7 +37,7 @@ func TestRunPathsAgree(t *testing.T) {
 		{"inline promised", &opaqueWriter{}, true},
 		{"worker", &opaqueWriter{}, false},
 	} {
-		for i := 0; i < 3; i++ { // pooled state reused
+		for range 3 { // pooled state reused
 			rep, err := m.Run(context.Background(), sandbox.Invocation{Stdout: tc.out, NonBlocking: tc.nb})
 			if err != nil {
 				t.Fatalf("%s: %v", tc.name, err)

@@ -82,7 +82,7 @@ func TestFilesystemEscapes(t *testing.T) {
 		}
 	}
 	attempts := 0
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+	for line := range strings.SplitSeq(strings.TrimSpace(out), "\n") {
 		if !strings.HasPrefix(line, "ATTEMPT ") {
 			continue
 		}

@@ -9,7 +9,7 @@ import (
 func TestMemoryPoolZeroes(t *testing.T) {
 	pool := newMemPool()
 	st := &runState{}
-	for round := 0; round < 50; round++ {
+	for round := range 50 {
 		lm := &linearMemory{st: st}
 		lm.reset(pool, 8<<20)
 		b := lm.Reallocate(65536 * uint64(1+round%3))

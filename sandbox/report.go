@@ -11,40 +11,48 @@ import (
 	"github.com/wasmward/wasmward/internal/atomicfile"
 )
 
-// Outcomes of a run, the Report.Outcome field.
+// Outcome is how a run ended, the Report.Outcome field. Its JSON and text
+// form is the lowercase word of the constant ("exit", "trap", ...).
+type Outcome string
+
+// Outcomes of a run.
 const (
 	// OutcomeExit: the guest returned from _start or the invoked function, or
 	// called proc_exit. Report.ExitCode holds its status (0 on return).
-	OutcomeExit = "exit"
+	OutcomeExit Outcome = "exit"
 	// OutcomeTrap: the guest trapped (unreachable, out-of-bounds access,
 	// division by zero, ...). Report.Trap holds the message.
-	OutcomeTrap = "trap"
+	OutcomeTrap Outcome = "trap"
 	// OutcomeViolation: wasmward stopped the guest for a limit. Report.Violation
 	// says which.
-	OutcomeViolation = "violation"
+	OutcomeViolation Outcome = "violation"
 	// OutcomeRefused: the module was refused before it ran. Report.Violation
 	// says why.
-	OutcomeRefused = "refused"
+	OutcomeRefused Outcome = "refused"
 )
 
-// Violation kinds, the Violation.Kind field.
+// Kind is what a violation was about, the Violation.Kind field. Its JSON and
+// text form is the snake_case word of the constant ("memory_limit", ...).
+type Kind string
+
+// Violation kinds.
 const (
-	KindMemoryLimit      = "memory_limit"
-	KindTimeout          = "timeout"
-	KindOutputLimit      = "output_limit"
-	KindFuelExhausted    = "fuel_exhausted"
-	KindStackLimit       = "stack_limit"
-	KindImportDenied     = "import_denied"
-	KindInvalidModule    = "invalid_module"
-	KindCapabilityDenied = "capability_denied"
+	KindMemoryLimit      Kind = "memory_limit"
+	KindTimeout          Kind = "timeout"
+	KindOutputLimit      Kind = "output_limit"
+	KindFuelExhausted    Kind = "fuel_exhausted"
+	KindStackLimit       Kind = "stack_limit"
+	KindImportDenied     Kind = "import_denied"
+	KindInvalidModule    Kind = "invalid_module"
+	KindCapabilityDenied Kind = "capability_denied"
 	// KindSignature is used by the trust layer when a signature check refuses a module.
-	KindSignature = "signature"
+	KindSignature Kind = "signature"
 )
 
 // Violation is why a guest was stopped or a module refused.
 type Violation struct {
 	// Kind is one of the Kind constants.
-	Kind string `json:"kind"`
+	Kind Kind `json:"kind"`
 	// Detail is one line for humans, naming the limit or the import.
 	Detail string `json:"detail"`
 }
@@ -52,9 +60,9 @@ type Violation struct {
 // Error formats the violation as "kind: detail".
 func (v *Violation) Error() string {
 	if v.Detail == "" {
-		return v.Kind
+		return string(v.Kind)
 	}
-	return v.Kind + ": " + v.Detail
+	return string(v.Kind) + ": " + v.Detail
 }
 
 // Refusal is the error Compile returns when the module is refused before it
@@ -80,7 +88,7 @@ type Report struct {
 	// SHA256 is the lowercase hex SHA-256 of the original module bytes.
 	SHA256 string `json:"sha256"`
 	// Outcome is one of the Outcome constants.
-	Outcome string `json:"outcome"`
+	Outcome Outcome `json:"outcome"`
 	// ExitCode is the guest's exit status when Outcome is OutcomeExit.
 	ExitCode int `json:"exit_code"`
 	// Violation is set when Outcome is OutcomeViolation or OutcomeRefused.

@@ -196,7 +196,7 @@ func (st *runState) stopAbandoned() {
 }
 
 // stop records a violation and panics with it, unwinding the guest.
-func (st *runState) stop(kind, format string, args ...any) {
+func (st *runState) stop(kind Kind, format string, args ...any) {
 	v := &violationError{Kind: kind, Detail: fmt.Sprintf(format, args...)}
 	st.record(v)
 	panic(v)

@@ -87,8 +87,8 @@ func TestHostileCorpus(t *testing.T) {
 		name      string
 		fixture   string
 		limits    func(*policy.Limits)
-		outcome   string
-		kind      string
+		outcome   sandbox.Outcome
+		kind      sandbox.Kind
 		detail    string // substring of the violation detail or the trap
 		maxTime   time.Duration
 		exitCode  int
@@ -209,7 +209,7 @@ func TestRefusals(t *testing.T) {
 		name   string
 		bin    []byte
 		p      policy.Policy
-		kind   string
+		kind   sandbox.Kind
 		detail string
 	}{
 		{"declared minimum above the cap", fixture.Bytes(t, "sb_minbomb"), policy.Default(), sandbox.KindMemoryLimit,
@@ -480,11 +480,11 @@ func TestConcurrentRuns(t *testing.T) {
 	loop := compile(t, rt, "sb_loop", withLimits(func(l *policy.Limits) { l.Timeout = policy.Duration(50 * time.Millisecond) }))
 	var wg sync.WaitGroup
 	errs := make(chan string, 100)
-	for g := 0; g < 8; g++ {
+	for g := range 8 {
 		wg.Add(1)
 		go func(g int) {
 			defer wg.Done()
-			for i := 0; i < 20; i++ {
+			for i := range 20 {
 				var out bytes.Buffer
 				arg := itoa(int64(g*100 + i))
 				rep, err := m.Run(context.Background(), sandbox.Invocation{Args: []string{"hello", arg}, Stdout: &out})
@@ -516,7 +516,7 @@ func TestHostMemoryBounded(t *testing.T) {
 	flood := compile(t, rt, "sb_flood", withLimits(func(l *policy.Limits) { l.Output = 8 << 20 }))
 	bomb := compile(t, rt, "sb_growbomb", withLimits(func(l *policy.Limits) { l.Memory = 64 << 20 }))
 	cycle := func() {
-		for i := 0; i < 3; i++ {
+		for range 3 {
 			// io.Discard-like sink: the sandbox must not buffer what it drops.
 			r := run(t, flood, sandbox.Invocation{Stdout: discard{}})
 			if r.rep.Violation == nil || r.rep.Violation.Kind != sandbox.KindOutputLimit || r.rep.StdoutBytes != 8<<20 {
@@ -539,7 +539,7 @@ func TestHostMemoryBounded(t *testing.T) {
 	before := heap()
 	var ms0 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
-	for i := 0; i < 3; i++ {
+	for range 3 {
 		cycle()
 	}
 	after := heap()
@@ -554,7 +554,7 @@ func TestHostMemoryBounded(t *testing.T) {
 		t.Errorf("allocated %d bytes per flood+bomb pair", per)
 	}
 	runtime.ReadMemStats(&ms0)
-	for i := 0; i < 5; i++ {
+	for range 5 {
 		run(t, flood, sandbox.Invocation{Stdout: discard{}})
 	}
 	runtime.ReadMemStats(&ms1)
@@ -646,7 +646,10 @@ func TestInterpreter(t *testing.T) {
 	if r := run(t, hello, sandbox.Invocation{Args: []string{"hello"}}); r.stdout != "hello from wasmward\n" || r.rep.ExitCode != 0 {
 		t.Errorf("hello: %q %+v", r.stdout, r.rep)
 	}
-	for _, tc := range []struct{ fixture, kind string }{
+	for _, tc := range []struct {
+		fixture string
+		kind    sandbox.Kind
+	}{
 		{"sb_exptree", sandbox.KindTimeout},
 		{"sb_recurse", sandbox.KindStackLimit},
 		{"sb_flood", sandbox.KindOutputLimit},

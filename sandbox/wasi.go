@@ -194,7 +194,7 @@ func iovecBytes(mod api.Module, ptr, n uint32) uint64 {
 		return 0
 	}
 	var sum uint64
-	for i := uint32(0); i < n; i++ {
+	for i := range n {
 		sum += uint64(binary.LittleEndian.Uint32(b[8*i+4:]))
 	}
 	return sum

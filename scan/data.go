@@ -3,7 +3,7 @@ package scan
 import (
 	"math"
 	"math/bits"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -194,7 +194,7 @@ func (s *scanner) markers() {
 	for i := range s.names {
 		idx = append(idx, i)
 	}
-	sort.Slice(idx, func(a, b int) bool { return idx[a] < idx[b] })
+	slices.Sort(idx)
 	for _, i := range idx {
 		if m := family(s.names[i]); m != "" {
 			loc := s.funcLoc("code", s.codeOffset(i), i)

@@ -148,20 +148,14 @@ func (s *scanner) payloads() {
 		p, off := d.Init, d.InitOffset
 		for len(p) > 0 {
 			if k := inSpans(known, off); k >= 0 {
-				skip := known[k].end - off
-				if skip > len(p) {
-					skip = len(p)
-				}
+				skip := min(known[k].end-off, len(p))
 				p, off = p[skip:], off+skip
 				continue
 			}
 			if winStart < 0 {
 				winStart, winSeg = off, i
 			}
-			take := b.EntropyWindow - n
-			if take > len(p) {
-				take = len(p)
-			}
+			take := min(b.EntropyWindow-n, len(p))
 			if k := nextSpan(known, off); k >= 0 && known[k].start-off < take {
 				take = known[k].start - off
 			}

@@ -268,7 +268,6 @@ func WriteSARIF(w io.Writer, results []*Result, toolVersion string) error {
 			}
 			var related []sarifLocation
 			for i, l := range f.Related {
-				i := i
 				rl := sarifLocation{ID: &i, PhysicalLocation: physical(l)}
 				if l.Label != "" {
 					rl.Message = &sarifText{Text: l.Label}

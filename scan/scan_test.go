@@ -430,7 +430,7 @@ func TestImportGrouping(t *testing.T) {
 	// 779 imports from one module (duckdb's count) are still one finding,
 	// its message listing 20 names and the count of the rest.
 	var many []string
-	for i := 0; i < 779; i++ {
+	for i := range 779 {
 		many = append(many, fmt.Sprintf("env.f%d", i))
 	}
 	r = Scan(context.Background(), "m.wasm", importModule(many...), Options{})

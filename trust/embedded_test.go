@@ -248,7 +248,7 @@ func TestTruncatedAnywhere(t *testing.T) {
 	bin := fixture.Bytes(t, "trust_hello")
 	a := ed25519Key(t)
 	s := signed(t, bin, SignOptions{}, a)
-	for n := 0; n < len(s); n++ {
+	for n := range s {
 		if _, err := VerifyModule(s[:n], nil, pubs(a)); err == nil {
 			t.Fatalf("truncated to %d bytes: accepted", n)
 		}

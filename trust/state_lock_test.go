@@ -64,9 +64,7 @@ func TestStateLockProcesses(t *testing.T) {
 		admitted = map[string][]string{}
 	)
 	for _, j := range jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestStateLockHelper$")
 			cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s|%s|%s|%d", stateHelperEnv, path, j.module, j.version, start))
 			out, err := cmd.Output()
@@ -77,7 +75,7 @@ func TestStateLockProcesses(t *testing.T) {
 			} else if !strings.Contains(string(out), "refused (rollback)") {
 				t.Errorf("%s %s: %v: %s", j.module, j.version, err, out)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	s, err := OpenState(path)

@@ -254,7 +254,7 @@ func TestRawSignatureFiles(t *testing.T) {
 			n = 256 // RSA signing is slower; raw RSA has no structure to check
 		}
 		for i := range n {
-			msg := []byte(fmt.Sprintf("module %d", i))
+			msg := fmt.Appendf(nil, "module %d", i)
 			d := sha256.Sum256(msg)
 			raw, err := k.signDigest(d[:])
 			if err != nil {

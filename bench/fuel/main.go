@@ -213,7 +213,7 @@ func measure(ctx context.Context, progs []program, vs []variant, rounds int, log
 		res.samples[i] = make([][]sample, len(vs))
 	}
 	want := make([]string, len(progs))
-	for r := 0; r < rounds; r++ {
+	for r := range rounds {
 		for i, p := range progs {
 			// Rotate the order so no variant always runs first (or right after
 			// the slowest one).

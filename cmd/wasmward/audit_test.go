@@ -22,7 +22,7 @@ func rotatedAuditLog(t *testing.T) (string, []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < 700; i++ {
+	for i := range 700 {
 		l.Append(audit.Event{Type: audit.TypeViolation, Detail: fmt.Sprintf("%d %s", i, strings.Repeat("v", 200))})
 		if i%100 == 99 {
 			l.Sync(context.Background())

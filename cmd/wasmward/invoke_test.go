@@ -20,7 +20,7 @@ import (
 func mixedResults(t *testing.T) []byte {
 	t.Helper()
 	v128 := []byte{0xfd, 0x0c}
-	for i := 0; i < 16; i++ {
+	for i := range 16 {
 		v128 = append(v128, byte(i))
 	}
 	var f32, f64 [4 + 4]byte

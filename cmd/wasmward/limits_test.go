@@ -150,9 +150,9 @@ func TestRunHostMemory(t *testing.T) {
 		args     []string
 		cap      int64
 		code     int
-		kind     string
+		kind     sandbox.Kind
 		peak     uint64 // peak_memory_bytes; 0: not checked
-		outcome  string
+		outcome  sandbox.Outcome
 		detailIn string
 	}{
 		{"memory grown a page at a time", []string{"--memory", "512MiB", fixture.Path(t, "adv_growfill")}, 512 << 20,

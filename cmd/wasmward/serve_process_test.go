@@ -177,7 +177,7 @@ func TestServeSIGTERMUnderKeepAliveLoad(t *testing.T) {
 	var sent, answered, closing, lost atomic.Int64
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
-	for i := 0; i < clients; i++ {
+	for range clients {
 		c, err := net.Dial("tcp", p.pub)
 		if err != nil {
 			t.Fatal(err)
@@ -282,7 +282,7 @@ func TestServeBrokenLogPipe(t *testing.T) {
 	p := startServe(t, "drain_delay: 0\nrate_limit: {requests_per_second: 0}", w, "", "--log-level", "debug")
 	w.Close()
 	r.Close() // the log's reader is gone
-	for i := 0; i < 20; i++ {
+	for range 20 {
 		p.hello(t)
 	}
 	select {
@@ -325,7 +325,7 @@ func TestServeFDExhaustion(t *testing.T) {
 		}
 	}()
 	// 300 idle connections (more than the process could hold).
-	for i := 0; i < 300; i++ {
+	for i := range 300 {
 		c, err := net.DialTimeout("tcp", p.pub, 3*time.Second)
 		if err != nil {
 			t.Fatalf("dial %d: %v", i, err)
@@ -335,7 +335,7 @@ func TestServeFDExhaustion(t *testing.T) {
 	health("300 idle connections")
 	p.hello(t)
 	// 300 busy connections: half a request head each.
-	for i := 0; i < 300; i++ {
+	for i := range 300 {
 		c, err := net.DialTimeout("tcp", p.pub, 3*time.Second)
 		if err != nil {
 			t.Fatalf("dial busy %d: %v", i, err)
@@ -390,7 +390,7 @@ func fetch(t *testing.T, url string) string {
 
 func grepMetric(text, prefix string) string {
 	var out []string
-	for _, l := range strings.Split(text, "\n") {
+	for l := range strings.SplitSeq(text, "\n") {
 		if strings.HasPrefix(l, prefix) {
 			out = append(out, l)
 		}
@@ -405,7 +405,7 @@ func vmHWM(t *testing.T, pid int) int64 {
 	if err != nil {
 		t.Skipf("no /proc: %v", err)
 	}
-	for _, l := range strings.Split(string(b), "\n") {
+	for l := range strings.SplitSeq(string(b), "\n") {
 		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
 			var kb int64
 			fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb)
@@ -429,7 +429,7 @@ connections: {max_per_client: 1000}`, nil, "")
 	var wg sync.WaitGroup
 	var conns sync.Map
 	chunk := strings.Repeat("u", 900<<10)
-	for i := 0; i < 200; i++ {
+	for i := range 200 {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()

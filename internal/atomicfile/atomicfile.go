@@ -144,7 +144,7 @@ func resolve(path string, contained bool) (target, error) {
 // viaDescriptor reports whether the chain of links from path passes
 // through a descriptor link (/proc/*/fd/N, /dev/fd/N), as /dev/stdout does.
 func viaDescriptor(path string) bool {
-	for i := 0; i < 40; i++ {
+	for range 40 {
 		if strings.HasPrefix(path, "/proc/") || strings.HasPrefix(path, "/dev/fd/") {
 			return true
 		}
@@ -170,7 +170,7 @@ func resolveLink(path string) (string, error) {
 		return "", err
 	}
 	// Dangling: resolve the directory, keep the link's last name.
-	for i := 0; i < 40; i++ {
+	for range 40 {
 		dest, err := os.Readlink(path)
 		if err != nil {
 			return "", err

@@ -333,13 +333,11 @@ func TestSwapRace(t *testing.T) {
 	}
 	var stop atomic.Bool
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	wg.Go(func() {
 		for !stop.Load() {
 			_ = unix.Renameat2(unix.AT_FDCWD, filepath.Join(tr.mount, "swap"), unix.AT_FDCWD, filepath.Join(tr.mount, "other"), unix.RENAME_EXCHANGE)
 		}
-	}()
+	})
 	var reads, denied int
 	deadline := time.Now().Add(300 * time.Millisecond)
 	for time.Now().Before(deadline) {

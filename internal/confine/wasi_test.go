@@ -80,7 +80,7 @@ func runEscape(t *testing.T, fsc wazero.FSConfig, hostOutside string) string {
 func outcomes(t *testing.T, out, kind string) map[string]string {
 	t.Helper()
 	m := map[string]string{}
-	for _, line := range strings.Split(out, "\n") {
+	for line := range strings.SplitSeq(out, "\n") {
 		rest, ok := strings.CutPrefix(line, kind+" ")
 		if !ok {
 			continue

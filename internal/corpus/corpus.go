@@ -87,7 +87,7 @@ func Entries(dir string) ([]Entry, error) {
 			return nil, fmt.Errorf("corpus manifest line %d: size: %w", i+1, err)
 		}
 		var contains []string
-		for _, c := range strings.Split(f[6], ", ") {
+		for c := range strings.SplitSeq(f[6], ", ") {
 			if c = strings.TrimSpace(c); c != "" {
 				contains = append(contains, c)
 			}

@@ -131,7 +131,7 @@ func TestName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(gomod), "\n") {
+	for line := range strings.SplitSeq(string(gomod), "\n") {
 		if f := strings.Fields(line); len(f) == 2 && f[0] == "github.com/tetratelabs/wazero" {
 			if want := "wazero " + f[1]; Name != want {
 				t.Fatalf("Name = %q, go.mod has %q: re-check Compiled and CoreFeatures against the new version", Name, want)

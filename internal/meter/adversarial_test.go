@@ -18,7 +18,7 @@ func TestAdvInstrumentLinearShapes(t *testing.T) {
 		var b []byte
 		b = append(b, 0x02, 0x40, 0x41, 0x00, 0x0e)
 		b = wasm.AppendU32(b, uint32(targets))
-		for i := 0; i < targets; i++ {
+		for range targets {
 			b = append(b, 0x00)
 		}
 		b = append(b, 0x00, 0x0b, 0x0b)

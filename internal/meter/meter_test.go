@@ -165,7 +165,7 @@ func TestDeterministic(t *testing.T) {
 	var want []int64
 	for _, slice := range []int64{1, 7, 1000, 1 << 40} {
 		for engine := range engines {
-			for run := 0; run < 3; run++ {
+			for run := range 3 {
 				host := &testHost{slice: slice, budget: 1 << 62}
 				m := instantiate(t, engine, "meter_cost", Options{}, host)
 				var got []int64

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -210,12 +211,7 @@ func runSpecSuites(t *testing.T, newConfig func() wazero.RuntimeConfig) {
 }
 
 func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(list, s)
 }
 
 // specHost is the test's "wasmward" host module: ample fuel in small slices,

@@ -7,6 +7,7 @@ package semver
 import (
 	"cmp"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -74,10 +75,8 @@ func ParseLoose(s string) (Version, bool) {
 		pre := s[i+1:]
 		s = s[:i]
 		v.Pre = strings.Split(pre, ".")
-		for _, id := range v.Pre {
-			if id == "" {
-				return Version{}, false
-			}
+		if slices.Contains(v.Pre, "") {
+			return Version{}, false
 		}
 	}
 	parts := strings.Split(s, ".")
@@ -114,7 +113,7 @@ func validIdents(s string, pre bool) bool {
 	if s == "" {
 		return false
 	}
-	for _, id := range strings.Split(s, ".") {
+	for id := range strings.SplitSeq(s, ".") {
 		if id == "" {
 			return false
 		}

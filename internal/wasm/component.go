@@ -249,7 +249,7 @@ func externName(r *reader, where string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		for i := 0; i < n; i++ {
+		for range n {
 			as := r.off()
 			a, err := r.byte(where)
 			if err != nil {

@@ -80,7 +80,7 @@ func comp(sections ...[]byte) []byte {
 // the input; a core module that does not decode is recorded, not fatal.
 func TestDecodeComponentErrors(t *testing.T) {
 	nest := func(inner []byte, depth int) []byte {
-		for i := 0; i < depth; i++ {
+		for range depth {
 			inner = comp(AppendSection(nil, CompSectionComponent, inner))
 		}
 		return inner

@@ -167,7 +167,7 @@ func (d *decoder) types(r *reader, where string) error {
 		return err
 	}
 	d.m.Types = make([]FuncType, 0, n)
-	for i := 0; i < n; i++ {
+	for range n {
 		if !r.eof() && r.buf[r.pos] == 0x4E {
 			r.pos++
 			members, err := count(r, where, 2)
@@ -175,7 +175,7 @@ func (d *decoder) types(r *reader, where string) error {
 				return err
 			}
 			d.m.RecGroups = append(d.m.RecGroups, RecGroup{First: uint32(len(d.m.Types)), Count: uint32(members)})
-			for j := 0; j < members; j++ {
+			for range members {
 				if err := d.subType(r, where); err != nil {
 					return err
 				}

@@ -660,7 +660,7 @@ func (ir *InstrReader) brTable(in *Instr) error {
 		return err
 	}
 	t := ir.targets[:0]
-	for i := 0; i < n; i++ {
+	for range n {
 		l, err := ir.r.u32("br_table")
 		if err != nil {
 			return err
@@ -679,7 +679,7 @@ func (ir *InstrReader) selectTypes(in *Instr) error {
 		return err
 	}
 	ts := ir.types[:0]
-	for i := 0; i < n; i++ {
+	for range n {
 		vt, err := readValType(&ir.r, "select")
 		if err != nil {
 			return err
@@ -699,7 +699,7 @@ func (ir *InstrReader) catchVec(in *Instr) error {
 		return err
 	}
 	cs := ir.catches[:0]
-	for i := 0; i < n; i++ {
+	for range n {
 		start := r.off()
 		k, err := r.byte("try_table")
 		if err != nil {

@@ -42,7 +42,7 @@ func (r *reader) u32(where string) (uint32, error) {
 	}
 	start := r.pos
 	var v uint32
-	for i := 0; i < 5; i++ {
+	for i := range 5 {
 		if r.pos >= len(r.buf) {
 			return 0, errAt(r.off(), where, ErrUnexpectedEnd)
 		}
@@ -63,7 +63,7 @@ func (r *reader) u32(where string) (uint32, error) {
 func (r *reader) u64(where string) (uint64, error) {
 	start := r.pos
 	var v uint64
-	for i := 0; i < 10; i++ {
+	for i := range 10 {
 		if r.pos >= len(r.buf) {
 			return 0, errAt(r.off(), where, ErrUnexpectedEnd)
 		}
@@ -87,7 +87,7 @@ func (r *reader) sN(n int, where string) (int64, error) {
 	maxBytes := (n + 6) / 7
 	var v int64
 	shift := 0
-	for i := 0; i < maxBytes; i++ {
+	for i := range maxBytes {
 		if r.pos >= len(r.buf) {
 			return 0, errAt(r.off(), where, ErrUnexpectedEnd)
 		}

@@ -71,7 +71,6 @@ func CheckKeys(n *yaml.Node, t reflect.Type, name string) error {
 		}
 		fields := map[string]reflect.Type{}
 		for f := range t.Fields() {
-			f := f
 			tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
 			if tag == "" || tag == "-" {
 				continue

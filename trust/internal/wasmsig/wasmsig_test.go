@@ -71,7 +71,7 @@ func TestParseHostile(t *testing.T) {
 		})
 	}
 	// Every truncation of a good payload fails cleanly.
-	for n := 0; n < len(good); n++ {
+	for n := range good {
 		if _, err := Parse(good[:n]); err == nil {
 			t.Fatalf("truncated to %d accepted", n)
 		} else if !errors.Is(err, ErrTruncated) && !strings.Contains(err.Error(), "signature section") {
