@@ -31,14 +31,22 @@ func Ceiling() Policy {
 		Timeout:    Duration(math.MaxInt64),
 		Output:     Size(math.MaxUint64),
 		StackDepth: math.MaxUint32,
+		Network: NetworkLimits{
+			Requests:       math.MaxUint32,
+			RequestBytes:   MaxMemory,
+			ResponseBytes:  Size(math.MaxUint64),
+			RequestTimeout: Duration(math.MaxInt64),
+			Redirects:      MaxNetRedirects,
+		},
 	}
 	return p
 }
 
 // ParseCeiling reads an operator policy file for an attested run over
-// Ceiling: it may set limits (ceilings) and capabilities.mounts (host
-// directories for attested guest paths), nothing else, since every other
-// capability is the publisher's.
+// Ceiling: it may set limits (ceilings), capabilities.mounts (host
+// directories for attested guest paths) and capabilities.network (the
+// endpoints the operator lets attested modules reach), nothing else, since
+// every other capability is the publisher's.
 func ParseCeiling(data []byte, name string) (Policy, error) {
 	p := Ceiling()
 	var doc yaml.Node
@@ -56,8 +64,8 @@ func ParseCeiling(data []byte, name string) (Policy, error) {
 				continue
 			}
 			for j := 0; j+1 < len(v.Content); j += 2 {
-				if c := v.Content[j]; c.Value != "mounts" {
-					return Policy{}, fmt.Errorf("%s:%d: capabilities.%s: with an attestation the publisher's signed policy decides it; the operator's policy may set only limits and capabilities.mounts", name, c.Line, c.Value)
+				if c := v.Content[j]; c.Value != "mounts" && c.Value != "network" {
+					return Policy{}, fmt.Errorf("%s:%d: capabilities.%s: with an attestation the publisher's signed policy decides it; the operator's policy may set only limits, capabilities.mounts and capabilities.network", name, c.Line, c.Value)
 				}
 			}
 		}
@@ -71,6 +79,8 @@ func ParseCeiling(data []byte, name string) (Policy, error) {
 // backed by op's host directory for the same guest path, read-only if either
 // side says so. A mount one side has and the other has not, or an attested
 // stdin file (a path on the publisher's machine), is a *CapabilityError.
+// Network rules are granted only where op lists the same endpoint (see
+// docs/network.md); network limits are lowered like the others.
 func Attested(att, op Policy) (Policy, error) {
 	e := att.Clone()
 	l, o := &e.Limits, op.Limits
@@ -81,6 +91,17 @@ func Attested(att, op Policy) (Policy, error) {
 	if o.Fuel != 0 && (l.Fuel == 0 || o.Fuel < l.Fuel) {
 		l.Fuel = o.Fuel
 	}
+	ln, on := &l.Network, o.Network
+	ln.Requests = min(ln.Requests, on.Requests)
+	ln.RequestBytes = min(ln.RequestBytes, on.RequestBytes)
+	ln.ResponseBytes = min(ln.ResponseBytes, on.ResponseBytes)
+	ln.RequestTimeout = min(ln.RequestTimeout, on.RequestTimeout)
+	ln.Redirects = min(ln.Redirects, on.Redirects)
+	net, err := attestedNetwork(att.Capabilities.Network, op.Capabilities.Network)
+	if err != nil {
+		return Policy{}, err
+	}
+	e.Capabilities.Network = net
 	deny := func(format string, args ...any) error {
 		return &CapabilityError{Detail: fmt.Sprintf(format, args...)}
 	}

@@ -44,6 +44,9 @@ type Limits struct {
 	Fuel uint64 `yaml:"fuel" json:"fuel"`
 	// StackDepth bounds nested guest calls.
 	StackDepth uint32 `yaml:"stack_depth" json:"stack_depth"`
+	// Network bounds outbound requests; it matters only when
+	// capabilities.network grants some.
+	Network NetworkLimits `yaml:"network" json:"network"`
 }
 
 // Capabilities are what the host lends a guest. Nothing outside them reaches it.
@@ -66,6 +69,8 @@ type Capabilities struct {
 	// Random is "secure" (the host's CSPRNG) or "seeded:N" (a deterministic
 	// stream from seed N, for reproducible runs).
 	Random string `yaml:"random" json:"random"`
+	// Network is the outbound network access: none unless it lists rules.
+	Network Network `yaml:"network" json:"network"`
 }
 
 // Mount exposes the host directory Host at the guest path Guest.
@@ -97,7 +102,8 @@ const (
 // Default returns the secure default policy: 128MiB memory, a 10s deadline,
 // 4MiB per output stream, unmetered fuel with a 10000-deep call bound, only
 // wasi_snapshot_preview1 imports, no mounts, no environment, no args, empty
-// stdin, fixed clocks and secure randomness.
+// stdin, fixed clocks, secure randomness and no network (see
+// DefaultNetworkLimits for the limits that apply once a policy grants it).
 func Default() Policy {
 	return Policy{
 		Limits: Limits{
@@ -105,12 +111,14 @@ func Default() Policy {
 			Timeout:    Duration(DefaultTimeout),
 			Output:     DefaultOutput,
 			StackDepth: DefaultStackDepth,
+			Network:    DefaultNetworkLimits(),
 		},
 		Capabilities: Capabilities{
 			Imports: []string{"wasi_snapshot_preview1.*"},
 			Stdin:   StdinNone,
 			Clock:   ClockFixed,
 			Random:  RandomSecure,
+			Network: Network{DenyPrivate: true},
 		},
 	}
 }
@@ -122,6 +130,11 @@ func (p Policy) Clone() Policy {
 	c.Capabilities.Imports = append([]string(nil), p.Capabilities.Imports...)
 	c.Capabilities.Mounts = append([]Mount(nil), p.Capabilities.Mounts...)
 	c.Capabilities.Args = append([]string(nil), p.Capabilities.Args...)
+	c.Capabilities.Network.HTTP = nil
+	for _, r := range p.Capabilities.Network.HTTP {
+		r.Methods = append([]string(nil), r.Methods...)
+		c.Capabilities.Network.HTTP = append(c.Capabilities.Network.HTTP, r)
+	}
 	if p.Capabilities.Env != nil {
 		c.Capabilities.Env = make(map[string]string, len(p.Capabilities.Env))
 		maps.Copy(c.Capabilities.Env, p.Capabilities.Env)
@@ -175,8 +188,12 @@ func Overlay(base Policy, node *yaml.Node, name string) (Policy, error) {
 	return p, nil
 }
 
-// ResolvePaths makes relative mount host paths relative to dir.
+// ResolvePaths makes relative mount host paths and the network CA file
+// relative to dir.
 func (p *Policy) ResolvePaths(dir string) {
+	if f := p.Capabilities.Network.CAFile; f != "" && !filepath.IsAbs(f) {
+		p.Capabilities.Network.CAFile = filepath.Join(dir, f)
+	}
 	for i, m := range p.Capabilities.Mounts {
 		if m.Host != "" && !filepath.IsAbs(m.Host) {
 			p.Capabilities.Mounts[i].Host = filepath.Join(dir, m.Host)
@@ -243,7 +260,7 @@ func (p Policy) Validate() error {
 	if _, _, err := c.RandomSource(); err != nil {
 		return err
 	}
-	return nil
+	return c.Network.validate(l.Network)
 }
 
 // RandomSource reports whether randomness is seeded and the seed.

@@ -87,7 +87,7 @@ capabilities:
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Limits{Memory: 64 << 20, Timeout: Duration(500 * time.Millisecond), Output: 1024, Fuel: 1000000, StackDepth: 500}
+	want := Limits{Memory: 64 << 20, Timeout: Duration(500 * time.Millisecond), Output: 1024, Fuel: 1000000, StackDepth: 500, Network: DefaultNetworkLimits()}
 	if p.Limits != want {
 		t.Fatalf("limits = %+v, want %+v", p.Limits, want)
 	}

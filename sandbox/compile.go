@@ -19,6 +19,7 @@ import (
 	"github.com/wasmward/wasmward/internal/confine"
 	"github.com/wasmward/wasmward/internal/engine"
 	"github.com/wasmward/wasmward/internal/meter"
+	"github.com/wasmward/wasmward/internal/netcap"
 	"github.com/wasmward/wasmward/internal/safetext"
 	"github.com/wasmward/wasmward/internal/wasm"
 	"github.com/wasmward/wasmward/policy"
@@ -40,6 +41,9 @@ type Module struct {
 	// imports are the WASI functions the module imports, with their report
 	// keys ("wasi_snapshot_preview1.fd_write") and counter slots.
 	imports []importSlot
+	// net is the module's network, when it imports wasi_experimental_http.
+	net     *netcap.Client
+	usesNet bool
 	// exports are the module's exported functions.
 	exports map[string]api.FunctionDefinition
 
@@ -88,6 +92,9 @@ func (m *Module) Close(ctx context.Context) error {
 	m.closeOnce.Do(func() {
 		waitGroup(ctx, &m.inflight)
 		m.closeErr = m.compiled.Close(ctx)
+		if m.net != nil {
+			m.net.Close()
+		}
 		for _, fs := range m.mounts {
 			if c, ok := fs.(io.Closer); ok {
 				_ = c.Close()
@@ -184,6 +191,14 @@ func (r *Runtime) Compile(ctx context.Context, bin []byte, p policy.Policy) (*Mo
 	}
 	m.compiled = cm
 	m.exports = cm.ExportedFunctions()
+	if m.usesNet {
+		c, err := netcap.New(p, netcap.Options{Resolver: r.cfg.resolver})
+		if err != nil {
+			_ = m.Close(ctx)
+			return nil, err
+		}
+		m.net = c
+	}
 	if err := m.configure(); err != nil {
 		_ = m.Close(ctx)
 		return nil, err
@@ -239,22 +254,42 @@ func (m *Module) checkImports(mod *wasm.Module) error {
 		if im.Module == meter.ImportModule {
 			return refuse(KindImportDenied, "import %s: the %q namespace is reserved for wasmward", full, meter.ImportModule)
 		}
+		if im.Module == netcap.Module {
+			if len(m.policy.Capabilities.Network.HTTP) == 0 {
+				return refuse(KindImportDenied, "import %s (%s): the policy grants no network access (capabilities.network.http)", full, im.Kind)
+			}
+			hf, ok := m.rt.netFuncs[im.Name]
+			if err := m.checkHostImport(mod, im, full, hf, ok); err != nil {
+				return err
+			}
+			m.usesNet = true
+			continue
+		}
 		if !m.policy.AllowsImport(im.Module, im.Name) {
 			return refuse(KindImportDenied, "import %s (%s) is not allowed by the policy", full, im.Kind)
 		}
 		hf, ok := m.rt.wasiFuncs[im.Name]
-		if im.Module != wasiModule || im.Kind != wasm.ExternFunc || !ok {
-			return refuse(KindImportDenied, "import %s (%s) is allowed by the policy but no host provides it", full, im.Kind)
+		if err := m.checkHostImport(mod, im, full, hf, ok && im.Module == wasiModule); err != nil {
+			return err
 		}
-		if int(im.TypeIndex) >= len(mod.Types) {
-			return refuse(KindInvalidModule, "import %s: type index %d out of range", full, im.TypeIndex)
-		}
-		ft := mod.Types[im.TypeIndex]
-		if !sameTypes(ft.Params, hf.params) || !sameTypes(ft.Results, hf.results) {
-			return refuse(KindImportDenied, "import %s: signature %s does not match the host's", full, ft)
-		}
-		m.imports = append(m.imports, importSlot{key: full, slot: hf.slot})
 	}
+	return nil
+}
+
+// checkHostImport checks an allowed import against the host function hf
+// (ok false: the host provides none) and records its counter slot.
+func (m *Module) checkHostImport(mod *wasm.Module, im wasm.Import, full string, hf hostFunc, ok bool) error {
+	if im.Kind != wasm.ExternFunc || !ok {
+		return refuse(KindImportDenied, "import %s (%s) is allowed by the policy but no host provides it", full, im.Kind)
+	}
+	if int(im.TypeIndex) >= len(mod.Types) {
+		return refuse(KindInvalidModule, "import %s: type index %d out of range", full, im.TypeIndex)
+	}
+	ft := mod.Types[im.TypeIndex]
+	if !sameTypes(ft.Params, hf.params) || !sameTypes(ft.Results, hf.results) {
+		return refuse(KindImportDenied, "import %s: signature %s does not match the host's", full, ft)
+	}
+	m.imports = append(m.imports, importSlot{key: full, slot: hf.slot})
 	return nil
 }
 

@@ -1,7 +1,9 @@
 package sandbox
 
 import (
+	"context"
 	"io"
+	"net"
 	"os"
 )
 
@@ -29,6 +31,13 @@ type Config struct {
 	engine   Engine
 	cacheDir string
 	stdin    io.Reader
+	resolver Resolver
+}
+
+// Resolver looks up the addresses of a host name for the network
+// capability. *net.Resolver implements it.
+type Resolver interface {
+	LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error)
 }
 
 // NewConfig returns the default configuration: the compiler engine and no
@@ -47,3 +56,10 @@ func (c Config) WithCompilationCache(dir string) Config { c.cacheDir = dir; retu
 // helper goroutine so that a guest waiting for input is still stopped at its
 // deadline.
 func (c Config) WithStdin(r io.Reader) Config { c.stdin = r; return c }
+
+// WithResolver returns a copy whose network capability resolves host names
+// with r instead of the system's resolver (tests answer with loopback or
+// rebinding addresses; operators may pin a DNS server). Every address r
+// returns is checked like any other: a resolver cannot open a private
+// network that the policy closes. nil restores the system's.
+func (c Config) WithResolver(r Resolver) Config { c.resolver = r; return c }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wasmward/wasmward/internal/atomicfile"
+	"github.com/wasmward/wasmward/internal/netcap"
 )
 
 // Outcome is how a run ended, the Report.Outcome field. Its JSON and text
@@ -100,6 +101,10 @@ type Report struct {
 	// HostCalls counts calls per imported host function, keyed "module.name",
 	// for example "wasi_snapshot_preview1.fd_write".
 	HostCalls map[string]uint64 `json:"host_calls"`
+	// Network is what the guest did through the network capability: counts
+	// per destination host and every refused attempt with its reason
+	// (docs/network.md). Absent when it made no attempt.
+	Network *NetworkReport `json:"network,omitempty"`
 	// StdoutBytes and StderrBytes count what the guest wrote that was
 	// delivered (never more than the output cap).
 	StdoutBytes uint64 `json:"stdout_bytes"`
@@ -119,6 +124,11 @@ type Report struct {
 	// internals of the module: never send it to HTTP clients.
 	Trap string `json:"trap,omitempty"`
 }
+
+// NetworkReport is Report.Network: requests, bytes, per-host counts and
+// denials (reasons not_allowed, private_address, redirect, budget). It
+// names hosts, never URLs, paths or queries.
+type NetworkReport = netcap.Report
 
 // Invocation is one call of a compiled module.
 type Invocation struct {

@@ -21,6 +21,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasmward/wasmward/internal/meter"
+	"github.com/wasmward/wasmward/internal/netcap"
 	"github.com/wasmward/wasmward/internal/safetext"
 	"github.com/wasmward/wasmward/policy"
 )
@@ -95,7 +96,9 @@ type runState struct {
 	tablesG api.Global
 	memG    api.MutableGlobal
 	tables  uint64   // bytes the tables held when the run ended
-	calls   []uint64 // per WASI function, by slot
+	calls   []uint64 // per host function (WASI, then network), by slot
+	// net is the run's network session when the module imports it.
+	net *netcap.Session
 
 	stdout, stderr capWriter
 	stdin          deadlineReader
@@ -130,7 +133,10 @@ type runState struct {
 }
 
 func (m *Module) newState() *runState {
-	st := &runState{m: m, calls: make([]uint64, len(m.rt.wasiFuncs))}
+	st := &runState{m: m, calls: make([]uint64, m.rt.nslots)}
+	if m.net != nil {
+		st.net = m.net.NewSession()
+	}
 	st.rctx.st = st
 	st.ictx = experimental.WithMemoryAllocator(&st.rctx, &st.mem)
 	st.finished = make(chan struct{}, 1)
@@ -485,6 +491,11 @@ func (st *runState) execute() {
 			st.closeStdin()
 			st.closeStdin = nil
 		}
+		if st.net != nil {
+			// Responses the guest left open are closed with its instance,
+			// also when Run abandoned it.
+			st.net.End()
+		}
 		m.inflight.Done()
 		m.rt.inflight.Done()
 	}()
@@ -565,6 +576,9 @@ func (st *runState) begin(ctx context.Context, start time.Time, in Invocation) e
 		st.deadline, st.callerDeadline = d, true
 	}
 	st.io.Store(ioIdle)
+	if st.net != nil {
+		st.net.Begin(ctx, st.deadline)
+	}
 	st.handed = 0
 	st.budget = int64(min(lim.Fuel, uint64(1<<63-1)))
 	st.viol = nil
@@ -612,6 +626,9 @@ func (st *runState) report(rep *Report) {
 	// Memories and tables only grow while an instance lives: the peak is
 	// what they held at the end.
 	rep.PeakMemoryBytes = st.mem.peak + st.tables
+	if st.net != nil {
+		rep.Network = st.net.Report()
+	}
 	rep.HostCalls = make(map[string]uint64, len(st.m.imports))
 	for _, im := range st.m.imports {
 		rep.HostCalls[im.key] += st.calls[im.slot]

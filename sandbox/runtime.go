@@ -28,6 +28,10 @@ type Runtime struct {
 	// wasiFuncs are the WASI functions the host provides, by name, with the
 	// slot of their call counter in runState.calls.
 	wasiFuncs map[string]hostFunc
+	// netFuncs are the wasi_experimental_http functions, with their slots
+	// after the WASI ones; nslots counts both.
+	netFuncs map[string]hostFunc
+	nslots   int
 	// fuelSlice is the most fuel one refuel hands out (fuelSlice; tests
 	// shrink it to prove accounting does not depend on it).
 	fuelSlice int64
@@ -113,6 +117,9 @@ func (r *Runtime) instantiateHosts(ctx context.Context) error {
 	}
 	if _, err := r.wz.InstantiateModule(ctx, cm, wazero.NewModuleConfig()); err != nil {
 		return fmt.Errorf("instantiate WASI host module: %w", err)
+	}
+	if err := r.instantiateNet(ctx, len(slots)); err != nil {
+		return err
 	}
 
 	_, err = r.wz.NewHostModuleBuilder(meter.ImportModule).
