@@ -81,6 +81,9 @@ const (
 	TypeHostError     = "host_error"
 	TypeServerStart   = "server_start"
 	TypeServerStop    = "server_stop"
+	// TypeNetDenied is an outbound request the network capability refused;
+	// Kind is the reason (not_allowed, private_address, redirect, budget).
+	TypeNetDenied = "net_denied"
 
 	// The log's own records.
 

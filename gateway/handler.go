@@ -353,6 +353,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if rt.metered {
 			rm.fuel.Add(float64(rep.FuelUsed))
 		}
+		if rep.Network != nil {
+			rm.observeNet(rep.Network)
+			s.auditNet(rt, rep.Network, id, client.String())
+		}
 	}
 
 	// A client that went away still gets its run judged, audited, logged
@@ -819,4 +823,25 @@ func (s *Server) serveRoutes(w http.ResponseWriter, _ *http.Request) {
 	enc.Encode(struct {
 		Routes []RouteInfo `json:"routes"`
 	}{s.Routes()})
+}
+
+// auditNet writes one audit record per outbound request the network
+// capability refused (the report lists the first 32 of a run; the audit
+// log folds repeats into aggregated records).
+func (s *Server) auditNet(rt *route, n *sandbox.NetworkReport, id, client string) {
+	listed := uint64(0)
+	for _, d := range n.Denials {
+		detail := d.Detail
+		if d.Host != "" && !strings.Contains(detail, d.Host) {
+			detail = d.Host + ": " + detail
+		}
+		s.event(audit.Event{Type: audit.TypeNetDenied, Route: rt.label, Module: rt.cfg.Module, SHA256: rt.sha,
+			RequestID: id, Client: client, Kind: d.Reason, Detail: detail})
+		listed++
+	}
+	if total := n.DeniedTotal(); total > listed {
+		s.event(audit.Event{Type: audit.TypeNetDenied, Route: rt.label, Module: rt.cfg.Module, SHA256: rt.sha,
+			RequestID: id, Client: client, Kind: "more",
+			Detail: strconv.FormatUint(total-listed, 10) + " more refused requests in this run"})
+	}
 }

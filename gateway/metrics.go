@@ -6,6 +6,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/wasmward/wasmward/sandbox"
 )
 
 // metrics are the gateway's Prometheus collectors, on a registry of its own
@@ -26,6 +28,9 @@ type metrics struct {
 	connOpen    *prometheus.GaugeVec
 	connRefused *prometheus.CounterVec
 	connEvicted *prometheus.CounterVec
+	netReqs     *prometheus.CounterVec
+	netBytes    *prometheus.CounterVec
+	netDenied   *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -74,6 +79,16 @@ func newMetrics() *metrics {
 	m.connEvicted = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wasmward_connections_evicted_total", Help: "Idle connections closed to make room (limit) or by the idle timeout under pressure (pressure).",
 	}, []string{"reason"})
+	m.netReqs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wasmward_net_requests_total", Help: "Outbound requests guests sent through the network capability, by route and destination host (the policy rule's host: never a URL).",
+	}, []string{"route", "host"})
+	m.netBytes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wasmward_net_response_bytes_total", Help: "Response body bytes guests received through the network capability, by route and destination host (the policy rule's host).",
+	}, []string{"route", "host"})
+	m.netDenied = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wasmward_net_denied_total", Help: "Outbound requests the network capability refused, by route and reason (not_allowed, private_address, redirect, budget).",
+	}, []string{"route", "reason"})
+	m.reg.MustRegister(m.netReqs, m.netBytes, m.netDenied)
 	m.reg.MustRegister(m.requests, m.duration, m.instance, m.inFlight, m.violations, m.memPeak,
 		m.fuel, m.rateLimited, m.refused, m.guestErrors, m.clientGone, m.connOpen, m.connRefused, m.connEvicted,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -132,5 +147,21 @@ func (rm *routeMetrics) observePeak(b uint64) {
 			rm.memPeak.Set(float64(b))
 			return
 		}
+	}
+}
+
+// observeNet counts a run's outbound requests per destination and its
+// refused attempts per reason. Hosts are labelled by the policy rule that
+// allowed them ("*.example.com" for every name under a wildcard), so the
+// label set is bounded by the policy, not by what guests ask for.
+func (rm *routeMetrics) observeNet(n *sandbox.NetworkReport) {
+	for _, h := range n.Hosts {
+		rm.m.netReqs.WithLabelValues(rm.label, h.Rule).Add(float64(h.Requests))
+		if h.ResponseBytes > 0 {
+			rm.m.netBytes.WithLabelValues(rm.label, h.Rule).Add(float64(h.ResponseBytes))
+		}
+	}
+	for reason, c := range n.Denied {
+		rm.m.netDenied.WithLabelValues(rm.label, reason).Add(float64(c))
 	}
 }

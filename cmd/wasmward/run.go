@@ -331,6 +331,7 @@ func runModule(cmd *cobra.Command, s streams, f *runFlags, path string, guestArg
 	if werr := writeReport(f.report, rep, info); werr != nil {
 		return withCode(exitFailure, werr)
 	}
+	printDenials(s.err, rep.Network)
 	switch rep.Outcome {
 	case sandbox.OutcomeExit:
 		for _, r := range sandbox.FormatResults(sig, rep.Results) {
@@ -441,3 +442,17 @@ func writeReport(path string, rep *sandbox.Report, info *trustInfo) error {
 }
 
 func sha256Hex(b []byte) string { return sandbox.SHA256Hex(b) }
+
+// printDenials writes one line per outbound request the network capability
+// refused (the report lists the first 32 of a run, with the count of all).
+func printDenials(w io.Writer, n *sandbox.NetworkReport) {
+	if n == nil {
+		return
+	}
+	for _, d := range n.Denials {
+		fmt.Fprintf(w, "wasmward: outbound request refused (%s): %s\n", d.Reason, d.Detail)
+	}
+	if more := n.DeniedTotal() - uint64(len(n.Denials)); more > 0 {
+		fmt.Fprintf(w, "wasmward: %d more outbound requests refused (see the report)\n", more)
+	}
+}

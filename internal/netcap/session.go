@@ -40,6 +40,16 @@ type Report struct {
 	Denials []Denial `json:"denials,omitempty"`
 }
 
+// DeniedTotal is the number of refused attempts, all reasons together
+// (Denials lists at most the first 32).
+func (r *Report) DeniedTotal() uint64 {
+	var n uint64
+	for _, c := range r.Denied {
+		n += c
+	}
+	return n
+}
+
 // HostCount is the traffic to one host.
 type HostCount struct {
 	// Rule is the host of the policy rule that allowed it ("*.example.com"
