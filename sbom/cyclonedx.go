@@ -55,14 +55,6 @@ func (inv *Inventory) BOM(toolVersion string) *cdx.BOM {
 	bom.Metadata = &cdx.Metadata{Component: &subject, Tools: &cdx.ToolsChoice{Components: &tools}}
 
 	comps := make([]cdx.Component, 0, len(inv.Components))
-	var rootDeps []string
-	hasMain := false
-	for _, c := range inv.Components {
-		if c.Kind == KindMain {
-			hasMain = true
-		}
-	}
-	deps := []cdx.Dependency{}
 	for _, c := range inv.Components {
 		cc := cdx.Component{
 			BOMRef:     c.Ref,
@@ -83,30 +75,158 @@ func (inv *Inventory) BOM(toolVersion string) *cdx.BOM {
 			// CycloneDX component hash, so it travels as a property.
 			*cc.Properties = append(*cc.Properties, cdx.Property{Name: "go:sum", Value: c.Hash})
 		}
+		if c.Confidence != "" {
+			*cc.Properties = append(*cc.Properties, cdx.Property{Name: "wasmward:confidence", Value: c.Confidence})
+			cc.Evidence = cdxEvidence(c)
+		}
 		comps = append(comps, cc)
-		if c.Kind == KindMain || !hasMain {
-			rootDeps = append(rootDeps, c.Ref)
-		}
-		d := cdx.Dependency{Ref: c.Ref}
-		if len(c.DependsOn) > 0 {
-			on := append([]string(nil), c.DependsOn...)
-			d.Dependencies = &on
-		}
-		deps = append(deps, d)
 	}
-	root := cdx.Dependency{Ref: subjectRef}
-	if len(rootDeps) > 0 {
-		root.Dependencies = &rootDeps
-	}
-	deps = append([]cdx.Dependency{root}, deps...)
 	if len(comps) > 0 {
 		bom.Components = &comps
 	}
-	bom.Dependencies = &deps
+	deps, compositions := inv.graph()
+	if len(deps) > 0 {
+		bom.Dependencies = &deps
+	}
+	bom.Compositions = &compositions
 	if vulns := inv.cdxVulnerabilities(); len(vulns) > 0 {
 		bom.Vulnerabilities = &vulns
 	}
 	return bom
+}
+
+// graph returns the dependency graph and the compositions that say how
+// much of it is known. In CycloneDX 1.6 a dependency entry without
+// dependsOn states "has no dependencies", so an entry is written only for
+// what was observed:
+//
+//   - the module depends on its main component (Go main module, Rust root
+//     crate) and on each component identified from evidence; "incomplete",
+//     because code that left no metadata and no evidence may be linked too;
+//   - cargo-auditable records every crate's dependencies: those entries are
+//     "complete", including the ones without dependencies;
+//   - Go build info lists the build's modules, not who requires whom: the
+//     main module depends on all of them ("incomplete": the edges of the
+//     others are not known), and the other modules get no entry and are
+//     "unknown";
+//   - components identified from evidence get no entry and are "unknown";
+//   - a module with no component at all has no entry: its dependencies are
+//     "unknown".
+//
+// The module's assembly (what it contains) is "incomplete" when anything
+// was found, "unknown" otherwise: reading a binary never proves that
+// nothing else is inside.
+func (inv *Inventory) graph() ([]cdx.Dependency, []cdx.Composition) {
+	var deps []cdx.Dependency
+	var complete, incomplete, unknown []string
+	var roots []string
+	for _, c := range inv.Components {
+		switch {
+		case c.Kind == KindMain:
+			roots = append(roots, c.Ref)
+		case c.Kind == KindDetected:
+			roots = append(roots, c.Ref)
+		}
+	}
+	if len(roots) == 0 {
+		// Metadata without a main component: what it lists is all that is
+		// known to be in the module.
+		for _, c := range inv.Components {
+			roots = append(roots, c.Ref)
+		}
+	}
+	if len(roots) > 0 {
+		r := append([]string(nil), roots...)
+		deps = append(deps, cdx.Dependency{Ref: subjectRef, Dependencies: &r})
+		incomplete = append(incomplete, subjectRef)
+	} else {
+		unknown = append(unknown, subjectRef)
+	}
+	cargo := inv.CargoOffset >= 0
+	for _, c := range inv.Components {
+		switch {
+		case cargo && strings.HasPrefix(c.Ref, "pkg:cargo/") && c.Kind != KindDetected:
+			d := cdx.Dependency{Ref: c.Ref}
+			if len(c.DependsOn) > 0 {
+				on := append([]string(nil), c.DependsOn...)
+				d.Dependencies = &on
+			}
+			deps = append(deps, d)
+			complete = append(complete, c.Ref)
+		case c.Kind == KindMain && len(c.DependsOn) > 0:
+			on := append([]string(nil), c.DependsOn...)
+			deps = append(deps, cdx.Dependency{Ref: c.Ref, Dependencies: &on})
+			incomplete = append(incomplete, c.Ref)
+		default:
+			unknown = append(unknown, c.Ref)
+		}
+	}
+	assembly := cdx.CompositionAggregateUnknown
+	if len(inv.Components) > 0 {
+		assembly = cdx.CompositionAggregateIncomplete
+	}
+	comps := []cdx.Composition{{Aggregate: assembly, Assemblies: refs(subjectRef)}}
+	for _, g := range []struct {
+		agg  cdx.CompositionAggregate
+		refs []string
+	}{
+		{cdx.CompositionAggregateComplete, complete},
+		{cdx.CompositionAggregateIncomplete, incomplete},
+		{cdx.CompositionAggregateUnknown, unknown},
+	} {
+		if len(g.refs) > 0 {
+			comps = append(comps, cdx.Composition{Aggregate: g.agg, Dependencies: refs(g.refs...)})
+		}
+	}
+	return deps, comps
+}
+
+func refs(ss ...string) *[]cdx.BOMReference {
+	out := make([]cdx.BOMReference, len(ss))
+	for i, s := range ss {
+		out[i] = cdx.BOMReference(s)
+	}
+	return &out
+}
+
+// confidenceValue maps a confidence to CycloneDX's 0..1 scale.
+func confidenceValue(c string) *float32 {
+	v := float32(0.5)
+	if c == ConfidenceHigh {
+		v = 0.9
+	}
+	return &v
+}
+
+// cdxEvidence writes a detected component's identification: one identity
+// method per rule (technique binary-analysis) and one occurrence per piece
+// of evidence with its offset in the module and the matched text.
+func cdxEvidence(c Component) *cdx.Evidence {
+	field := cdx.EvidenceIdentityFieldTypeName
+	if c.Version != "" {
+		field = cdx.EvidenceIdentityFieldTypeVersion
+	}
+	var methods []cdx.EvidenceIdentityMethod
+	var occ []cdx.EvidenceOccurrence
+	for _, e := range c.Evidence {
+		methods = append(methods, cdx.EvidenceIdentityMethod{
+			Technique: cdx.EvidenceIdentityTechniqueBinaryAnalysis, Confidence: confidenceValue(c.Confidence), Value: e.Rule + ": " + e.Text})
+		o := cdx.EvidenceOccurrence{Location: e.Location, AdditionalContext: e.Rule + ": " + e.Text}
+		if e.Offset >= 0 {
+			off := e.Offset
+			o.Offset = &off
+		}
+		occ = append(occ, o)
+	}
+	ids := []cdx.EvidenceIdentity{{Field: field, Confidence: confidenceValue(c.Confidence), ConcludedValue: conclude(c), Methods: &methods}}
+	return &cdx.Evidence{Identity: &cdx.EvidenceIdentityChoice{Identities: &ids}, Occurrences: &occ}
+}
+
+func conclude(c Component) string {
+	if c.Version != "" {
+		return c.Version
+	}
+	return c.Name
 }
 
 func (inv *Inventory) cdxVulnerabilities() []cdx.Vulnerability {

@@ -30,11 +30,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"runtime/debug"
 	"sort"
 	"strings"
 
+	"github.com/wasmward/wasmward/internal/modview"
 	"github.com/wasmward/wasmward/internal/wasm"
 )
 
@@ -57,6 +57,7 @@ const (
 	KindDependency = "dependency" // a linked dependency
 	KindBuild      = "build"      // a build-time-only crate (cargo kind "build")
 	KindStdlib     = "stdlib"     // the Go standard library
+	KindDetected   = "detected"   // identified from evidence in the module's bytes, not from build metadata
 )
 
 // Component is one package the module was built from.
@@ -73,8 +74,19 @@ type Component struct {
 	// Hash is the go.sum hash ("h1:...") when the build info has one.
 	Hash string `json:"hash,omitempty"`
 	// Source is where cargo got the crate ("crates.io", "git", "local", ...).
-	Source    string   `json:"source,omitempty"`
+	Source string `json:"source,omitempty"`
+	// DependsOn lists the Refs of the component's direct dependencies when
+	// build metadata records them (cargo-auditable; for Go, the main
+	// module lists every module of the build, the only graph build info
+	// gives).
 	DependsOn []string `json:"dependsOn,omitempty"`
+	// Confidence is ConfidenceHigh or ConfidenceMedium for components
+	// identified from evidence (KindDetected), empty for those that build
+	// metadata declares.
+	Confidence string `json:"confidence,omitempty"`
+	// Evidence lists where a detected component was identified (at most
+	// MaxEvidence places).
+	Evidence []Evidence `json:"evidence,omitempty"`
 }
 
 // Tool is one entry of the producers section.
@@ -130,65 +142,113 @@ func Read(name string, bin []byte) (*Inventory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decode module: %w", err)
 	}
-	return FromModule(name, bin, m)
-}
-
-// FromModule is Read for a module already decoded from bin by wasmward's
-// decoder, so that a module is decoded once.
-func FromModule(name string, bin []byte, m *wasm.Module) (*Inventory, error) {
-	inv, err := Extract(m)
+	inv, err := Extract(modview.Of(m))
 	s256 := sha256.Sum256(bin)
 	s512 := sha512.Sum512(bin)
 	inv.Subject = Subject{Name: name, Size: len(bin), SHA256: hex.EncodeToString(s256[:]), SHA512: hex.EncodeToString(s512[:])}
 	return inv, err
 }
 
-// Extract is FromModule without the Subject (no hashing): tools, Go build
-// info and cargo-auditable components only. scan uses it.
-func Extract(m *wasm.Module) (*Inventory, error) {
+// Decoded is a module its caller has already decoded, for Extract. Every
+// method calls fn in module order; offsets are byte offsets in the
+// module's bytes, and the byte slices alias them (Extract does not keep
+// them).
+type Decoded interface {
+	// EachProducer calls fn for each entry of the producers section.
+	EachProducer(fn func(field, name, version string))
+	// EachCustom calls fn for each custom section: its name, the offset of
+	// the section (its ID byte), the offset of its content (after the
+	// name) and the content.
+	EachCustom(fn func(name string, sectionOffset, contentOffset int, content []byte))
+	// EachData calls fn for each data segment: the offset of its bytes and
+	// the bytes.
+	EachData(fn func(offset int, init []byte))
+	// EachImport calls fn for each import's module and name.
+	EachImport(fn func(module, name string))
+	// EachExport calls fn for each export's name.
+	EachExport(fn func(name string))
+}
+
+// Extract is Read for a module already decoded, without the Subject (no
+// hashing): tools, Go build info, cargo-auditable components and the
+// components identified from evidence in the module's data and custom
+// sections. Errors are as Read's, *MetadataError values only.
+func Extract(d Decoded) (*Inventory, error) {
 	inv := &Inventory{
 		GoBuildInfoOffset: -1,
 		CargoOffset:       -1,
 	}
-	if m.Producers != nil {
-		for _, f := range m.Producers.Fields {
-			for _, v := range f.Values {
-				inv.Tools = append(inv.Tools, Tool{Field: f.Name, Name: v.Name, Version: v.Version})
-			}
-		}
-	}
+	d.EachProducer(func(field, name, version string) {
+		inv.Tools = append(inv.Tools, Tool{Field: field, Name: name, Version: version})
+	})
 	var errs []error
-	if err := inv.readGo(m); err != nil {
+	if err := inv.readGo(d); err != nil {
 		errs = append(errs, err)
 	}
-	if err := inv.readCargo(m); err != nil {
+	if err := inv.readCargo(d); err != nil {
 		errs = append(errs, err)
 	}
+	inv.detect(d)
 	return inv, errors.Join(errs...)
 }
 
-// FindGoBuildInfo returns the modinfo text between the Go sentinels in the
-// module's data segments and its offset in the module; ok is false when
-// there is none.
-func FindGoBuildInfo(m *wasm.Module) (text []byte, offset int, ok bool, err error) {
-	for _, d := range m.Data {
-		i := bytes.Index(d.Init, goInfoStart)
-		if i < 0 {
+// detect adds the components identified from evidence that build metadata
+// did not already list.
+func (inv *Inventory) detect(d Decoded) {
+	var hays []hay
+	d.EachData(func(off int, b []byte) { hays = append(hays, hay{loc: "data", off: off, b: b}) })
+	d.EachCustom(func(name string, _, off int, b []byte) {
+		switch {
+		case name == CargoSection || name == "producers":
+			return // compressed, or read above
+		}
+		hays = append(hays, hay{loc: "custom:" + name, off: off, b: b})
+	})
+	fs := append(nameFindings(d), allDetectors.run(hays)...)
+	have := map[string]bool{}
+	for _, c := range inv.Components {
+		have[c.Ref] = true
+		have[c.Name] = true
+	}
+	for _, c := range resolve(fs) {
+		// Build metadata is authoritative: a crate cargo-auditable lists,
+		// or the same name without a version, is not listed twice.
+		if have[c.Ref] || (c.Version == "" && have[c.Name]) {
 			continue
 		}
-		rest := d.Init[i+len(goInfoStart):]
-		j := bytes.Index(rest, goInfoEnd)
-		off := d.InitOffset + i + len(goInfoStart)
-		if j < 0 {
-			return nil, off, false, &MetadataError{Source: "go buildinfo", Offset: off, Err: errors.New("start sentinel without end sentinel in the same data segment")}
-		}
-		return rest[:j], off, true, nil
+		inv.Components = append(inv.Components, c)
 	}
-	return nil, -1, false, nil
 }
 
-func (inv *Inventory) readGo(m *wasm.Module) error {
-	text, off, ok, err := FindGoBuildInfo(m)
+// findGoBuildInfo returns the modinfo text between the Go sentinels in the
+// module's data segments and its offset in the module; ok is false when
+// there is none.
+func findGoBuildInfo(d Decoded) (text []byte, offset int, ok bool, err error) {
+	offset = -1
+	done := false
+	d.EachData(func(segOff int, init []byte) {
+		if done {
+			return
+		}
+		i := bytes.Index(init, goInfoStart)
+		if i < 0 {
+			return
+		}
+		done = true
+		rest := init[i+len(goInfoStart):]
+		j := bytes.Index(rest, goInfoEnd)
+		offset = segOff + i + len(goInfoStart)
+		if j < 0 {
+			err = &MetadataError{Source: "go buildinfo", Offset: offset, Err: errors.New("start sentinel without end sentinel in the same data segment")}
+			return
+		}
+		text, ok = rest[:j], true
+	})
+	return text, offset, ok, err
+}
+
+func (inv *Inventory) readGo(d Decoded) error {
+	text, off, ok, err := findGoBuildInfo(d)
 	if err != nil || !ok {
 		return err
 	}
@@ -221,7 +281,7 @@ func (inv *Inventory) readGo(m *wasm.Module) error {
 		// Drop toolchain suffixes such as " X:nocoverageredesign".
 		v, _, _ = strings.Cut(v, " ")
 		c := Component{Name: "stdlib", Version: v, Ecosystem: EcosystemGo, Kind: KindStdlib,
-			PURL: "pkg:golang/stdlib@" + url.PathEscape(v)}
+			PURL: purl("golang", "", "stdlib", v)}
 		c.Ref = c.PURL
 		deps = append(deps, c.Ref)
 		add(c)
@@ -270,17 +330,14 @@ func goComponent(mod debug.Module, kind string) Component {
 	return c
 }
 
-// goPURL builds pkg:golang/<path>@<version>, escaping each path segment.
+// goPURL builds pkg:golang/<path>@<version>: the module path's last
+// element is the name, the rest the namespace.
 func goPURL(path, version string) string {
-	segs := strings.Split(path, "/")
-	for i, s := range segs {
-		segs[i] = url.PathEscape(s)
+	ns, name := "", path
+	if i := strings.LastIndexByte(path, '/'); i >= 0 {
+		ns, name = path[:i], path[i+1:]
 	}
-	p := "pkg:golang/" + strings.Join(segs, "/")
-	if version != "" {
-		p += "@" + url.PathEscape(version)
-	}
-	return p
+	return purl("golang", ns, name, version)
 }
 
 // cargoPackage is one entry of cargo-auditable's JSON.
@@ -293,25 +350,28 @@ type cargoPackage struct {
 	Root         bool   `json:"root"`
 }
 
-func (inv *Inventory) readCargo(m *wasm.Module) error {
-	var sec *wasm.Section
-	for i := range m.Sections {
-		s := &m.Sections[i]
-		if s.ID != wasm.SectionCustom || s.Name != CargoSection {
-			continue
+func (inv *Inventory) readCargo(d Decoded) error {
+	var data []byte
+	var dup error
+	d.EachCustom(func(name string, off, _ int, content []byte) {
+		if name != CargoSection || dup != nil {
+			return
 		}
-		if sec != nil {
-			return &MetadataError{Source: "cargo-auditable", Offset: s.Offset, Err: errors.New("more than one " + CargoSection + " section")}
+		if inv.CargoOffset >= 0 {
+			dup = &MetadataError{Source: "cargo-auditable", Offset: off, Err: errors.New("more than one " + CargoSection + " section")}
+			return
 		}
-		sec = s
+		inv.CargoOffset, data = off, content
+	})
+	if dup != nil {
+		return dup
 	}
-	if sec == nil {
+	if inv.CargoOffset < 0 {
 		return nil
 	}
-	inv.CargoOffset = sec.Offset
-	comps, err := ParseCargoAuditable(sec.Data)
+	comps, err := ParseCargoAuditable(data)
 	if err != nil {
-		return &MetadataError{Source: "cargo-auditable", Offset: sec.Offset, Err: err}
+		return &MetadataError{Source: "cargo-auditable", Offset: inv.CargoOffset, Err: err}
 	}
 	inv.Components = append(inv.Components, comps...)
 	return nil
@@ -373,7 +433,7 @@ func ParseCargoAuditable(data []byte) ([]Component, error) {
 	refs := make([]string, len(pk))
 	out := make([]Component, 0, len(pk))
 	for i, p := range pk {
-		refs[i] = "pkg:cargo/" + url.PathEscape(p.Name) + "@" + url.PathEscape(p.Version)
+		refs[i] = purl("cargo", "", p.Name, p.Version)
 	}
 	seen := map[string]bool{}
 	order := append([]int{root}, func() []int {

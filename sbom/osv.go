@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 
+	packageurl "github.com/package-url/packageurl-go"
+
 	"github.com/wasmward/wasmward/internal/semver"
 )
 
@@ -73,8 +75,9 @@ type Event struct {
 // Database is a set of OSV advisories indexed by package. It is read-only
 // after LoadOSV and safe for concurrent use.
 type Database struct {
-	byPkg map[string][]*Advisory // ecosystem + "\x00" + name
-	count int
+	byPkg  map[string][]*Advisory // ecosystem + "\x00" + name
+	byPURL map[string][]*Advisory // affected package purl without version
+	count  int
 }
 
 // Len returns the number of advisories loaded.
@@ -84,7 +87,7 @@ func (db *Database) Len() int { return db.count }
 // (or a JSON array of records). Withdrawn advisories are skipped. A file
 // that is not valid OSV JSON fails the load with its path.
 func LoadOSV(dir string) (*Database, error) {
-	db := &Database{byPkg: map[string][]*Advisory{}}
+	db := &Database{byPkg: map[string][]*Advisory{}, byPURL: map[string][]*Advisory{}}
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -146,6 +149,9 @@ func (db *Database) Add(a *Advisory) {
 		return
 	}
 	db.count++
+	if db.byPkg == nil {
+		db.byPkg, db.byPURL = map[string][]*Advisory{}, map[string][]*Advisory{}
+	}
 	seen := map[string]bool{}
 	for _, af := range a.Affected {
 		k := af.Package.Ecosystem + "\x00" + af.Package.Name
@@ -153,7 +159,25 @@ func (db *Database) Add(a *Advisory) {
 			seen[k] = true
 			db.byPkg[k] = append(db.byPkg[k], a)
 		}
+		if p := purlBase(af.Package.PURL); p != "" && !seen["purl:"+p] {
+			seen["purl:"+p] = true
+			db.byPURL[p] = append(db.byPURL[p], a)
+		}
 	}
+}
+
+// purlBase returns the purl without version, qualifiers and subpath, in
+// canonical form, or "" when s is not a purl.
+func purlBase(s string) string {
+	if s == "" {
+		return ""
+	}
+	p, err := packageurl.FromString(s)
+	if err != nil {
+		return ""
+	}
+	p.Version, p.Qualifiers, p.Subpath = "", nil, ""
+	return p.ToString()
 }
 
 // Vulnerability is an advisory matched against one component.
@@ -172,21 +196,32 @@ type Vulnerability struct {
 	Fixed []string `json:"fixed,omitempty"`
 }
 
-// Match returns the advisories that affect c, in ID order. Components
-// without an ecosystem or version never match.
+// Match returns the advisories that affect c, in ID order. A component
+// with an OSV ecosystem matches advisories naming its ecosystem and name; a
+// component without one (C and C++ libraries identified from evidence)
+// matches advisories whose affected package has its purl (type, namespace
+// and name). Components without a version never match.
 func (db *Database) Match(c Component) []Vulnerability {
-	if db == nil || c.Ecosystem == "" || c.Version == "" {
+	if db == nil || c.Version == "" {
 		return nil
 	}
+	base := purlBase(c.PURL)
+	cands := db.byPkg[c.Ecosystem+"\x00"+c.Name]
+	if c.Ecosystem == "" {
+		cands = db.byPURL[base]
+	}
 	var out []Vulnerability
-	for _, a := range db.byPkg[c.Ecosystem+"\x00"+c.Name] {
+	for _, a := range cands {
 		var fixed []string
 		hit := false
 		for _, af := range a.Affected {
-			if af.Package.Ecosystem != c.Ecosystem || af.Package.Name != c.Name {
+			if c.Ecosystem != "" && (af.Package.Ecosystem != c.Ecosystem || af.Package.Name != c.Name) {
 				continue
 			}
-			if ok, fx := affects(af, c.Version); ok {
+			if c.Ecosystem == "" && purlBase(af.Package.PURL) != base {
+				continue
+			}
+			if ok, fx := affects(af, c.Version, c.Ecosystem != ""); ok {
 				hit = true
 				fixed = append(fixed, fx...)
 			}
@@ -203,9 +238,11 @@ func (db *Database) Match(c Component) []Vulnerability {
 }
 
 // affects reports whether version is affected by af: listed in versions, or
-// inside a SEMVER (or, for Go and crates.io, ECOSYSTEM, which is SemVer
-// there) range. It also returns the fixed versions of the matching ranges.
-func affects(af Affected, version string) (bool, []string) {
+// inside a SEMVER range, or an ECOSYSTEM range when ecosystemSemver says
+// the ecosystem's versions are SemVer (Go and crates.io; not so for a
+// purl match, whose advisory may be a distribution's). It also returns the
+// fixed versions of the matching ranges.
+func affects(af Affected, version string, ecosystemSemver bool) (bool, []string) {
 	norm := strings.TrimPrefix(version, "v")
 	for _, v := range af.Versions {
 		if strings.TrimPrefix(v, "v") == norm {
@@ -217,7 +254,7 @@ func affects(af Affected, version string) (bool, []string) {
 		return false, nil
 	}
 	for _, r := range af.Ranges {
-		if r.Type != "SEMVER" && r.Type != "ECOSYSTEM" {
+		if r.Type != "SEMVER" && (r.Type != "ECOSYSTEM" || !ecosystemSemver) {
 			continue // GIT ranges need commit history
 		}
 		if inRange(sv, r.Events) {

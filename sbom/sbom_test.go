@@ -140,7 +140,7 @@ func TestOSVMatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if db.Len() != 5 { // six files, one withdrawn
+	if db.Len() != 6 { // seven files, one withdrawn
 		t.Fatalf("loaded %d advisories", db.Len())
 	}
 	inv, err := readFixture(t, "sbom_dep")

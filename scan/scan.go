@@ -21,6 +21,7 @@ import (
 	"strings"
 
 	"github.com/wasmward/wasmward/internal/inspect"
+	"github.com/wasmward/wasmward/internal/modview"
 	"github.com/wasmward/wasmward/internal/wasm"
 	"github.com/wasmward/wasmward/policy"
 	"github.com/wasmward/wasmward/sbom"
@@ -428,7 +429,7 @@ func (s *scanner) metadata() {
 }
 
 func (s *scanner) supplyChain() {
-	inv, err := sbom.Extract(s.m)
+	inv, err := sbom.Extract(modview.Of(s.m))
 	if err != nil {
 		for _, e := range unjoin(err) {
 			off := -1
