@@ -54,8 +54,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -66,6 +64,7 @@ import (
 	"time"
 
 	"github.com/wasmward/wasmward/internal/atomicfile"
+	"github.com/wasmward/wasmward/internal/digest"
 )
 
 // Genesis is the "prev" of the first record: 64 zeros.
@@ -360,7 +359,7 @@ func (l *Log) recover() error {
 			if _, err := f.WriteAt([]byte{'\n'}, st.good+int64(len(st.partial))); err != nil {
 				return fmt.Errorf("complete the last record: %w", err)
 			}
-			l.seq, l.prev = st.lastSeq+1, hashHex(st.partial)
+			l.seq, l.prev = st.lastSeq+1, digest.SHA256Hex(st.partial)
 			l.size = st.good + int64(len(st.partial)) + 1
 			if l.fileFirst == 0 {
 				l.fileFirst, l.fileTime = l.seq, l.now()
@@ -369,7 +368,7 @@ func (l *Log) recover() error {
 			if err := f.Truncate(st.good); err != nil {
 				return fmt.Errorf("remove the partial last record: %w", err)
 			}
-			l.queue = append(l.queue, Event{Type: TypeLogRepaired, SHA256: hashHex(st.partial),
+			l.queue = append(l.queue, Event{Type: TypeLogRepaired, SHA256: digest.SHA256Hex(st.partial),
 				Detail: fmt.Sprintf("removed a partial record of %d bytes at offset %d, left by an interrupted write", len(st.partial), st.good)})
 			l.queued++
 		}
@@ -461,13 +460,8 @@ func scanFile(f io.ReadSeeker) (fileState, error) {
 	if err := json.Unmarshal(last, &r); err != nil || r.Seq == nil {
 		return st, fmt.Errorf("line %d: last record is not a wasmward audit record", st.lines)
 	}
-	st.lastSeq, st.lastHash = *r.Seq, hashHex(last)
+	st.lastSeq, st.lastHash = *r.Seq, digest.SHA256Hex(last)
 	return st, nil
-}
-
-func hashHex(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
 }
 
 // Path returns the file the log writes.
@@ -705,7 +699,7 @@ func (l *Log) write(batch []Event, seq uint64, prev string) (uint64, string, uin
 		if err != nil { // cannot happen for Event's fields
 			line, _ = formatRecord(seq, now, prev, Event{Type: e.Type, Detail: "unencodable event"})
 		}
-		prev = hashHex(line)
+		prev = digest.SHA256Hex(line)
 		buf.Write(line)
 		buf.WriteByte('\n')
 	}

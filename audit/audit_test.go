@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/wasmward/wasmward/internal/digest"
 )
 
 func writeLog(t *testing.T, n int) string {
@@ -48,7 +50,7 @@ func TestChainFormat(t *testing.T) {
 	if !bytes.HasPrefix(ls[0], []byte(`{"seq":1,"time":"`)) || !bytes.Contains(ls[0], []byte(`"prev":"`+Genesis+`","type":"violation","route":"/r","kind":"timeout","detail":"event 0"}`)) {
 		t.Errorf("first line = %s", ls[0])
 	}
-	want := hashHex(bytes.TrimSuffix(ls[0], []byte("\n")))
+	want := digest.SHA256Hex(bytes.TrimSuffix(ls[0], []byte("\n")))
 	if !bytes.Contains(ls[1], []byte(`"prev":"`+want+`"`)) || !bytes.HasPrefix(ls[1], []byte(`{"seq":2,`)) {
 		t.Errorf("second line %s does not chain to %s", ls[1], want)
 	}
@@ -62,7 +64,7 @@ func TestChainFormat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Records != 3 || s.Head != h || h.Seq != 3 || h.Hash != hashHex(bytes.TrimSuffix(ls[2], []byte("\n"))) {
+	if s.Records != 3 || s.Head != h || h.Seq != 3 || h.Hash != digest.SHA256Hex(bytes.TrimSuffix(ls[2], []byte("\n"))) {
 		t.Errorf("summary %+v, head %+v", s, h)
 	}
 }
@@ -109,7 +111,7 @@ func TestTamperDetection(t *testing.T) {
 			return l
 		}, 5, "partial record"},
 		{"insert a forged line", func(l [][]byte) [][]byte {
-			forged := []byte(`{"seq":2,"time":"2026-01-01T00:00:00Z","prev":"` + hashHex(bytes.TrimSuffix(l[0], []byte("\n"))) + `","type":"config_loaded"}` + "\n")
+			forged := []byte(`{"seq":2,"time":"2026-01-01T00:00:00Z","prev":"` + digest.SHA256Hex(bytes.TrimSuffix(l[0], []byte("\n"))) + `","type":"config_loaded"}` + "\n")
 			return append(l[:1:1], append([][]byte{forged}, l[1:]...)...)
 		}, 3, "does not match"},
 		{"renumber", func(l [][]byte) [][]byte {

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wasmward/wasmward/internal/digest"
 )
 
 // fullDisk is a log file on a disk that can be made full: while full, a
@@ -297,7 +299,7 @@ func TestRestartAfterPartialLine(t *testing.T) {
 			path := writeLog(t, 2)
 			ls := lines(t, path)
 			last := bytes.TrimSuffix(ls[1], []byte("\n"))
-			next, _ := formatRecord(3, time.Now(), hashHex(last), Event{Type: TypeViolation, Detail: "cut"})
+			next, _ := formatRecord(3, time.Now(), digest.SHA256Hex(last), Event{Type: TypeViolation, Detail: "cut"})
 			cut := tc.tail(next)
 			f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 			f.Write(cut)
@@ -317,7 +319,7 @@ func TestRestartAfterPartialLine(t *testing.T) {
 			}
 			if tc.wantRepair {
 				r := recs[2]
-				if r["type"] != TypeLogRepaired || r["sha256"] != hashHex(cut) ||
+				if r["type"] != TypeLogRepaired || r["sha256"] != digest.SHA256Hex(cut) ||
 					!strings.Contains(r["detail"].(string), fmt.Sprintf("partial record of %d bytes", len(cut))) {
 					t.Errorf("record 3 = %v, want a log_repaired naming the %d bytes", r, len(cut))
 				}

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wasmward/wasmward/internal/digest"
 )
 
 // clock is a settable time source.
@@ -82,8 +84,8 @@ func TestRotationBySize(t *testing.T) {
 		// The first record of a file names the last hash of the one before.
 		before := lines(t, files[i-1])
 		lastLine := bytes.TrimSuffix(before[len(before)-1], []byte("\n"))
-		if recs[0]["type"] != TypeLogContinued || recs[0]["prev"] != hashHex(lastLine) || recs[0]["file"] != filepath.Base(files[i-1]) {
-			t.Errorf("%s starts with %v, want a log_continued of %s chained to %s", f, recs[0], files[i-1], hashHex(lastLine)[:16])
+		if recs[0]["type"] != TypeLogContinued || recs[0]["prev"] != digest.SHA256Hex(lastLine) || recs[0]["file"] != filepath.Base(files[i-1]) {
+			t.Errorf("%s starts with %v, want a log_continued of %s chained to %s", f, recs[0], files[i-1], digest.SHA256Hex(lastLine)[:16])
 		}
 		if want := RotatedName(path, uint64(recs[0]["seq"].(float64))); i < len(files)-1 && f != want {
 			t.Errorf("rotated file %s, want %s", f, want)

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wasmward/wasmward/internal/digest"
 )
 
 // TamperError says where a log stops being intact.
@@ -197,7 +199,7 @@ func (w *chain) record(name string, n int, line []byte) error {
 	}
 	w.seq++
 	w.records++
-	w.prev = hashHex(line)
+	w.prev = digest.SHA256Hex(line)
 	if w.anchor != nil && w.seq == w.anchor.Seq && w.prev != w.anchor.Hash {
 		return &TamperError{File: name, Line: n, Reason: fmt.Sprintf("record %d has hash %s, the anchor says %s", w.seq, short(w.prev), short(w.anchor.Hash))}
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmward/wasmward/internal/safetext"
 	"github.com/wasmward/wasmward/sandbox"
 )
 
@@ -261,12 +262,12 @@ routes:
 	t.Run("HTTP/1.0 without Host", func(t *testing.T) {
 		out := advRaw(t, base, "GET /r HTTP/1.0\r\n\r\n")
 		if !strings.HasPrefix(out, "HTTP/1.0 200") {
-			t.Fatalf("got %q", firstLineOf(out))
+			t.Fatalf("got %q", safetext.FirstLine(out))
 		}
 	})
 	t.Run("encoded NUL", func(t *testing.T) {
 		if out := advRaw(t, base, "GET /p/a%00b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); !strings.HasPrefix(out, "HTTP/1.1 400") {
-			t.Fatalf("got %q", firstLineOf(out))
+			t.Fatalf("got %q", safetext.FirstLine(out))
 		}
 	})
 	// Dot segments, plain or percent-encoded, are refused before routing
@@ -277,7 +278,7 @@ routes:
 			reset()
 			out := advRaw(t, base, "GET "+target+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 			if got := get(); !strings.HasPrefix(out, "HTTP/1.1 400") || len(got) != 0 {
-				t.Fatalf("got %q, guest saw %q", firstLineOf(out), got)
+				t.Fatalf("got %q, guest saw %q", safetext.FirstLine(out), got)
 			}
 		})
 	}
@@ -285,23 +286,16 @@ routes:
 		reset()
 		out := advRaw(t, base, "GET /p/..a/.b/c.. HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 		if got := get(); !strings.HasPrefix(out, "HTTP/1.1 200") || len(got) != 1 || !strings.Contains(got[0], "PATH_INFO=/..a/.b/c..;") {
-			t.Fatalf("got %q, guest saw %q", firstLineOf(out), got)
+			t.Fatalf("got %q, guest saw %q", safetext.FirstLine(out), got)
 		}
 	})
 	t.Run("chunked body over the cap", func(t *testing.T) {
 		body := strings.Repeat("a", 65)
 		out := advRaw(t, base, fmt.Sprintf("POST /r HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n%x\r\n%s\r\n0\r\n\r\n", len(body), body))
 		if !strings.HasPrefix(out, "HTTP/1.1 413") {
-			t.Fatalf("got %q", firstLineOf(out))
+			t.Fatalf("got %q", safetext.FirstLine(out))
 		}
 	})
-}
-
-func firstLineOf(s string) string {
-	if before, _, ok := strings.Cut(s, "\n"); ok {
-		return before
-	}
-	return s
 }
 
 // Without trusted proxies, X-Forwarded-For never selects the rate-limit

@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/wasmward/wasmward/audit"
+	"github.com/wasmward/wasmward/gateway/internal/httpfield"
 	"github.com/wasmward/wasmward/internal/yamlstrict"
 	"github.com/wasmward/wasmward/policy"
 )
@@ -347,7 +348,7 @@ func ParseConfig(data []byte, name string, readModule func(path string) ([]byte,
 	if f.SecurityHeaders != nil {
 		c.SecurityHeaders = map[string]string{}
 		for k, v := range f.SecurityHeaders {
-			if !validToken(k) || strings.ContainsAny(v, "\r\n\x00") {
+			if !httpfield.Valid(k) || strings.ContainsAny(v, "\r\n\x00") {
 				return nil, fmt.Errorf("%s: security_headers: invalid header %q", name, k)
 			}
 			if v != "" {
@@ -401,7 +402,7 @@ func ParseConfig(data []byte, name string, readModule func(path string) ([]byte,
 			}
 		}
 		for _, m := range fr.Methods {
-			if !validToken(m) || strings.ToUpper(m) != m {
+			if !httpfield.Valid(m) || strings.ToUpper(m) != m {
 				return nil, fmt.Errorf("%s: methods: %q is not an upper-case method name", where, m)
 			}
 			r.Methods = append(r.Methods, m)
@@ -579,7 +580,7 @@ func passHeaders(list []string, route bool) ([]string, error) {
 	out := make([]string, 0, len(list))
 	for _, h := range list {
 		l := strings.ToLower(h)
-		if !validToken(l) {
+		if !httpfield.Valid(l) {
 			return nil, fmt.Errorf("%q is not a header name", h)
 		}
 		if strings.Contains(l, "_") {
@@ -590,8 +591,8 @@ func passHeaders(list []string, route bool) ([]string, error) {
 		if !route && sensitiveHeader(l) {
 			return nil, fmt.Errorf("%q may be passed only by a route's own pass_headers, never by default", h)
 		}
-		if l == "content-length" || l == "connection" || l == "transfer-encoding" || l == "host" {
-			return nil, fmt.Errorf("%q cannot be passed (the gateway sets CONTENT_LENGTH and SERVER_NAME itself)", h)
+		if httpfield.Classify(l) == httpfield.Framing || l == "host" {
+			return nil, fmt.Errorf("%q cannot be passed: it describes the client's connection or the message framing (the gateway sets CONTENT_LENGTH and SERVER_NAME itself)", h)
 		}
 		out = append(out, l)
 	}
@@ -601,19 +602,6 @@ func passHeaders(list []string, route bool) ([]string, error) {
 
 func sensitiveHeader(lower string) bool {
 	return lower == "authorization" || lower == "cookie" || strings.HasPrefix(lower, "proxy-")
-}
-
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
 }
 
 func parsePrefix(s string) (netip.Prefix, error) {

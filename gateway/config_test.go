@@ -108,6 +108,14 @@ func TestConfigErrors(t *testing.T) {
 		{"pass_headers: [proxy-authorization]\nroutes: [{route: /a, module: a.wasm}]", "only by a route's own pass_headers"},
 		{"routes: [{route: /a, module: a.wasm, pass_headers: [x_y]}]", "ambiguous"},
 		{"routes: [{route: /a, module: a.wasm, pass_headers: [content-length]}]", "cannot be passed"},
+		// One rule for the configuration and the guest response parser
+		// (httpfield): every framing or connection field is refused.
+		{"routes: [{route: /a, module: a.wasm, pass_headers: [Transfer-Encoding]}]", "cannot be passed"},
+		{"routes: [{route: /a, module: a.wasm, pass_headers: [te]}]", "cannot be passed"},
+		{"routes: [{route: /a, module: a.wasm, pass_headers: [upgrade]}]", "cannot be passed"},
+		{"routes: [{route: /a, module: a.wasm, pass_headers: [keep-alive]}]", "cannot be passed"},
+		{"pass_headers: [trailer]\nroutes: [{route: /a, module: a.wasm}]", "cannot be passed"},
+		{"routes: [{route: /a, module: a.wasm, pass_headers: [host]}]", "cannot be passed"},
 		{"routes: [{route: /a, module: a.wasm, pass_headers: [\"a b\"]}]", "not a header name"},
 		{"request: {max_body: lots}\nroutes: [{route: /a, module: a.wasm}]", "gw.yaml:1: invalid size"},
 		{"request: {timeout: 0}\nroutes: [{route: /a, module: a.wasm}]", "request.timeout: must be greater than zero"},

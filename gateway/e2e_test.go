@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/wasmward/wasmward/audit"
+	"github.com/wasmward/wasmward/internal/digest"
 	"github.com/wasmward/wasmward/internal/fixture"
 	"github.com/wasmward/wasmward/policy"
 	"github.com/wasmward/wasmward/sandbox"
@@ -736,7 +737,7 @@ func TestE2EAdmin(t *testing.T) {
 		}
 	}
 	_, routes := get("/v1/routes")
-	if !strings.Contains(routes, `"route": "/hello"`) || !strings.Contains(routes, `"sha256": "`+sha256Hex(fixture.Bytes(t, "gw_hello"))+`"`) ||
+	if !strings.Contains(routes, `"route": "/hello"`) || !strings.Contains(routes, `"sha256": "`+digest.SHA256Hex(fixture.Bytes(t, "gw_hello"))+`"`) ||
 		!strings.Contains(routes, `"requests": 2`) {
 		t.Errorf("routes: %s", routes)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -779,11 +778,6 @@ func (s *Server) requestID() string {
 	var out [24]byte
 	hex.Encode(out[:], b[:])
 	return string(out[:])
-}
-
-func sha256Hex(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
 }
 
 func (s *Server) metricsHandler() http.Handler {

@@ -42,6 +42,7 @@ import (
 
 	"github.com/wasmward/wasmward/audit"
 	"github.com/wasmward/wasmward/gateway/internal/wagi"
+	"github.com/wasmward/wasmward/internal/digest"
 	"github.com/wasmward/wasmward/policy"
 	"github.com/wasmward/wasmward/sandbox"
 )
@@ -211,7 +212,7 @@ func (s *Server) addRoute(ctx context.Context, rc Route, compile func(context.Co
 	if verify != nil {
 		p, err := verify(ctx, rc)
 		if err != nil {
-			s.event(audit.Event{Type: audit.TypeModuleRefused, Route: label, Module: rc.Module, SHA256: sha256Hex(rc.Wasm), Kind: string(sandbox.KindSignature), Detail: err.Error()})
+			s.event(audit.Event{Type: audit.TypeModuleRefused, Route: label, Module: rc.Module, SHA256: digest.SHA256Hex(rc.Wasm), Kind: string(sandbox.KindSignature), Detail: err.Error()})
 			return nil, fmt.Errorf("route %s: module %s refused: %w", label, rc.Module, err)
 		}
 		if p != nil {
@@ -230,7 +231,7 @@ func (s *Server) addRoute(ctx context.Context, rc Route, compile func(context.Co
 	pol.Capabilities.Env = nil
 	mod, err := compile(ctx, rc.Wasm, pol)
 	if err != nil {
-		ev := audit.Event{Type: audit.TypeModuleRefused, Route: label, Module: rc.Module, SHA256: sha256Hex(rc.Wasm), Detail: err.Error()}
+		ev := audit.Event{Type: audit.TypeModuleRefused, Route: label, Module: rc.Module, SHA256: digest.SHA256Hex(rc.Wasm), Detail: err.Error()}
 		var ref *sandbox.Refusal
 		if errors.As(err, &ref) {
 			ev.Kind = string(ref.Violation.Kind)

@@ -3,12 +3,10 @@ package sandbox
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
+	"slices"
 	"sync"
 
 	"github.com/tetratelabs/wazero"
@@ -17,6 +15,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental/sysfs"
 
 	"github.com/wasmward/wasmward/internal/confine"
+	"github.com/wasmward/wasmward/internal/digest"
 	"github.com/wasmward/wasmward/internal/engine"
 	"github.com/wasmward/wasmward/internal/meter"
 	"github.com/wasmward/wasmward/internal/netcap"
@@ -133,7 +132,6 @@ func (r *Runtime) Compile(ctx context.Context, bin []byte, p policy.Policy) (*Mo
 	if ctx.Err() != nil {
 		return nil, compileStopped(ctx)
 	}
-	sum := sha256.Sum256(bin)
 	if err := precheckCounts(bin); err != nil {
 		return nil, err
 	}
@@ -147,7 +145,7 @@ func (r *Runtime) Compile(ctx context.Context, bin []byte, p policy.Policy) (*Mo
 	if err := checkBudget(mod, p); err != nil {
 		return nil, err
 	}
-	m := &Module{rt: r, policy: p.Clone(), sha: hex.EncodeToString(sum[:])}
+	m := &Module{rt: r, policy: p.Clone(), sha: digest.SHA256Hex(bin)}
 	if err := m.checkImports(mod); err != nil {
 		return nil, err
 	}
@@ -184,10 +182,10 @@ func (r *Runtime) Compile(ctx context.Context, bin []byte, p policy.Policy) (*Mo
 			return nil, compileStopped(ctx)
 		}
 		if oerr != nil {
-			return nil, refuse(KindInvalidModule, "%s", firstLine(oerr.Error()))
+			return nil, refuse(KindInvalidModule, "%s", safetext.FirstLine(oerr.Error()))
 		}
 		_ = orig.Close(ctx)
-		return nil, fmt.Errorf("internal error: the instrumented module does not compile: %s", firstLine(err.Error()))
+		return nil, fmt.Errorf("internal error: the instrumented module does not compile: %s", safetext.FirstLine(err.Error()))
 	}
 	m.compiled = cm
 	m.exports = cm.ExportedFunctions()
@@ -293,29 +291,10 @@ func (m *Module) checkHostImport(mod *wasm.Module, im wasm.Import, full string, 
 	return nil
 }
 
+// sameTypes reports whether the types a module declares for an import are
+// the host function's (wazero's api.ValueType is the binary type code).
 func sameTypes(a []wasm.ValType, b []api.ValueType) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		var want string
-		switch b[i] {
-		case api.ValueTypeI32:
-			want = "i32"
-		case api.ValueTypeI64:
-			want = "i64"
-		case api.ValueTypeF32:
-			want = "f32"
-		case api.ValueTypeF64:
-			want = "f64"
-		default:
-			return false
-		}
-		if a[i].String() != want {
-			return false
-		}
-	}
-	return true
+	return slices.EqualFunc(a, b, func(x wasm.ValType, y api.ValueType) bool { return x == wasm.ValType{Code: y} })
 }
 
 // checkMemories refuses a module whose declared memories and tables could
@@ -387,11 +366,4 @@ func (m *Module) configure() error {
 	}
 	m.base = cfg
 	return nil
-}
-
-func firstLine(s string) string {
-	if before, _, ok := strings.Cut(s, "\n"); ok {
-		return before
-	}
-	return s
 }

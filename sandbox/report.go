@@ -1,14 +1,13 @@
 package sandbox
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/wasmward/wasmward/internal/atomicfile"
+	"github.com/wasmward/wasmward/internal/digest"
 	"github.com/wasmward/wasmward/internal/netcap"
 )
 
@@ -181,6 +180,5 @@ func (r *Report) WriteFile(path string) (err error) {
 
 // SHA256Hex returns the lowercase hex SHA-256 of b, the form of Report.SHA256.
 func SHA256Hex(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	return digest.SHA256Hex(b)
 }

@@ -683,7 +683,7 @@ func (st *runState) report(rep *Report) {
 	case err != nil:
 		rep.Outcome = OutcomeTrap
 		// wazero's message may quote names from the module's name section.
-		rep.Trap = safetext.Escape(firstLine(err.Error()))
+		rep.Trap = safetext.Escape(safetext.FirstLine(err.Error()))
 	default:
 		rep.Outcome = OutcomeExit
 		if len(results) > 0 {
@@ -696,7 +696,7 @@ func (st *runState) report(rep *Report) {
 // "wasm error: stack overflow" from the interpreter, a bare "stack
 // overflow" from the compiler (it does not wrap it as a trap).
 func isStackOverflow(err error) bool {
-	switch firstLine(err.Error()) {
+	switch safetext.FirstLine(err.Error()) {
 	case "wasm error: stack overflow", "stack overflow":
 		return true
 	}

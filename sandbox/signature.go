@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/tetratelabs/wazero/api"
+	"github.com/wasmward/wasmward/internal/wasm"
 )
 
 // ValueType is the type of a parameter or result of an exported function.
@@ -25,26 +26,26 @@ const (
 	ValueExternRef // an opaque host reference; 0 is null
 )
 
+// valueTypeCodes maps each ValueType but ValueOther to its binary type
+// code, which is also wazero's api.ValueType. The names come from
+// internal/wasm, the one decoder.
+var valueTypeCodes = [...]byte{
+	ValueI32:       wasm.CodeI32,
+	ValueI64:       wasm.CodeI64,
+	ValueF32:       wasm.CodeF32,
+	ValueF64:       wasm.CodeF64,
+	ValueV128:      wasm.CodeV128,
+	ValueFuncRef:   wasm.CodeFuncRef,
+	ValueExternRef: wasm.CodeExternRef,
+}
+
 // String returns "i32", "i64", "f32", "f64", "v128", "funcref",
 // "externref" or "other".
 func (t ValueType) String() string {
-	switch t {
-	case ValueI32:
-		return "i32"
-	case ValueI64:
-		return "i64"
-	case ValueF32:
-		return "f32"
-	case ValueF64:
-		return "f64"
-	case ValueV128:
-		return "v128"
-	case ValueFuncRef:
-		return "funcref"
-	case ValueExternRef:
-		return "externref"
+	if t == ValueOther || int(t) >= len(valueTypeCodes) {
+		return "other"
 	}
-	return "other"
+	return wasm.ValType{Code: valueTypeCodes[t]}.String()
 }
 
 // Slots returns how many uint64 values of wazero's encoding (Params,
@@ -56,29 +57,13 @@ func (t ValueType) Slots() int {
 	return 1
 }
 
-// The binary encodings of v128 and funcref, which wazero's api package
-// does not name.
-const (
-	valueTypeV128    api.ValueType = 0x7b
-	valueTypeFuncref api.ValueType = 0x70
-)
-
+// valueTypeOf returns the ValueType of wazero's api.ValueType (a binary
+// type code).
 func valueTypeOf(t api.ValueType) ValueType {
-	switch t {
-	case api.ValueTypeI32:
-		return ValueI32
-	case api.ValueTypeI64:
-		return ValueI64
-	case api.ValueTypeF32:
-		return ValueF32
-	case api.ValueTypeF64:
-		return ValueF64
-	case valueTypeV128: // api names no constant for these two
-		return ValueV128
-	case valueTypeFuncref:
-		return ValueFuncRef
-	case api.ValueTypeExternref:
-		return ValueExternRef
+	for v, c := range valueTypeCodes {
+		if c != 0 && c == t {
+			return ValueType(v)
+		}
 	}
 	return ValueOther
 }

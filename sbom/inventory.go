@@ -23,7 +23,6 @@ package sbom
 import (
 	"bytes"
 	"compress/zlib"
-	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
@@ -34,6 +33,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/wasmward/wasmward/internal/digest"
 	"github.com/wasmward/wasmward/internal/modview"
 	"github.com/wasmward/wasmward/internal/wasm"
 )
@@ -143,9 +143,8 @@ func Read(name string, bin []byte) (*Inventory, error) {
 		return nil, fmt.Errorf("decode module: %w", err)
 	}
 	inv, err := Extract(modview.Of(m))
-	s256 := sha256.Sum256(bin)
 	s512 := sha512.Sum512(bin)
-	inv.Subject = Subject{Name: name, Size: len(bin), SHA256: hex.EncodeToString(s256[:]), SHA512: hex.EncodeToString(s512[:])}
+	inv.Subject = Subject{Name: name, Size: len(bin), SHA256: digest.SHA256Hex(bin), SHA512: hex.EncodeToString(s512[:])}
 	return inv, err
 }
 

@@ -12,14 +12,13 @@ package scan
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/wasmward/wasmward/internal/digest"
 	"github.com/wasmward/wasmward/internal/inspect"
 	"github.com/wasmward/wasmward/internal/modview"
 	"github.com/wasmward/wasmward/internal/wasm"
@@ -123,8 +122,7 @@ type scanner struct {
 // Scan checks the module bin (named name in the results) and returns its
 // findings. ctx bounds the optional wazero validation.
 func Scan(ctx context.Context, name string, bin []byte, opts Options) *Result {
-	sum := sha256.Sum256(bin)
-	res := &Result{Artifact: name, Size: len(bin), SHA256: hex.EncodeToString(sum[:]), Findings: []Finding{}, Capabilities: []string{}}
+	res := &Result{Artifact: name, Size: len(bin), SHA256: digest.SHA256Hex(bin), Findings: []Finding{}, Capabilities: []string{}}
 	s := &scanner{name: name, bin: bin, opts: opts, bounds: opts.Bounds.withDefaults()}
 	if opts.Policy != nil {
 		s.pol = *opts.Policy

@@ -3,8 +3,6 @@ package trust
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wasmward/wasmward/internal/digest"
 	"github.com/wasmward/wasmward/policy"
 	"github.com/wasmward/wasmward/trust/internal/dsse"
 	"github.com/wasmward/wasmward/trust/internal/strictjson"
@@ -53,10 +52,9 @@ func Attest(key *PrivateKey, module string, bin []byte, pol policy.Policy) ([]by
 	if err != nil {
 		return nil, fmt.Errorf("attest: encode policy: %w", err)
 	}
-	d := sha256.Sum256(bin)
 	st := statement{
 		Type:          StatementType,
-		Subject:       []subject{{Name: module, Digest: map[string]string{"sha256": hex.EncodeToString(d[:])}}},
+		Subject:       []subject{{Name: module, Digest: map[string]string{"sha256": digest.SHA256Hex(bin)}}},
 		PredicateType: PredicateType,
 		Predicate:     pred,
 	}
@@ -189,8 +187,7 @@ func (p *Policy) attestedName(display string, bin, envelope []byte) (string, err
 	if err := json.Unmarshal(payload, &st); err != nil {
 		return "", refuse(display, ReasonAttestation, "statement: %w", err)
 	}
-	d := sha256.Sum256(bin)
-	want := hex.EncodeToString(d[:])
+	want := digest.SHA256Hex(bin)
 	var names []string
 	for _, sub := range st.Subject {
 		if strings.EqualFold(sub.Digest["sha256"], want) && !slices.Contains(names, sub.Name) {
@@ -226,8 +223,7 @@ func readStatement(payloadType string, payload []byte, module string, bin []byte
 	if st.PredicateType != PredicateType {
 		return policy.Policy{}, fmt.Errorf("predicate type %q, want %q", st.PredicateType, PredicateType)
 	}
-	d := sha256.Sum256(bin)
-	want := hex.EncodeToString(d[:])
+	want := digest.SHA256Hex(bin)
 	matched := false
 	var others []string // names of subjects with this digest
 	for _, sub := range st.Subject {

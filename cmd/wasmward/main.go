@@ -105,7 +105,7 @@ func newRoot(s streams) *cobra.Command {
 func execute(ctx context.Context, args []string, in io.Reader, out, errw io.Writer) (code int) {
 	defer func() {
 		if r := recover(); r != nil {
-			fmt.Fprintf(errw, "wasmward: internal error: %s\n", oneLine(fmt.Sprint(r)))
+			fmt.Fprintf(errw, "wasmward: internal error: %s\n", safetext.OneLine(fmt.Sprint(r)))
 			code = exitFailure
 		}
 	}()
@@ -118,24 +118,11 @@ func execute(ctx context.Context, args []string, in io.Reader, out, errw io.Writ
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintf(errw, "wasmward: %v\n", oneLine(ee.err.Error()))
+			fmt.Fprintf(errw, "wasmward: %v\n", safetext.OneLine(ee.err.Error()))
 		}
 		return ee.code
 	}
 	// cobra's own errors (unknown command, bad args) are usage errors.
-	fmt.Fprintf(errw, "wasmward: %v\n", oneLine(err.Error()))
+	fmt.Fprintf(errw, "wasmward: %v\n", safetext.OneLine(err.Error()))
 	return exitUsage
-}
-
-// oneLine folds a multi-line message into one line and escapes every
-// other non-printable byte: messages quote module names, file names and
-// wazero's errors, and must not carry terminal escapes to stderr.
-func oneLine(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c == '\n' || c == '\r' {
-			b[i] = ' '
-		}
-	}
-	return safetext.Escape(string(b))
 }

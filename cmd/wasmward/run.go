@@ -238,7 +238,7 @@ func runModule(cmd *cobra.Command, s streams, f *runFlags, path string, guestArg
 	}
 	name := path
 	refused := func(r *sandbox.Refusal) error {
-		if werr := writeReport(f.report, sandbox.RefusedReport(name, sha256Hex(bin), r), nil); werr != nil {
+		if werr := writeReport(f.report, sandbox.RefusedReport(name, sandbox.SHA256Hex(bin), r), nil); werr != nil {
 			return withCode(exitFailure, werr)
 		}
 		return withCode(exitRefused, r)
@@ -440,8 +440,6 @@ func writeReport(path string, rep *sandbox.Report, info *trustInfo) error {
 	}
 	return nil
 }
-
-func sha256Hex(b []byte) string { return sandbox.SHA256Hex(b) }
 
 // printDenials writes one line per outbound request the network capability
 // refused (the report lists the first 32 of a run, with the count of all).

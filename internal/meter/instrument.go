@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/wasmward/wasmward/internal/wasm"
+	"github.com/wasmward/wasmward/policy"
 )
 
 // Instrument returns a copy of the core module bin that charges fuel and
@@ -27,7 +29,7 @@ import (
 func Instrument(bin []byte, opt Options) ([]byte, error) {
 	depth := opt.StackDepth
 	if depth == 0 {
-		depth = DefaultStackDepth
+		depth = policy.DefaultStackDepth
 	}
 	if depth > math.MaxInt32 {
 		return nil, fmt.Errorf("instrument: stack depth %d exceeds %d", depth, math.MaxInt32)
@@ -420,24 +422,12 @@ func typeIndex(m *wasm.Module, ft wasm.FuncType) uint32 {
 		}
 	}
 	for i, t := range m.Types {
-		if t.IsPlainFunc() && !inGroup[i] && sameTypes(t.Params, ft.Params) && sameTypes(t.Results, ft.Results) {
+		if t.IsPlainFunc() && !inGroup[i] && slices.Equal(t.Params, ft.Params) && slices.Equal(t.Results, ft.Results) {
 			return uint32(i)
 		}
 	}
 	m.Types = append(m.Types, ft)
 	return uint32(len(m.Types) - 1)
-}
-
-func sameTypes(a, b []wasm.ValType) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // constExpr is the constant expression `op v end` (op i32.const/i64.const).

@@ -14,6 +14,7 @@ import (
 
 	"github.com/wasmward/wasmward/internal/fixture"
 	"github.com/wasmward/wasmward/internal/wasm"
+	"github.com/wasmward/wasmward/policy"
 )
 
 // TestIndexShift checks every place a function index lives after the two
@@ -250,11 +251,11 @@ func TestInputUnchanged(t *testing.T) {
 	}
 }
 
-// TestDefaultStackDepth: a zero Options bakes in DefaultStackDepth.
+// TestDefaultStackDepth: a zero Options bakes in the policy's default.
 func TestDefaultStackDepth(t *testing.T) {
 	m := instantiate(t, "interpreter", "meter_depth", Options{}, ample())
-	if got := m.ExportedGlobal(DepthGlobal).Get(); got != DefaultStackDepth {
-		t.Errorf("%s = %d, want %d", DepthGlobal, got, DefaultStackDepth)
+	if got := m.ExportedGlobal(DepthGlobal).Get(); got != policy.DefaultStackDepth {
+		t.Errorf("%s = %d, want %d", DepthGlobal, got, policy.DefaultStackDepth)
 	}
 	if m.ExportedGlobal(FuelGlobal).Type() != api.ValueTypeI64 {
 		t.Errorf("%s is not i64", FuelGlobal)

@@ -80,9 +80,6 @@ const (
 // wasmPageSize is the size of a linear memory page.
 const wasmPageSize = 65536
 
-// DefaultStackDepth is the call-depth bound used when Options.StackDepth is 0.
-const DefaultStackDepth = 10000
-
 // DefaultMaxNesting is the control nesting bound used when
 // Options.MaxNesting is 0.
 const DefaultMaxNesting = 1024
@@ -94,7 +91,7 @@ const DefaultMaxTableElements = 1 << 20
 // Options configures Instrument.
 type Options struct {
 	// StackDepth is the maximum number of nested calls of functions defined
-	// in the module; it is baked into the module. 0 means DefaultStackDepth.
+	// in the module; it is baked into the module. 0 means policy.DefaultStackDepth.
 	StackDepth uint32
 
 	// MaxNesting is the deepest control nesting (block, loop, if and

@@ -28,6 +28,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/wasmward/wasmward/internal/fixture"
+	"github.com/wasmward/wasmward/internal/safetext"
 )
 
 // specSuite is one directory of wast2json scripts and the features it needs.
@@ -560,11 +561,7 @@ func firstLine(err error) string {
 	if err == nil {
 		return "<nil>"
 	}
-	s := err.Error()
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return funcIndexRE.ReplaceAllString(s, "function[N]")
+	return funcIndexRE.ReplaceAllString(safetext.FirstLine(err.Error()), "function[N]")
 }
 
 var funcIndexRE = regexp.MustCompile(`function\[\d+\]`)

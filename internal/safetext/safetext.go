@@ -92,3 +92,28 @@ func printable(r rune, n int) bool {
 func pad(s string, n int) string {
 	return strings.Repeat("0", n-len(s)) + s
 }
+
+// FirstLine returns s up to its first line feed (all of s when it has
+// none): the message of a wazero error without the stack trace it appends.
+// It does not escape; pass the result to Escape before printing it.
+func FirstLine(s string) string {
+	before, _, _ := strings.Cut(s, "\n")
+	return before
+}
+
+// OneLine folds a multi-line message into one line (every CR and LF becomes
+// a space) and escapes the rest as Escape does: for a message that quotes
+// module names, file names or wazero's errors and is printed as one line
+// of a terminal or a log.
+func OneLine(s string) string {
+	if !strings.ContainsAny(s, "\r\n") {
+		return Escape(s)
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if c == '\n' || c == '\r' {
+			b[i] = ' '
+		}
+	}
+	return Escape(string(b))
+}

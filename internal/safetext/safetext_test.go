@@ -39,6 +39,24 @@ func TestEscape(t *testing.T) {
 	}
 }
 
+func TestLines(t *testing.T) {
+	for _, tc := range []struct{ in, first, one string }{
+		{"", "", ""},
+		{"one line", "one line", "one line"},
+		{"wasm error: unreachable\nwasm stack trace:\n\tf()", "wasm error: unreachable", "wasm error: unreachable wasm stack trace: \\x09f()"},
+		{"a\r\nb", "a\r", "a  b"},
+		{"\nleading", "", " leading"},
+		{"esc \x1b[2J\nrest", "esc \x1b[2J", `esc \x1b[2J rest`},
+	} {
+		if got := FirstLine(tc.in); got != tc.first {
+			t.Errorf("FirstLine(%q) = %q, want %q", tc.in, got, tc.first)
+		}
+		if got := OneLine(tc.in); got != tc.one {
+			t.Errorf("OneLine(%q) = %q, want %q", tc.in, got, tc.one)
+		}
+	}
+}
+
 func TestEscapeNoAllocWhenClean(t *testing.T) {
 	s := "wasi_snapshot_preview1.fd_write héllo"
 	if n := testing.AllocsPerRun(100, func() { _ = Escape(s) }); n != 0 {

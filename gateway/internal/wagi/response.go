@@ -7,6 +7,8 @@ import (
 	"bytes"
 	"net/textproto"
 	"strconv"
+
+	"github.com/wasmward/wasmward/gateway/internal/httpfield"
 )
 
 // Limits bound a guest's response.
@@ -87,7 +89,8 @@ func (e *Error) Error() string {
 // Framing and hop-by-hop fields (Connection, Content-Length,
 // Transfer-Encoding, Keep-Alive, Upgrade, TE, Trailer, Proxy-*), fields an
 // edge proxy or the server itself acts on or owns (X-Accel-*, X-Sendfile,
-// X-Lighttpd-Send-File, Alt-Svc, Server, Date), an empty Content-Type and
+// X-Lighttpd-Send-File, Alt-Svc, Server, Date): every name
+// httpfield.Classify does not call Content; an empty Content-Type and
 // every Content-Type after the first are dropped and listed in dst.Dropped.
 // Parse never panics.
 func Parse(out []byte, lim Limits, dst *Response) error {
@@ -129,14 +132,14 @@ func Parse(out []byte, lim Limits, dst *Response) error {
 			return &Error{Kind: KindInvalidHeader, Line: line, Detail: "not a \"Name: value\" line: " + quote(l)}
 		}
 		name, value := l[:colon], trimOWS(l[colon+1:])
-		if !validName(name) {
+		if !httpfield.Valid(name) {
 			return &Error{Kind: KindInvalidHeader, Line: line, Detail: "invalid field name " + quote(name)}
 		}
 		if k := invalidValueByte(value); k >= 0 {
 			return &Error{Kind: KindInvalidHeader, Line: line, Detail: "control byte 0x" + strconv.FormatUint(uint64(value[k]), 16) + " in the value of " + quote(name)}
 		}
 		switch {
-		case equalFold(name, "status"):
+		case httpfield.EqualFold(name, "status"):
 			if statusSeen {
 				return &Error{Kind: KindInvalidStatus, Line: line, Detail: "more than one Status"}
 			}
@@ -147,9 +150,9 @@ func Parse(out []byte, lim Limits, dst *Response) error {
 			statusSeen, cgiField = true, true
 			dst.Status = code
 			continue
-		case equalFold(name, "location"):
+		case httpfield.EqualFold(name, "location"):
 			location, cgiField = true, true
-		case equalFold(name, "content-type"):
+		case httpfield.EqualFold(name, "content-type"):
 			cgiField = true
 			if contentType || len(value) == 0 {
 				// One Content-Type, the first that says something: an
@@ -159,7 +162,7 @@ func Parse(out []byte, lim Limits, dst *Response) error {
 				continue
 			}
 			contentType = true
-		case hopByHop(name), edgeControl(name):
+		case httpfield.Classify(name) != httpfield.Content:
 			dst.Dropped = append(dst.Dropped, canonical(name))
 			continue
 		}
@@ -214,86 +217,6 @@ func invalidValueByte(v []byte) int {
 		}
 	}
 	return -1
-}
-
-// tchar per RFC 9110 5.6.2.
-var tchar = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
-
-func validName(n []byte) bool {
-	if len(n) == 0 {
-		return false
-	}
-	for _, c := range n {
-		if !tchar[c] {
-			return false
-		}
-	}
-	return true
-}
-
-// equalFold compares an ASCII name with a lowercase constant.
-func equalFold(b []byte, lower string) bool {
-	if len(b) != len(lower) {
-		return false
-	}
-	for k := range b {
-		c := b[k]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[k] {
-			return false
-		}
-	}
-	return true
-}
-
-func hopByHop(n []byte) bool {
-	switch len(n) {
-	case 2:
-		return equalFold(n, "te")
-	case 7:
-		return equalFold(n, "upgrade") || equalFold(n, "trailer")
-	case 10:
-		return equalFold(n, "connection") || equalFold(n, "keep-alive")
-	case 14:
-		return equalFold(n, "content-length")
-	case 17:
-		return equalFold(n, "transfer-encoding")
-	}
-	return len(n) >= 6 && equalFold(n[:6], "proxy-")
-}
-
-// edgeControl reports fields that a proxy in front of the gateway acts on
-// (nginx's X-Accel-Redirect serves an internal file, X-Sendfile a host
-// file, Alt-Svc moves the client to another endpoint) or that belong to the
-// server (Server, Date): a guest must not set them.
-func edgeControl(n []byte) bool {
-	switch len(n) {
-	case 4:
-		return equalFold(n, "date")
-	case 6:
-		return equalFold(n, "server")
-	case 7:
-		return equalFold(n, "alt-svc")
-	case 10:
-		return equalFold(n, "x-sendfile")
-	case 20:
-		return equalFold(n, "x-lighttpd-send-file")
-	}
-	return len(n) >= 8 && equalFold(n[:8], "x-accel-")
 }
 
 // canonical returns the canonical form of a field name; the common ones
