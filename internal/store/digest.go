@@ -1,10 +1,11 @@
 package store
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"strings"
+
+	"github.com/wasmward/wasmward/internal/digest"
 )
 
 // Digest names content by its SHA-256: "sha256:" followed by 64 lower-case
@@ -13,8 +14,7 @@ type Digest string
 
 // DigestOf returns the digest of b.
 func DigestOf(b []byte) Digest {
-	sum := sha256.Sum256(b)
-	return Digest("sha256:" + hex.EncodeToString(sum[:]))
+	return Digest("sha256:" + digest.SHA256Hex(b))
 }
 
 // ParseDigest accepts "sha256:HEX" (64 hex digits, lower or upper case; the
