@@ -171,3 +171,54 @@ func TestConnectRechecks(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestCheck: how a request URL and method meet the rules.
+func TestCheck(t *testing.T) {
+	p := policy.Default()
+	p.Capabilities.Network.HTTP = []policy.HTTPRule{
+		{URL: "https://api.example.com/v1", Methods: []string{"GET", "POST"}},
+		{URL: "https://*.cdn.example.com"},
+		{URL: "http://[::1]:8080/"},
+	}
+	c, err := New(p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.NewSession()
+	for _, tc := range []struct {
+		url, method string
+		code        uint32
+		out         string // the URL sent, or the denial detail
+	}{
+		{"https://api.example.com/v1", "GET", Success, "https://api.example.com/v1"},
+		{"https://API.example.com.:443/v1/items?q=1#frag", "POST", Success, "https://api.example.com/v1/items?q=1"},
+		{"https://api.example.com/v1evil", "GET", DestinationNotAllowed, "https://api.example.com:443 is not in capabilities.network.http"},
+		{"https://api.example.com/v2", "GET", DestinationNotAllowed, "is not in capabilities.network.http"},
+		{"https://api.example.com/v1/x", "DELETE", DestinationNotAllowed, "method DELETE is not allowed for https://api.example.com:443"},
+		{"http://api.example.com/v1", "GET", DestinationNotAllowed, "http://api.example.com:80 is not in"},
+		{"https://api.example.com:8443/v1", "GET", DestinationNotAllowed, "https://api.example.com:8443 is not in"},
+		{"https://img.cdn.example.com/a.png", "GET", Success, "https://img.cdn.example.com/a.png"},
+		{"https://a.b.cdn.example.com/", "HEAD", Success, "https://a.b.cdn.example.com/"},
+		{"https://cdn.example.com/", "GET", DestinationNotAllowed, "is not in"},
+		{"https://evilcdn.example.com/", "GET", DestinationNotAllowed, "is not in"},
+		{"https://img.cdn.example.com/", "POST", DestinationNotAllowed, "method POST is not allowed"},
+		{"http://[::1]:8080/x", "GET", Success, "http://[::1]:8080/x"},
+		{"http://[0:0::1]:8080/x", "GET", Success, "http://[::1]:8080/x"},
+		{"https://api.example.com/v1/../admin", "GET", InvalidURL, "path with dot segments"},
+		{"https://api.example.com/v1/%2e%2e/admin", "GET", InvalidURL, "path with dot segments"},
+		{"https://api.example.com:0/v1", "GET", InvalidURL, "invalid port"},
+		{"https://api.example.com:+443/v1", "GET", InvalidURL, ""},
+		{"/v1", "GET", InvalidURL, "not an absolute"},
+		{"https://[fe80::1%25eth0]/", "GET", InvalidURL, "invalid host"},
+		{"https://1.2.3.4.5/", "GET", DestinationNotAllowed, "numeric host spelling"},
+	} {
+		tg, code, _, why := s.check(tc.url, tc.method)
+		got := why
+		if code == Success {
+			got = tg.u.String()
+		}
+		if code != tc.code || !strings.Contains(got, tc.out) {
+			t.Errorf("%s %s: %d %q, want %d %q", tc.method, tc.url, code, got, tc.code, tc.out)
+		}
+	}
+}

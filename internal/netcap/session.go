@@ -276,6 +276,11 @@ func (s *Session) check(raw, method string) (t target, code uint32, host, detail
 			// the address that was checked, never a spelling of it.
 			u.Scheme = scheme
 			u.Host = hostPort(h, port)
+			if scheme == "http" && port == 80 || scheme == "https" && port == 443 {
+				// The scheme's default port is not written: the Host
+				// header carries none, as clients send it.
+				u.Host = strings.TrimSuffix(u.Host, fmt.Sprintf(":%d", port))
+			}
 			return target{u: u, host: h, rule: r}, Success, h, ""
 		}
 	}
