@@ -45,7 +45,7 @@ func TestE2ENetwork(t *testing.T) {
 	cfg = strings.ReplaceAll(cfg, "admin_listen: 127.0.0.1:9090\n", "")
 	abs, _ := filepath.Abs(filepath.Join("..", "examples", "fetch.wasm"))
 	cfg = strings.ReplaceAll(cfg, filepath.Join("..", "examples", "fetch.wasm"), abs)
-	g := startGW(t, cfg)
+	g := startGW(t, "audit_log: audit.jsonl\n"+cfg)
 
 	r := g.get("/fetch?url=http://127.0.0.1:" + port + "/hello")
 	if r.status != 200 || r.body != "upstream status 200\nhello from the API" {
