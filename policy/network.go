@@ -11,6 +11,10 @@ import (
 	"time"
 )
 
+// NetworkModule is the import module of the outbound HTTP ABI
+// (wasi_experimental_http) that capabilities.network grants.
+const NetworkModule = "wasi_experimental_http"
+
 // Network is the outbound network a guest is lent (capabilities.network).
 // Nothing is reachable unless a rule in HTTP names it; see docs/network.md.
 type Network struct {

@@ -145,3 +145,16 @@ func TestAttestedNetwork(t *testing.T) {
 		t.Fatalf("attested ca_file: %v", err)
 	}
 }
+
+func TestAllowsNetworkImport(t *testing.T) {
+	p := Default()
+	p.Capabilities.Imports = []string{"*"}
+	if p.AllowsImport(NetworkModule, "req") {
+		t.Fatal("network import allowed by a pattern without capabilities.network")
+	}
+	p.Capabilities.Imports = nil
+	p.Capabilities.Network.HTTP = []HTTPRule{{URL: "https://example.com/"}}
+	if !p.AllowsImport(NetworkModule, "req") || p.AllowsImport("wasi_snapshot_preview1", "fd_write") {
+		t.Fatal("capabilities.network should allow exactly the network imports here")
+	}
+}

@@ -298,8 +298,13 @@ func checkImportPattern(p string) error {
 }
 
 // AllowsImport reports whether the import module.name matches one of the
-// policy's import patterns.
+// policy's import patterns. Imports from NetworkModule are decided by
+// capabilities.network alone: allowed when it lists an HTTP rule, refused
+// otherwise, whatever the patterns say.
 func (p Policy) AllowsImport(module, name string) bool {
+	if module == NetworkModule {
+		return len(p.Capabilities.Network.HTTP) > 0
+	}
 	full := module + "." + name
 	for _, pat := range p.Capabilities.Imports {
 		if Match(pat, full) {

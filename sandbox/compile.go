@@ -253,7 +253,7 @@ func (m *Module) checkImports(mod *wasm.Module) error {
 			return refuse(KindImportDenied, "import %s: the %q namespace is reserved for wasmward", full, meter.ImportModule)
 		}
 		if im.Module == netcap.Module {
-			if len(m.policy.Capabilities.Network.HTTP) == 0 {
+			if !m.policy.AllowsImport(im.Module, im.Name) {
 				return refuse(KindImportDenied, "import %s (%s): the policy grants no network access (capabilities.network.http)", full, im.Kind)
 			}
 			hf, ok := m.rt.netFuncs[im.Name]

@@ -25,7 +25,7 @@ import (
 )
 
 // Module is the import module name of the ABI.
-const Module = "wasi_experimental_http"
+const Module = policy.NetworkModule
 
 // Error codes of the ABI (its http_error enum).
 const (
