@@ -29,6 +29,8 @@ import (
 type Policy struct {
 	Limits       Limits       `yaml:"limits" json:"limits"`
 	Capabilities Capabilities `yaml:"capabilities" json:"capabilities"`
+	// Events bound and grant an event processor (wasmward events).
+	Events Events `yaml:"events" json:"events"`
 }
 
 // Limits bound what one instance may consume. Every field has a non-zero
@@ -120,6 +122,7 @@ func Default() Policy {
 			Random:  RandomSecure,
 			Network: Network{DenyPrivate: true},
 		},
+		Events: defaultEvents(),
 	}
 }
 
@@ -127,6 +130,7 @@ func Default() Policy {
 // leaves p untouched.
 func (p Policy) Clone() Policy {
 	c := p
+	c.Events = p.Events.clone()
 	c.Capabilities.Imports = append([]string(nil), p.Capabilities.Imports...)
 	c.Capabilities.Mounts = append([]Mount(nil), p.Capabilities.Mounts...)
 	c.Capabilities.Args = append([]string(nil), p.Capabilities.Args...)
@@ -260,7 +264,10 @@ func (p Policy) Validate() error {
 	if _, _, err := c.RandomSource(); err != nil {
 		return err
 	}
-	return c.Network.validate(l.Network)
+	if err := c.Network.validate(l.Network); err != nil {
+		return err
+	}
+	return p.Events.validate()
 }
 
 // RandomSource reports whether randomness is seeded and the seed.

@@ -250,6 +250,12 @@ func (m *Module) checkImports(mod *wasm.Module) error {
 		// refusal's detail (printed by the CLI, logged by the gateway).
 		full := safetext.Escape(im.Module + "." + im.Name)
 		if im.Module == meter.ImportModule {
+			if hf, ok := m.rt.hostFuncs[im.Name]; ok {
+				if err := m.checkGrantedImport(mod, im, hf, full); err != nil {
+					return err
+				}
+				continue
+			}
 			return refuse(KindImportDenied, "import %s: the %q namespace is reserved for wasmward", full, meter.ImportModule)
 		}
 		if im.Module == netcap.Module {
@@ -288,6 +294,23 @@ func (m *Module) checkHostImport(mod *wasm.Module, im wasm.Import, full string, 
 		return refuse(KindImportDenied, "import %s: signature %s does not match the host's", full, ft)
 	}
 	m.imports = append(m.imports, importSlot{key: full, slot: hf.slot})
+	return nil
+}
+
+// checkGrantedImport checks an import of a configured host function: a
+// function, with the host's signature, granted by the policy.
+func (m *Module) checkGrantedImport(mod *wasm.Module, im wasm.Import, hf HostFunction, full string) error {
+	if im.Kind != wasm.ExternFunc || int(im.TypeIndex) >= len(mod.Types) {
+		return refuse(KindImportDenied, "import %s (%s): the host provides a function", full, im.Kind)
+	}
+	if ft := mod.Types[im.TypeIndex]; !sameTypes(ft.Params, hf.Params) || !sameTypes(ft.Results, hf.Results) {
+		return refuse(KindImportDenied, "import %s: signature %s does not match the host's", full, ft)
+	}
+	if hf.Grant != nil {
+		if err := hf.Grant(m.policy); err != nil {
+			return refuse(KindCapabilityDenied, "import %s: %v", full, err)
+		}
+	}
 	return nil
 }
 

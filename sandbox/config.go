@@ -32,6 +32,8 @@ type Config struct {
 	cacheDir string
 	stdin    io.Reader
 	resolver Resolver
+	// hostFuncs are extra functions of the "wasmward" namespace.
+	hostFuncs []HostFunction
 }
 
 // Resolver looks up the addresses of a host name for the network

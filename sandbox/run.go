@@ -130,6 +130,12 @@ type runState struct {
 	elapsed     time.Duration
 	finished    chan struct{} // capacity 1: execute never blocks on it
 	watch       *time.Timer   // the last-resort watchdog
+
+	// persistent marks the state of an Instance (Module.Instantiate): it
+	// lives as long as the instance and the host functions of
+	// Config.WithHostFunctions answer only there; data is what they see.
+	persistent bool
+	data       any
 }
 
 func (m *Module) newState() *runState {
@@ -634,62 +640,67 @@ func (st *runState) report(rep *Report) {
 		rep.HostCalls[im.key] += st.calls[im.slot]
 		st.calls[im.slot] = 0
 	}
-	// fuel_used: what was handed out minus what the counter still holds;
-	// a guest stopped for fuel used its whole budget (the block whose charge
-	// overdrew it never ran, and the counter may hold its pre-charge value).
-	used := st.handed - fuelLeft
+	rep.FuelUsed = st.fuelUsed(fuelLeft)
+
+	var vio *Violation
+	rep.Outcome, vio, rep.ExitCode, rep.Trap = st.classify(err)
+	rep.Violation = vio
+	if rep.Outcome == OutcomeExit && err == nil && len(results) > 0 {
+		rep.Results = opaqueRefs(st.m.exports[st.fname].ResultTypes(), results)
+	}
+}
+
+// fuelUsed is what was handed out minus what the counter still holds
+// (left); a guest stopped for fuel used its whole budget (the block whose
+// charge overdrew it never ran, and the counter may hold its pre-charge
+// value).
+func (st *runState) fuelUsed(left int64) uint64 {
+	used := st.handed - left
 	if st.viol != nil && st.viol.Kind == KindFuelExhausted {
 		used = st.budget
 	}
 	if st.budget > 0 && used > st.budget {
 		used = st.budget
 	}
-	if used > 0 {
-		rep.FuelUsed = uint64(used)
-	}
+	return uint64(max(used, 0))
+}
 
+// classify says what the guest call that ended with err did: its outcome,
+// the violation (recorded first, or in err), the exit code and the trap.
+func (st *runState) classify(err error) (outcome Outcome, viol *Violation, exitCode int, trap string) {
 	var exit *sys.ExitError
 	var v *violationError
 	engineOverflow := err != nil && isStackOverflow(err)
-	viol := st.viol
-	if viol == nil && st.tableDenied && !errors.As(err, &v) && !engineOverflow {
+	rec := st.viol
+	if rec == nil && st.tableDenied && !errors.As(err, &v) && !engineOverflow {
 		// A refused table.grow, like a refused memory.grow, takes
 		// precedence over the exit or trap that follows it, not over
 		// another violation.
 		lim := uint64(st.m.policy.Limits.Memory)
-		viol = &violationError{Kind: KindMemoryLimit, Detail: fmt.Sprintf(
+		rec = &violationError{Kind: KindMemoryLimit, Detail: fmt.Sprintf(
 			"table.grow denied: above the %d-element bound per table or, with linear memory, the %s per-instance cap",
 			maxTableElements(lim), policy.Size(lim))}
 	}
 	switch {
-	case viol != nil:
-		rep.Outcome = OutcomeViolation
-		rep.Violation = &Violation{Kind: viol.Kind, Detail: viol.Detail}
+	case rec != nil:
 		if errors.As(err, &exit) {
-			rep.ExitCode = int(exit.ExitCode())
+			exitCode = int(exit.ExitCode())
 		}
+		return OutcomeViolation, &Violation{Kind: rec.Kind, Detail: rec.Detail}, exitCode, ""
 	case errors.As(err, &v):
-		rep.Outcome = OutcomeViolation
-		rep.Violation = &Violation{Kind: v.Kind, Detail: v.Detail}
+		return OutcomeViolation, &Violation{Kind: v.Kind, Detail: v.Detail}, 0, ""
 	case errors.As(err, &exit):
-		rep.Outcome = OutcomeExit
-		rep.ExitCode = int(exit.ExitCode())
+		return OutcomeExit, nil, int(exit.ExitCode()), ""
 	case engineOverflow:
 		// The engine's own stack ran out before the depth bound (the
 		// interpreter's is shallower): the same limit, reached earlier.
-		rep.Outcome = OutcomeViolation
-		rep.Violation = &Violation{Kind: KindStackLimit, Detail: fmt.Sprintf(
-			"the engine's call stack overflowed before the limit of %d nested calls", st.m.depth)}
+		return OutcomeViolation, &Violation{Kind: KindStackLimit, Detail: fmt.Sprintf(
+			"the engine's call stack overflowed before the limit of %d nested calls", st.m.depth)}, 0, ""
 	case err != nil:
-		rep.Outcome = OutcomeTrap
 		// wazero's message may quote names from the module's name section.
-		rep.Trap = safetext.Escape(safetext.FirstLine(err.Error()))
-	default:
-		rep.Outcome = OutcomeExit
-		if len(results) > 0 {
-			rep.Results = opaqueRefs(st.m.exports[st.fname].ResultTypes(), results)
-		}
+		return OutcomeTrap, nil, 0, safetext.Escape(safetext.FirstLine(err.Error()))
 	}
+	return OutcomeExit, nil, 0, ""
 }
 
 // isStackOverflow reports whether err is the engine's own stack overflow:

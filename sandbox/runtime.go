@@ -32,6 +32,9 @@ type Runtime struct {
 	// after the WASI ones; nslots counts both.
 	netFuncs map[string]hostFunc
 	nslots   int
+	// hostFuncs are the configured functions of the "wasmward" namespace
+	// (Config.WithHostFunctions), by name.
+	hostFuncs map[string]HostFunction
 	// fuelSlice is the most fuel one refuel hands out (fuelSlice; tests
 	// shrink it to prove accounting does not depend on it).
 	fuelSlice int64
@@ -122,7 +125,15 @@ func (r *Runtime) instantiateHosts(ctx context.Context) error {
 		return err
 	}
 
-	_, err = r.wz.NewHostModuleBuilder(meter.ImportModule).
+	if r.hostFuncs, err = hostModuleFuncs(r.cfg.hostFuncs); err != nil {
+		return err
+	}
+	hb := r.wz.NewHostModuleBuilder(meter.ImportModule)
+	for _, f := range r.cfg.hostFuncs {
+		hb = hb.NewFunctionBuilder().WithGoModuleFunction(wrapHost(f), f.Params, f.Results).
+			WithName(f.Name).Export(f.Name)
+	}
+	_, err = hb.
 		NewFunctionBuilder().
 		WithGoFunction(api.GoFunc(fuelHost), []api.ValueType{api.ValueTypeI64}, []api.ValueType{api.ValueTypeI64}).
 		WithName(meter.FuelFunc).Export(meter.FuelFunc).

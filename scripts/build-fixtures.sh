@@ -7,6 +7,7 @@
 #   internal/fixture/src/gen/NAME/        -> what its //fixture:outputs line names (go run, after the rest)
 #   examples/src/NAME_http.c              -> internal/quickstart/NAME_http.wasm  (the quickstart's handlers)
 #   examples/src/NAME.c                   -> examples/NAME.wasm
+#   internal/fixture/wasm/ev_count.wasm   -> examples/count.wasm  (the README's event processor)
 #   bench/fuel/src/NAME.c                 -> bench/fuel/wasm/NAME.wasm  (the fuel benchmark's programs)
 #
 # This is the one way fixtures are built. It then records what it built in
@@ -69,10 +70,15 @@ for f in examples/src/*.c; do
   echo "built $dst"; built+=("$n")
 done
 
+# The README's event processor is the counting fixture.
+if selected ev_count; then cp "$out/ev_count.wasm" examples/count.wasm; echo "built examples/count.wasm"; fi
+
 for d in internal/fixture/src/go/*/; do
   [ -e "$d/main.go" ] || continue
   n=$(basename "$d"); selected "$n" || continue
-  (cd "$d" && GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 go build -trimpath -buildvcs=false -o "$OLDPWD/$out/$n.wasm" .)
+  mode=() # a reactor (event processor) when it exports functions
+  grep -q '^//go:wasmexport' "$d/main.go" && mode=(-buildmode=c-shared)
+  (cd "$d" && GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 go build -trimpath -buildvcs=false "${mode[@]}" -o "$OLDPWD/$out/$n.wasm" .)
   echo "built $out/$n.wasm"; built+=("$n")
 done
 

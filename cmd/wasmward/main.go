@@ -93,6 +93,7 @@ func newRoot(s streams) *cobra.Command {
 		newVerifyCmd(s),
 		newAttestCmd(s),
 		newServeCmd(s),
+		newEventsCmd(s),
 		newAuditCmd(s),
 		newVersionCmd(s),
 	)

@@ -219,7 +219,7 @@ func checkSupported(m *wasm.Module) error {
 		}
 	}
 	for _, im := range m.Imports {
-		if im.Module == ImportModule {
+		if im.Module == ImportModule && (im.Name == FuelFunc || im.Name == StackFunc || im.Kind != wasm.ExternFunc) {
 			return fmt.Errorf("import %q %q: %w", im.Module, im.Name, ErrAlreadyMetered)
 		}
 		if im.Kind == wasm.ExternMemory && im.Memory.Limits.Is64 {

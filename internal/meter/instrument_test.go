@@ -150,9 +150,15 @@ func TestRefuses(t *testing.T) {
 		{name: "component", bin: []byte{0, 'a', 's', 'm', 0x0d, 0, 1, 0}, wantMsg: "component"},
 		{name: "stack depth too large", bin: valid, opt: Options{StackDepth: math.MaxInt32 + 1}, wantMsg: "stack depth"},
 		{
-			name: "imports from wasmward", wantIs: ErrAlreadyMetered,
+			name: "imports wasmward.fuel", wantIs: ErrAlreadyMetered,
 			bin: module(t, nil, func(m *wasm.Module) {
-				m.Imports = []wasm.Import{{Module: ImportModule, Name: "anything", Kind: wasm.ExternFunc, TypeIndex: 0}}
+				m.Imports = []wasm.Import{{Module: ImportModule, Name: FuelFunc, Kind: wasm.ExternFunc, TypeIndex: 0}}
+			}),
+		},
+		{
+			name: "imports wasmward.stack_exhausted", wantIs: ErrAlreadyMetered,
+			bin: module(t, nil, func(m *wasm.Module) {
+				m.Imports = []wasm.Import{{Module: ImportModule, Name: StackFunc, Kind: wasm.ExternFunc, TypeIndex: 0}}
 			}),
 		},
 		{

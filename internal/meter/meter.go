@@ -137,7 +137,8 @@ func (e *LimitError) Error() string {
 }
 
 // ErrAlreadyMetered is returned (wrapped) by Instrument for a module that
-// already imports from ImportModule or already exports FuelGlobal,
+// already imports FuelFunc or StackFunc (or anything but a function) from
+// ImportModule, or already exports FuelGlobal,
 // DepthGlobal, DeniedGlobal, TablesGlobal or MemoryGlobal: instrumenting twice would let the guest reach the host's
 // metering functions directly.
 var ErrAlreadyMetered = errors.New("module already uses the wasmward metering namespace")

@@ -1,0 +1,169 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Headers of the messages wasmward publishes.
+const (
+	// HeaderReason is a dead letter's reason.
+	HeaderReason = "Wasmward-Reason"
+	// HeaderSource names the event a message came from ("STREAM:SEQ").
+	HeaderSource = "Wasmward-Source"
+	// HeaderSubject is a dead letter's original subject.
+	HeaderSubject = "Wasmward-Subject"
+	// HeaderAttempts is how often a dead letter's event was delivered.
+	HeaderAttempts = "Wasmward-Attempts"
+)
+
+// natsSource is a durable pull consumer of a JetStream stream.
+type natsSource struct {
+	stream string
+	it     jetstream.MessagesContext
+}
+
+func openNATSSource(ctx context.Context, js jetstream.JetStream, u *natsURL, ackWait time.Duration) (*natsSource, error) {
+	st, err := js.Stream(ctx, u.stream)
+	if err != nil {
+		return nil, fmt.Errorf("stream %q: %w", u.stream, err)
+	}
+	cfg := jetstream.ConsumerConfig{
+		Durable:   u.consumer,
+		AckPolicy: jetstream.AckExplicitPolicy,
+		AckWait:   ackWait,
+		// Redeliveries are counted by the worker, which dead-letters an
+		// event past events.max_deliver: a server-side limit would leave
+		// it unacknowledged and undelivered, silently.
+		MaxDeliver:    -1,
+		FilterSubject: u.subject,
+	}
+	cons, err := st.CreateOrUpdateConsumer(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("consumer %q of stream %q: %w", u.consumer, u.stream, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(u.batch))
+	if err != nil {
+		return nil, fmt.Errorf("consume %q: %w", u.consumer, err)
+	}
+	return &natsSource{stream: u.stream, it: it}, nil
+}
+
+func (s *natsSource) Next(ctx context.Context) (*Delivery, error) {
+	for {
+		m, err := s.it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil, fmt.Errorf("stream %q: %w", s.stream, err)
+			}
+			return nil, fmt.Errorf("stream %q: %w", s.stream, err)
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			// Not a JetStream message: nothing to ack it with.
+			continue
+		}
+		return &Delivery{Data: m.Data(), Subject: m.Subject(),
+			ID:       s.stream + ":" + strconv.FormatUint(md.Sequence.Stream, 10),
+			Attempts: int(md.NumDelivered), msg: m}, nil
+	}
+}
+
+func (s *natsSource) Ack(_ context.Context, d *Delivery) error {
+	return d.msg.(jetstream.Msg).Ack()
+}
+
+func (s *natsSource) InProgress(d *Delivery) { _ = d.msg.(jetstream.Msg).InProgress() }
+
+func (s *natsSource) Close() error { s.it.Stop(); return nil }
+
+// natsSink publishes to JetStream and waits for the publish acks.
+type natsSink struct {
+	js      jetstream.JetStream
+	subject string
+	futs    []jetstream.PubAckFuture
+}
+
+func (s *natsSink) Publish(ctx context.Context, d *Delivery, msgs []Message) error {
+	s.futs = s.futs[:0]
+	for i := range msgs {
+		subj := msgs[i].Subject
+		if subj == "" {
+			subj = s.subject
+		}
+		m := &nats.Msg{Subject: subj, Data: msgs[i].Data, Header: nats.Header{}}
+		m.Header.Set(HeaderSource, d.ID)
+		if d.msg != nil {
+			// A redelivered event's outputs are dropped by the stream's
+			// duplicate window instead of stored twice.
+			m.Header.Set(jetstream.MsgIDHeader, d.ID+"/"+strconv.Itoa(i))
+		}
+		f, err := s.js.PublishMsgAsync(m)
+		if err != nil {
+			return fmt.Errorf("publish to %s: %w", subj, err)
+		}
+		s.futs = append(s.futs, f)
+	}
+	return waitAcks(ctx, s.futs)
+}
+
+func waitAcks(ctx context.Context, futs []jetstream.PubAckFuture) error {
+	for _, f := range futs {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return fmt.Errorf("publish to %s: %w", f.Msg().Subject, err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func (s *natsSink) DeadLetter(ctx context.Context, d *Delivery, reason string) error {
+	m := &nats.Msg{Subject: s.subject, Data: d.Data, Header: nats.Header{}}
+	m.Header.Set(HeaderReason, reason)
+	m.Header.Set(HeaderSource, d.ID)
+	m.Header.Set(HeaderAttempts, strconv.Itoa(d.Attempts))
+	if d.Subject != "" {
+		m.Header.Set(HeaderSubject, d.Subject)
+	}
+	if d.msg != nil {
+		m.Header.Set(jetstream.MsgIDHeader, d.ID+"/dead")
+	}
+	f, err := s.js.PublishMsgAsync(m)
+	if err != nil {
+		return fmt.Errorf("publish to %s: %w", s.subject, err)
+	}
+	return waitAcks(ctx, []jetstream.PubAckFuture{f})
+}
+
+func (s *natsSink) Close() error { return nil }
+
+// natsKV is a JetStream key-value bucket.
+type natsKV struct{ kv jetstream.KeyValue }
+
+func (k natsKV) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	e, err := k.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return e.Value(), true, nil
+}
+
+func (k natsKV) Put(ctx context.Context, key string, value []byte) error {
+	_, err := k.kv.Put(ctx, key, value)
+	return err
+}
