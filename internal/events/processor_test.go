@@ -26,9 +26,9 @@ func newRuntime(t testing.TB) *sandbox.Runtime {
 // testPolicy is the policy the tests start from: small, fast limits.
 func testPolicy() policy.Policy {
 	p := policy.Default()
-	p.Limits.Timeout = policy.Duration(300 * time.Millisecond)
+	p.Limits.Timeout = policy.Duration(5 * time.Second)
 	p.Limits.Memory = 4 << 20
-	p.Limits.Fuel = 50_000_000
+	p.Limits.Fuel = 5_000_000
 	return p
 }
 
@@ -95,7 +95,7 @@ func TestProcessorEvents(t *testing.T) {
 		{event: "t:", reason: "trap: wasm error: unreachable", replaced: true},
 		{event: "r:", reason: "rejected: process_event returned 1"},
 		{event: "x", reason: "rejected: process_event returned 2"},
-		{event: "l:", reason: "violation fuel_exhausted: the event's fuel budget of 50000000 exhausted", replaced: true},
+		{event: "l:", reason: "violation fuel_exhausted: the event's fuel budget of 5000000 exhausted", replaced: true},
 		{event: "g:", reason: "violation memory_limit: memory.grow to 4160KiB denied: above the 4MiB per-instance cap", replaced: true},
 		{event: "e:0", reason: "violation output_limit: emit: more than 10 messages for one event", replaced: true},
 		{event: "e:" + strings.Repeat("x", 40), reason: "violation output_limit: emit: more than 64B for one event", replaced: true},
@@ -134,6 +134,7 @@ func TestProcessorDeadline(t *testing.T) {
 	rt := newRuntime(t)
 	pol := testPolicy()
 	pol.Limits.Fuel = 0
+	pol.Limits.Timeout = policy.Duration(300 * time.Millisecond)
 	p := newProcessor(t, rt, "ev_test", pol, nil)
 	start := time.Now()
 	res := process(t, p, "l:")
