@@ -100,8 +100,8 @@ type rule struct {
 	// the finding, with ev.Offset relative to h.b, or ok false.
 	check func(r *rule, h hay, at int) (f finding, ok bool)
 	lib   *library
-	// requires names a rule of the same library that must also have
-	// matched for this rule's findings to count.
+	// requires names a rule (of any library) that must also have matched
+	// for this rule's findings to count.
 	requires string
 }
 
@@ -122,7 +122,7 @@ func newDetectors(rules []*rule) *detectors {
 
 // allDetectors holds every family's rules. It is built at package
 // initialisation and never modified.
-var allDetectors = newDetectors(concat(cRules, mediaRules, rustRules, toolchainRules))
+var allDetectors = newDetectors(concat(cRules, cppRules, mediaRules, rustRules, toolchainRules))
 
 func concat(parts ...[]*rule) []*rule {
 	var out []*rule
@@ -174,15 +174,17 @@ func (d *detectors) run(hays []hay) []finding {
 func resolve(fs []finding) []Component {
 	type key struct{ name, version string }
 	matched := map[*library]map[string]bool{}
+	anyMatched := map[string]bool{}
 	for _, f := range fs {
 		if matched[f.lib] == nil {
 			matched[f.lib] = map[string]bool{}
 		}
 		matched[f.lib][f.ev.Rule] = true
+		anyMatched[f.ev.Rule] = true
 	}
 	kept := fs[:0:0]
 	for _, f := range fs {
-		ok := f.requires == "" || matched[f.lib][f.requires]
+		ok := f.requires == "" || anyMatched[f.requires]
 		for _, n := range f.lib.needs {
 			ok = ok && matched[f.lib][n]
 		}

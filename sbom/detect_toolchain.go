@@ -54,7 +54,7 @@ func nameFindings(d Decoded) []finding {
 				ev: Evidence{Rule: "emscripten-producers", Location: "producers", Offset: -1, Text: evidenceText([]byte(field + " " + name + " " + version))}})
 		}
 	})
-	var emImport, wbImport, wbExport string
+	var emImport, wbImport, wbExport, emExport, hbExport string
 	d.EachImport(func(module, name string) {
 		switch {
 		case emImport == "" && (strings.HasPrefix(name, "emscripten_") || strings.HasPrefix(name, "_emscripten_")):
@@ -64,18 +64,29 @@ func nameFindings(d Decoded) []finding {
 		}
 	})
 	d.EachExport(func(name string) {
-		if wbExport == "" && strings.HasPrefix(name, "__wbindgen_") {
+		switch {
+		case wbExport == "" && strings.HasPrefix(name, "__wbindgen_"):
 			wbExport = name
+		case emExport == "" && (strings.HasPrefix(name, "emscripten_") || strings.HasPrefix(name, "_emscripten_")):
+			emExport = name
+		case hbExport == "" && strings.HasPrefix(name, "hb_") && len(name) > 3:
+			hbExport = name // HarfBuzz's API: hb_blob_create, hb_shape, ...
 		}
 	})
-	if emImport != "" {
-		out = append(out, finding{lib: libEmscripten, name: libEmscripten.name, conf: ConfidenceMedium,
-			ev: Evidence{Rule: "emscripten-import", Location: "import", Offset: -1, Text: evidenceText([]byte(emImport))}})
-	}
-	for _, n := range []struct{ loc, text string }{{"import", wbImport}, {"export", wbExport}} {
+	for _, n := range []struct {
+		lib       *library
+		rule, loc string
+		text      string
+	}{
+		{libEmscripten, "emscripten-import", "import", emImport},
+		{libEmscripten, "emscripten-export", "export", emExport},
+		{libWasmBindgen, "wasm-bindgen-import", "import", wbImport},
+		{libWasmBindgen, "wasm-bindgen-export", "export", wbExport},
+		{libHB, "harfbuzz-export", "export", hbExport},
+	} {
 		if n.text != "" {
-			out = append(out, finding{lib: libWasmBindgen, name: libWasmBindgen.name, conf: ConfidenceMedium,
-				ev: Evidence{Rule: "wasm-bindgen-" + n.loc, Location: n.loc, Offset: -1, Text: evidenceText([]byte(n.text))}})
+			out = append(out, finding{lib: n.lib, name: n.lib.name, conf: ConfidenceMedium,
+				ev: Evidence{Rule: n.rule, Location: n.loc, Offset: -1, Text: evidenceText([]byte(n.text))}})
 		}
 	}
 	return out
