@@ -25,8 +25,8 @@ const (
 
 // natsSource is a durable pull consumer of a JetStream stream.
 type natsSource struct {
-	stream string
-	it     jetstream.MessagesContext
+	stream, consumer string
+	it               jetstream.MessagesContext
 }
 
 func openNATSSource(ctx context.Context, js jetstream.JetStream, u *natsURL, ackWait time.Duration) (*natsSource, error) {
@@ -52,7 +52,7 @@ func openNATSSource(ctx context.Context, js jetstream.JetStream, u *natsURL, ack
 	if err != nil {
 		return nil, fmt.Errorf("consume %q: %w", u.consumer, err)
 	}
-	return &natsSource{stream: u.stream, it: it}, nil
+	return &natsSource{stream: u.stream, consumer: u.consumer, it: it}, nil
 }
 
 func (s *natsSource) Next(ctx context.Context) (*Delivery, error) {
@@ -72,9 +72,9 @@ func (s *natsSource) Next(ctx context.Context) (*Delivery, error) {
 			// Not a JetStream message: nothing to ack it with.
 			continue
 		}
-		return &Delivery{Data: m.Data(), Subject: m.Subject(),
-			ID:       s.stream + ":" + strconv.FormatUint(md.Sequence.Stream, 10),
-			Attempts: int(md.NumDelivered), msg: m}, nil
+		seq := strconv.FormatUint(md.Sequence.Stream, 10)
+		return &Delivery{Data: m.Data(), Subject: m.Subject(), ID: s.stream + ":" + seq,
+			Attempts: int(md.NumDelivered), msg: m, dedup: s.stream + "/" + s.consumer + "/" + seq}, nil
 	}
 }
 
@@ -102,10 +102,10 @@ func (s *natsSink) Publish(ctx context.Context, d *Delivery, msgs []Message) err
 		}
 		m := &nats.Msg{Subject: subj, Data: msgs[i].Data, Header: nats.Header{}}
 		m.Header.Set(HeaderSource, d.ID)
-		if d.msg != nil {
+		if d.dedup != "" {
 			// A redelivered event's outputs are dropped by the stream's
 			// duplicate window instead of stored twice.
-			m.Header.Set(jetstream.MsgIDHeader, d.ID+"/"+strconv.Itoa(i))
+			m.Header.Set(jetstream.MsgIDHeader, d.dedup+"/"+strconv.Itoa(i))
 		}
 		f, err := s.js.PublishMsgAsync(m)
 		if err != nil {
@@ -137,8 +137,8 @@ func (s *natsSink) DeadLetter(ctx context.Context, d *Delivery, reason string) e
 	if d.Subject != "" {
 		m.Header.Set(HeaderSubject, d.Subject)
 	}
-	if d.msg != nil {
-		m.Header.Set(jetstream.MsgIDHeader, d.ID+"/dead")
+	if d.dedup != "" {
+		m.Header.Set(jetstream.MsgIDHeader, d.dedup+"/dead")
 	}
 	f, err := s.js.PublishMsgAsync(m)
 	if err != nil {

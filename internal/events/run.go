@@ -22,6 +22,9 @@ type Delivery struct {
 	// included.
 	Attempts int
 	msg      any // the source's handle
+	// dedup, when set, prefixes the Nats-Msg-Id of the event's outputs:
+	// stream, consumer and sequence, unique per event and pipeline.
+	dedup string
 }
 
 // Source delivers events in order.
