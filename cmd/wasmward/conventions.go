@@ -47,6 +47,15 @@ var examples = map[string]string{
   wasmward audit verify --anchor /backup/audit.log.head audit.log`,
 	"wasmward version": `  wasmward version
   wasmward --version`,
+	"wasmward push": `  wasmward push app.wasm localhost:5000/team/app:v1
+  wasmward push app.wasm registry.example/team/app:v1 --key release.key --username ci --password-stdin < token`,
+	"wasmward pull": `  wasmward pull localhost:5000/team/app:v1
+  wasmward pull registry.example/team/app@sha256:4f1c... --trust trust.yaml -o app.wasm`,
+	"wasmward store":    `  wasmward store ls`,
+	"wasmward store ls": `  wasmward store ls --store /var/lib/wasmward/store --verify`,
+	"wasmward store gc": `  wasmward store gc --dry-run
+  wasmward store gc --grace 0`,
+	"wasmward store unpin": `  wasmward store unpin localhost:5000/team/app:v1`,
 }
 
 // fileFlags are the flags that take a file (or, with a trailing "/", a
@@ -62,6 +71,11 @@ var fileFlags = map[string][]string{
 	"wasmward events":       {"policy"},
 	"wasmward serve":        {"config", "audit-log", "compilation-cache/", "trust", "state"},
 	"wasmward audit verify": {"anchor"},
+	"wasmward push":         {"key", "registry-config"},
+	"wasmward pull":         {"output", "trust", "registry-config", "store/"},
+	"wasmward store ls":     {"store/"},
+	"wasmward store gc":     {"store/"},
+	"wasmward store unpin":  {"store/"},
 }
 
 // applyConventions gives every command of root its Example, path completion

@@ -96,6 +96,9 @@ func newRoot(s streams) *cobra.Command {
 		newEventsCmd(s),
 		newAuditCmd(s),
 		newVersionCmd(s),
+		newPushCmd(s),
+		newPullCmd(s),
+		newStoreCmd(s),
 	)
 	applyConventions(root)
 	return root
