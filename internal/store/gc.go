@@ -88,7 +88,7 @@ func (s *Store) list(ctx context.Context, tx *Tx, verify bool) ([]BlobInfo, erro
 			byDigest[d] = &BlobInfo{Digest: d, Holders: hs, Problem: "missing"}
 		}
 	}
-	_ = tx.tx.Bucket([]byte(blobsBucket)).ForEach(func(k, v []byte) error {
+	_ = tx.tx.forEach(blobsBucket, func(k, v []byte) error {
 		var m blobMeta
 		if bi := byDigest[Digest(k)]; bi != nil && json.Unmarshal(v, &m) == nil {
 			bi.Added = m.Added
@@ -186,7 +186,7 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 				if err := os.Remove(filepath.Join(dir, name)); err != nil {
 					return fmt.Errorf("store %s: removing blob %s: %w", s.dir, d, err)
 				}
-				if err := tx.tx.Bucket([]byte(blobsBucket)).Delete([]byte(d)); err != nil {
+				if err := tx.tx.del(blobsBucket, string(d)); err != nil {
 					return err
 				}
 			}
@@ -204,7 +204,7 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 func (s *Store) Check(ctx context.Context) ([]string, error) {
 	var problems []string
 	err := s.View(ctx, func(tx *Tx) error {
-		for err := range tx.tx.Check() {
+		for _, err := range tx.tx.check() {
 			problems = append(problems, "state database: "+err.Error())
 		}
 		infos, err := s.list(ctx, tx, true)

@@ -45,8 +45,6 @@ import (
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/wasmward/wasmward/internal/atomicfile"
 )
 
@@ -244,20 +242,11 @@ func (s *Store) txn(ctx context.Context, write bool, fn func(*Tx) error) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	path := filepath.Join(s.dir, "state.db")
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: s.opts.LockTimeout, ReadOnly: !write})
-	if errors.Is(err, bolt.ErrTimeout) {
-		return fmt.Errorf("store %s: the state database is in use by another process (waited %s)", s.dir, s.opts.LockTimeout)
-	}
-	if err != nil {
-		return fmt.Errorf("store %s: opening the state database: %w", s.dir, err)
-	}
-	defer db.Close()
-	run := func(btx *bolt.Tx) error {
-		tx := &Tx{s: s, tx: btx}
+	err := runTxn(filepath.Join(s.dir, "state.db"), write, s.opts.LockTimeout, func(kt kvTx) error {
+		tx := &Tx{s: s, tx: kt}
 		if write {
 			for _, b := range []string{refsBucket, blobsBucket} {
-				if _, err := btx.CreateBucketIfNotExists([]byte(b)); err != nil {
+				if err := kt.createBucket(b); err != nil {
 					return err
 				}
 			}
@@ -269,14 +258,15 @@ func (s *Store) txn(ctx context.Context, write bool, fn func(*Tx) error) error {
 			s.point("state-commit")
 		}
 		return nil
+	})
+	if errors.Is(err, errLocked) {
+		return fmt.Errorf("store %s: the state database is in use by another process (waited %s)", s.dir, s.opts.LockTimeout)
 	}
-	if write {
-		err = db.Update(run)
-		if err == nil {
-			s.point("state-committed")
-		}
-	} else {
-		err = db.View(run)
+	if errors.Is(err, errOpen) {
+		return fmt.Errorf("store %s: %w", s.dir, err)
+	}
+	if err == nil && write {
+		s.point("state-committed")
 	}
 	return err
 }
@@ -287,11 +277,11 @@ func (s *Store) txn(ctx context.Context, write bool, fn func(*Tx) error) error {
 // are copies, safe to keep.
 type Tx struct {
 	s  *Store
-	tx *bolt.Tx
+	tx kvTx
 }
 
 // Writable reports whether tx is a read-write transaction.
-func (t *Tx) Writable() bool { return t.tx.Writable() }
+func (t *Tx) Writable() bool { return t.tx.writable() }
 
 func checkBucket(name string) error {
 	if name == "" || strings.HasPrefix(name, "_") {
@@ -310,11 +300,7 @@ func (t *Tx) Get(bucket, key string) ([]byte, error) {
 }
 
 func (t *Tx) get(bucket, key string) ([]byte, error) {
-	b := t.tx.Bucket([]byte(bucket))
-	if b == nil {
-		return nil, fmt.Errorf("store: %s/%s: %w", bucket, key, ErrNotFound)
-	}
-	v := b.Get([]byte(key))
+	v := t.tx.get(bucket, key)
 	if v == nil {
 		return nil, fmt.Errorf("store: %s/%s: %w", bucket, key, ErrNotFound)
 	}
@@ -333,11 +319,7 @@ func (t *Tx) put(bucket, key string, value []byte) error {
 	if key == "" {
 		return fmt.Errorf("store: %s: empty key", bucket)
 	}
-	b, err := t.tx.CreateBucketIfNotExists([]byte(bucket))
-	if err != nil {
-		return fmt.Errorf("store: bucket %s: %w", bucket, err)
-	}
-	if err := b.Put([]byte(key), value); err != nil {
+	if err := t.tx.put(bucket, key, value); err != nil {
 		return fmt.Errorf("store: %s/%s: %w", bucket, key, err)
 	}
 	return nil
@@ -369,11 +351,7 @@ func (t *Tx) Delete(bucket, key string) error {
 	if err := checkBucket(bucket); err != nil {
 		return err
 	}
-	b := t.tx.Bucket([]byte(bucket))
-	if b == nil {
-		return nil
-	}
-	return b.Delete([]byte(key))
+	return t.tx.del(bucket, key)
 }
 
 // ForEach calls fn for each key of bucket in byte order (none when the
@@ -387,11 +365,7 @@ func (t *Tx) ForEach(bucket string, fn func(key string, value []byte) error) err
 }
 
 func (t *Tx) forEach(bucket string, fn func(key string, value []byte) error) error {
-	b := t.tx.Bucket([]byte(bucket))
-	if b == nil {
-		return nil
-	}
-	return b.ForEach(func(k, v []byte) error { return fn(string(k), bytes.Clone(v)) })
+	return t.tx.forEach(bucket, func(k, v []byte) error { return fn(string(k), bytes.Clone(v)) })
 }
 
 // NextSequence returns the next value (1, 2, ...) of bucket's counter,
@@ -401,11 +375,11 @@ func (t *Tx) NextSequence(bucket string) (uint64, error) {
 	if err := checkBucket(bucket); err != nil {
 		return 0, err
 	}
-	b, err := t.tx.CreateBucketIfNotExists([]byte(bucket))
+	n, err := t.tx.nextSequence(bucket)
 	if err != nil {
 		return 0, fmt.Errorf("store: bucket %s: %w", bucket, err)
 	}
-	return b.NextSequence()
+	return n, nil
 }
 
 // PutBlob writes b to the store (if not already there) and returns its
@@ -442,7 +416,7 @@ func (t *Tx) SetRefs(holder string, digests ...Digest) error {
 		return errors.New("store: empty reference holder")
 	}
 	if len(digests) == 0 {
-		return t.tx.Bucket([]byte(refsBucket)).Delete([]byte(holder))
+		return t.tx.del(refsBucket, holder)
 	}
 	set := map[Digest]bool{}
 	var list []Digest

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/distribution/distribution/v3/configuration"
 	_ "github.com/distribution/distribution/v3/registry/auth/htpasswd" // the htpasswd access controller
@@ -30,6 +31,8 @@ type Registry struct {
 	// Username and Password are the credentials it requires, when started
 	// with them.
 	Username, Password string
+
+	close func()
 }
 
 var quiet sync.Once
@@ -39,6 +42,17 @@ var quiet sync.Once
 // username and password (an htpasswd file, bcrypt).
 func Start(t testing.TB, username, password string) *Registry {
 	t.Helper()
+	r, err := New("127.0.0.1:0", t.TempDir(), username, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	return r
+}
+
+// New runs a registry on addr (which must be a loopback address) until
+// Close; dir holds its htpasswd file when username is set.
+func New(addr, dir, username, password string) (*Registry, error) {
 	quiet.Do(func() {
 		// The registry logs every request through logrus's standard logger.
 		logrus.SetOutput(io.Discard)
@@ -57,28 +71,34 @@ func Start(t testing.TB, username, password string) *Registry {
 	if username != "" {
 		hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
-		path := filepath.Join(t.TempDir(), "htpasswd")
+		path := filepath.Join(dir, "htpasswd")
 		if err := os.WriteFile(path, fmt.Appendf(nil, "%s:%s\n", username, hash), 0o600); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		cfg.Auth = configuration.Auth{"htpasswd": configuration.Parameters{"realm": "ocitest", "path": path}}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	app := handlers.NewApp(ctx, cfg)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		cancel()
-		t.Fatal(err)
+		return nil, err
 	}
-	srv := &http.Server{Handler: app}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return nil, fmt.Errorf("ocitest: %s is not a loopback address", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := &http.Server{Handler: handlers.NewApp(ctx, cfg), ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		_ = srv.Close()
-		<-done
-		cancel()
-	})
-	return &Registry{Host: ln.Addr().String(), Username: username, Password: password}
+	return &Registry{
+		Host: ln.Addr().String(), Username: username, Password: password,
+		close: func() { _ = srv.Close(); <-done; cancel() },
+	}, nil
 }
+
+// Close stops the registry.
+func (r *Registry) Close() { r.close() }
