@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/wasmward/wasmward/internal/oci"
+	"github.com/wasmward/wasmward/internal/safetext"
 	"github.com/wasmward/wasmward/internal/store"
 	"github.com/wasmward/wasmward/trust"
 )
@@ -200,7 +201,7 @@ module applies the policy's rules to its bytes again.`,
 			if err != nil {
 				return withCode(exitFailure, err)
 			}
-			fmt.Fprintf(s.out, "pulled %s (module %s, %d bytes) into %s, pinned as %s\n", art.Ref, art.ModuleDigest, len(art.Module), st.Dir(), oneLine(pin))
+			fmt.Fprintf(s.out, "pulled %s (module %s, %d bytes) into %s, pinned as %s\n", art.Ref, art.ModuleDigest, len(art.Module), st.Dir(), safetext.OneLine(pin))
 			return nil
 		},
 	}

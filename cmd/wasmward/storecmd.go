@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/wasmward/wasmward/internal/safetext"
 	"github.com/wasmward/wasmward/internal/store"
 )
 
@@ -93,7 +94,7 @@ missing blob is listed with its problem and makes the command exit 1.`,
 					if bi.Problem != "" {
 						held += " [" + bi.Problem + "]"
 					}
-					fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", bi.Digest, bi.Size, added, oneLine(held))
+					fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", bi.Digest, bi.Size, added, safetext.OneLine(held))
 				}
 				tw.Flush()
 			}
@@ -176,7 +177,7 @@ func newStoreUnpinCmd(s streams) *cobra.Command {
 			if len(had) == 0 {
 				return withCode(exitFailure, fmt.Errorf("store %s: no pin %q", st.Dir(), args[0]))
 			}
-			fmt.Fprintf(s.out, "unpinned %s (%s)\n", oneLine(args[0]), had[0])
+			fmt.Fprintf(s.out, "unpinned %s (%s)\n", safetext.OneLine(args[0]), had[0])
 			return nil
 		},
 	}
