@@ -5,6 +5,7 @@ import (
 	"compress/zlib"
 	"testing"
 
+	"github.com/wasmward/wasmward/internal/fixture/synth"
 	"github.com/wasmward/wasmward/internal/semver"
 )
 
@@ -46,6 +47,39 @@ func FuzzSemver(f *testing.F) {
 		vb, okb := semver.ParseLoose(b)
 		if oka && okb && va.Compare(vb) != -vb.Compare(va) {
 			t.Fatalf("compare(%q, %q) not antisymmetric", a, b)
+		}
+	})
+}
+
+// FuzzDetect checks that evidence detection on arbitrary data segments
+// never panics and reports evidence inside the module, within the caps.
+func FuzzDetect(f *testing.F) {
+	for _, s := range []string{
+		"\x00 inflate 1.2.13 Copyright 1995-2022 Mark Adler \x00",
+		"3.41.2\x00SQLite format 3\x00" + "2023-03-22 11:56:21 0d1fc92f94cb6b76bffe3ec34d69cffde2924203",
+		"/cargo/registry/src/index.crates.io-6f17d22bba15001f/a-1.0.0-",
+		"\x00emscripten\x00Emscripten\x00\x003.1.", "\x00Lavc59.", "OpenSSL 1.1.1t  7 Feb 20", "icudt7", "Shaper: FriBidi 1.",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		bin := synth.Data([][]byte{data, data})
+		inv, err := Read("f.wasm", bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(inv.Components) > MaxDetected {
+			t.Fatalf("%d components", len(inv.Components))
+		}
+		for _, c := range inv.Components {
+			if len(c.Evidence) > MaxEvidence || c.PURL == "" {
+				t.Fatalf("component %+v", c)
+			}
+			for _, e := range c.Evidence {
+				if e.Offset < -1 || e.Offset >= len(bin) {
+					t.Fatalf("evidence offset %d outside the %d-byte module", e.Offset, len(bin))
+				}
+			}
 		}
 	})
 }
