@@ -50,8 +50,10 @@ func newRunCmd(s streams) *cobra.Command {
 		Short: "Run a WebAssembly module under a policy",
 		Long: `Run a WASI preview1 command module (its _start) or, with --invoke, one
 exported function, under a policy: a memory cap per instance, a wall-clock
-deadline, output caps, optional fuel, a call-depth bound, confined mounts and
-an import allowlist. Flags override the policy file.
+deadline, output caps, optional fuel, a call-depth bound, confined mounts,
+an import allowlist and, when the policy file grants it, outbound HTTP to
+the endpoints it lists (docs/network.md; each refused request is printed).
+Flags override the policy file.
 
 With --trust FILE the module's embedded signatures are verified against the
 trust policy before it is compiled; with --attestation FILE too, the module
