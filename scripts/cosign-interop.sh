@@ -10,6 +10,8 @@
 #   wasmward keygen --type rsa -> cosign import-key-pair -> cosign sign-blob (sig, bundle) -> wasmward verify
 #   wasmward sign (its own key, and cosign's imported encrypted key)      -> cosign verify-blob
 #   a modified module signed with RSA                                     -> refused by both
+#   OCI artefacts in a registry: wasmward push --key -> cosign verify --key;
+#   cosign sign --key -> wasmward pull --trust; untrusted/unsigned refused by both
 # RSA-PSS is wasmward-only: cosign's sign-blob/verify-blob use PKCS#1 v1.5 for RSA keys.
 #
 # Builds cosign from source into a temporary directory (a few minutes; needs
@@ -122,5 +124,64 @@ step "RSA: a PSS signature is not a PKCS#1 v1.5 one (cosign refuses it; wasmward
 if "$ww" verify module.wasm --format cosign --key rsa2048.pub --sig ww-pss.sig 2>/dev/null; then fail "wasmward accepted PSS as PKCS#1 v1.5"; fi
 if cverify --key rsa2048.pub --signature ww-pss.sig module.wasm >/dev/null; then fail "cosign accepted a PSS signature as PKCS#1 v1.5"; fi
 echo "refused as pkcs1v15 by both"
+
+# OCI artefacts in a registry (the distribution v3 registry of internal/oci/ocitest, on loopback):
+#   wasmward push --key (cosign key and its own)  ->  cosign verify --key
+#   cosign sign --key on a wasmward-pushed artefact ->  wasmward pull --trust
+#   an untrusted key / an unsigned artefact         ->  refused by both
+step "OCI: starting a registry on loopback"
+(cd "$root" && go build -o "$work/registry" ./internal/oci/ocitest/registry)
+"$work/registry" > registry.out 2>&1 &
+regpid=$!
+trap 'kill $regpid 2>/dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 100); do grep -q '^listening ' registry.out && break; sleep 0.1; done
+reg=$(sed -n 's/^listening //p' registry.out)
+[ -n "$reg" ] || fail "the registry did not start"
+export DOCKER_CONFIG="$work/docker" # never the machine's credentials
+mkdir -p "$DOCKER_CONFIG"
+over() { "$cosign" verify --insecure-ignore-tlog=true --allow-http-registry "$@" 2>&1; }
+# over_ok KEY REF: cosign verify --key must succeed and say it checked the signature.
+over_ok() {
+  over --key "$1" "$2" > over.out || { cat over.out >&2; fail "cosign verify --key $1 $2"; }
+  grep -q "signatures were verified against the specified public key" over.out || { cat over.out >&2; fail "cosign verify did not check a signature"; }
+  echo "cosign verify --key $1: OK"
+}
+printf 'keys:\n  - name: cosign\n    public_key: cosign.pub\n' > trust-cosign.yaml
+printf 'keys:\n  - name: ww\n    public_key: ww.pub\n' > trust-ww.yaml
+
+step "OCI: wasmward push --key (cosign's encrypted key) -> cosign verify --key"
+COSIGN_PASSWORD=cosign-pass "$ww" push module.wasm "$reg/app:cosignkey" --key cosign.key --created 2026-01-01T00:00:00Z | tee push1.out
+ref1=$(sed -n 's/^pushed \([^ ]*\) .*/\1/p' push1.out)
+over_ok cosign.pub "$ref1"
+step "OCI: wasmward push --key (its own key) -> cosign verify --key"
+WASMWARD_KEY_PASSWORD=ww-pass "$ww" push module.wasm "$reg/app:wwkey" --key ww.key --created 2026-01-01T00:00:01Z | tee push2.out
+ref2=$(sed -n 's/^pushed \([^ ]*\) .*/\1/p' push2.out)
+over_ok ww.pub "$ref2"
+for bits in 2048; do
+  "$ww" push module.wasm "$reg/app:rsa" --key "rsa$bits.key" --created 2026-01-01T00:00:02Z | tee push3.out
+  ref3=$(sed -n 's/^pushed \([^ ]*\) .*/\1/p' push3.out)
+  over_ok "rsa$bits.pub" "$ref3"
+done
+
+step "OCI: cosign sign --key on a wasmward-pushed artefact -> wasmward pull --trust"
+"$ww" push module.wasm "$reg/app:unsigned" --created 2026-01-01T00:00:03Z | tee push4.out
+ref4=$(sed -n 's/^pushed \([^ ]*\) .*/\1/p' push4.out)
+if "$ww" pull "$ref4" --trust trust-cosign.yaml -o refused.wasm 2>unsigned.err; then fail "wasmward pulled an unsigned artefact with --trust"; fi
+grep -q "no cosign signature" unsigned.err && [ ! -e refused.wasm ] && echo "unsigned: refused by wasmward"
+if over --key cosign.pub "$ref4" >/dev/null; then fail "cosign verified an unsigned artefact"; fi
+echo "unsigned: refused by cosign"
+COSIGN_PASSWORD=cosign-pass "$cosign" sign --yes --key cosign.key --tlog-upload=false --allow-http-registry "$ref4" >/dev/null 2>&1
+"$ww" pull "$ref4" --trust trust-cosign.yaml -o cosign-signed.wasm
+cmp module.wasm cosign-signed.wasm && echo "cosign-signed artefact pulled by wasmward --trust"
+# The signature manifest cosign wrote gets a second (wasmward) signature appended, and both verify.
+WASMWARD_KEY_PASSWORD=ww-pass "$ww" push module.wasm "$reg/app:unsigned" --key ww.key --created 2026-01-01T00:00:03Z >/dev/null
+over_ok cosign.pub "$ref4" && over_ok ww.pub "$ref4" && echo "cosign's and wasmward's signatures side by side: both verify with cosign"
+"$ww" pull "$ref4" --trust trust-ww.yaml -o both.wasm && echo "and with wasmward"
+
+step "OCI: a signature by an untrusted key is refused by both"
+if "$ww" pull "$ref1" --trust trust-ww.yaml -o refused.wasm 2>wrong.err; then fail "wasmward accepted a signature by an untrusted key"; fi
+grep -q "made by none of the trusted keys" wrong.err && [ ! -e refused.wasm ] && echo "refused by wasmward"
+if over --key ww.pub "$ref1" >/dev/null; then fail "cosign accepted a signature by another key"; fi
+echo "refused by cosign"
 
 step "all cosign interoperability checks passed"

@@ -36,7 +36,7 @@ if [ -z "$oras" ]; then
   oras="$work/bin/oras"
   echo "built in $(( $(date +%s) - start ))s"
 fi
-"$oras" version | head -1
+"$oras" version > "$work/oras-version" && head -1 "$work/oras-version"
 
 step "building wasmward and the test registry"
 go build -o "$work/wasmward" ./cmd/wasmward

@@ -351,6 +351,15 @@ func TestSignAndVerify(t *testing.T) {
 			if err != nil || fmt.Sprint(got) != fmt.Sprint(tt.want) {
 				t.Fatalf("Verify = %v, %v; want %v", got, err, tt.want)
 			}
+			// Through the store: verified, then stored under the module's digest.
+			st, _ := store.Open(t.TempDir(), store.Options{})
+			res, err := st.Resolve(ctx, "oci://"+tt.ref, store.ResolveOptions{OCI: Fetcher{Client: c, Keys: keys}})
+			if err != nil || res.Digest != store.DigestOf(mod) || res.Manifest != art.Manifest || res.Pinned != art.Ref {
+				t.Fatalf("Resolve = %+v, %v", res, err)
+			}
+			if b, err := st.Blob(ctx, res.Digest); err != nil || !bytes.Equal(b, mod) {
+				t.Fatalf("the verified module is not in the store: %v", err)
+			}
 		})
 	}
 }
