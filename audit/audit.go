@@ -60,6 +60,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -683,8 +684,8 @@ func (l *Log) write(batch []Event, seq uint64, prev string) (uint64, string, uin
 	now := l.now()
 	var events []Event
 	if l.continues != "" {
-		events = append(events, Event{Type: TypeLogContinued, File: baseName(l.continues),
-			Detail: fmt.Sprintf("continues %s, whose last record is %d", baseName(l.continues), seq)})
+		events = append(events, Event{Type: TypeLogContinued, File: filepath.Base(l.continues),
+			Detail: fmt.Sprintf("continues %s, whose last record is %d", filepath.Base(l.continues), seq)})
 	}
 	prune, err := l.pruneEvents()
 	if err != nil {

@@ -58,8 +58,6 @@ func rotatedSeq(name, base string) (uint64, bool) {
 	return n, err == nil && n > 0
 }
 
-func baseName(p string) string { return filepath.Base(p) }
-
 // maybeRotate renames the current file away and opens a new one when the
 // batch would take it past MaxSize or its first record is MaxAge old. The
 // next record written is then a log_continued.
@@ -129,8 +127,8 @@ func (l *Log) pruneEvents() ([]Event, error) {
 		if err != nil {
 			return nil, err
 		}
-		evs = append(evs, Event{Type: TypeLogPruned, File: baseName(rot[i].path), Through: next.first - 1, SHA256: prev,
-			Detail: fmt.Sprintf("removed %s (records %d to %d) to keep %d rotated files", baseName(rot[i].path), rot[i].first, next.first-1, l.opts.Keep)})
+		evs = append(evs, Event{Type: TypeLogPruned, File: filepath.Base(rot[i].path), Through: next.first - 1, SHA256: prev,
+			Detail: fmt.Sprintf("removed %s (records %d to %d) to keep %d rotated files", filepath.Base(rot[i].path), rot[i].first, next.first-1, l.opts.Keep)})
 		l.prune = append(l.prune, rot[i].path)
 	}
 	return evs, nil

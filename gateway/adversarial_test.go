@@ -256,7 +256,7 @@ routes:
 	})
 	base := advServe(t, s)
 	reset := func() { mu.Lock(); seen = nil; mu.Unlock() }
-	// Both framings at once (CL.TE smuggling) is in adversarial_bugs_test.go.
+	// Both framings at once (CL.TE smuggling): TestAdvContentLengthAndTransferEncoding.
 	get := func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), seen...) }
 
 	t.Run("HTTP/1.0 without Host", func(t *testing.T) {

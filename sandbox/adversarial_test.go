@@ -296,7 +296,8 @@ func TestAdvPooledMemoryIsZeroed(t *testing.T) {
 
 // With a fuel budget, a huge table.grow is charged (1 per element) before
 // it runs, so the allocation never happens: fuel_exhausted, whole budget
-// used. (Without a budget it is not bounded: adversarial_bugs_test.go.)
+// used. (Without a budget the memory cap bounds it:
+// TestAdvTableGrowBoundedByMemoryCap.)
 func TestAdvTableGrowStoppedByFuel(t *testing.T) {
 	rt := advRuntime(t)
 	p := advPolicy(func(l *policy.Limits) { l.Fuel = 1_000_000 })

@@ -2,6 +2,7 @@ package sandbox_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
@@ -79,7 +80,7 @@ func BenchmarkRunHelloEnv(b *testing.B) {
 	m := compile(b, rt, "sb_tool", policy.Default())
 	var env []string
 	for i := range 20 {
-		env = append(env, "HTTP_HEADER_"+itoa(int64(i))+"=value-"+itoa(int64(i)))
+		env = append(env, "HTTP_HEADER_"+strconv.Itoa(i)+"=value-"+strconv.Itoa(i))
 	}
 	in := sandbox.Invocation{Name: "hello", Args: []string{"hello"}, Env: env, Stdout: discard{}, NonBlocking: true}
 	ctx := context.Background()

@@ -16,6 +16,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/wasmward/wasmward/internal/fixture"
 	"github.com/wasmward/wasmward/policy"
 	"github.com/wasmward/wasmward/sandbox"
 )
@@ -333,7 +334,7 @@ func TestConformance(t *testing.T) {
 	rt := newRuntime(t)
 	for _, tc := range confCases {
 		t.Run(tc.name, func(t *testing.T) {
-			wasm := fixtureBytes(t, tc.name)
+			wasm := fixture.Bytes(t, tc.name)
 			plain := runPlain(t, wasm, tc.name, tc.args)
 			ward := runWard(t, rt, wasm, tc.name, tc.args)
 			if plain.exit != ward.exit {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wasmward/wasmward/internal/fixture"
 	"github.com/wasmward/wasmward/policy"
 	"github.com/wasmward/wasmward/sandbox"
 )
@@ -160,7 +161,7 @@ func TestFilesystemBasics(t *testing.T) {
 	// A mount that does not exist is a host-side error at Compile, not a refusal.
 	bad := policy.Default()
 	bad.Capabilities.Mounts = []policy.Mount{{Host: filepath.Join(g.base, "missing"), Guest: "/x"}}
-	if _, err := rt.Compile(t.Context(), fixtureBytes(t, "sb_tool"), bad); err == nil || strings.Contains(err.Error(), "refused") {
+	if _, err := rt.Compile(t.Context(), fixture.Bytes(t, "sb_tool"), bad); err == nil || strings.Contains(err.Error(), "refused") {
 		t.Errorf("missing mount: %v", err)
 	}
 }
@@ -268,7 +269,7 @@ func escapingLinks(t *testing.T, dir string) []string {
 // each one escapes; under the sandbox no symbolic link in the host tree
 // resolves outside the mount.
 func TestGuestSymlinksStayInside(t *testing.T) {
-	wasm := fixtureBytes(t, "conf_symlinks")
+	wasm := fixture.Bytes(t, "conf_symlinks")
 	plain := runPlain(t, wasm, "conf_symlinks", nil)
 	wantPlain := []string{"e/l3", "esc", "esc2", "esc3", "in/op", "l2", "lo", "up", "up2"}
 	if got := escapingLinks(t, plain.rw); strings.Join(got, " ") != strings.Join(wantPlain, " ") {

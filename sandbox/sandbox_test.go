@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -383,7 +385,7 @@ func TestFuelExact(t *testing.T) {
 			if r.rep.Violation == nil || r.rep.Violation.Kind != sandbox.KindFuelExhausted {
 				t.Fatalf("budget %d: %+v", budget, r.rep)
 			}
-			key := itoa(int64(budget))
+			key := strconv.FormatUint(budget, 10)
 			if prev, ok := stderrAtBudget.Load(key); ok && prev.(int) != len(r.stderr) {
 				t.Errorf("budget %d: %d bytes with slice %d, %d with another slice", budget, len(r.stderr), slice, prev)
 			}
@@ -407,7 +409,7 @@ func TestStdin(t *testing.T) {
 	}
 
 	// A host stdin that never delivers: the guest is stopped at its deadline.
-	pr, pw := ioPipe()
+	pr, pw := io.Pipe()
 	defer pw.Close()
 	ctx := context.Background()
 	rt2, err := sandbox.New(ctx, sandbox.NewConfig().WithStdin(pr))
@@ -486,7 +488,7 @@ func TestConcurrentRuns(t *testing.T) {
 			defer wg.Done()
 			for i := range 20 {
 				var out bytes.Buffer
-				arg := itoa(int64(g*100 + i))
+				arg := strconv.Itoa(g*100 + i)
 				rep, err := m.Run(context.Background(), sandbox.Invocation{Args: []string{"hello", arg}, Stdout: &out})
 				if err != nil || rep.Outcome != sandbox.OutcomeExit || out.String() != "hello from wasmward\narg: "+arg+"\n" {
 					errs <- out.String()
@@ -566,8 +568,6 @@ func TestHostMemoryBounded(t *testing.T) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
-
-func itoa(n int64) string { return strconvItoa(n) }
 
 // blockingWriter blocks every Write until release is closed.
 type blockingWriter struct{ release chan struct{} }

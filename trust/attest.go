@@ -3,6 +3,7 @@ package trust
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,7 +63,7 @@ func Attest(key *PrivateKey, module string, bin []byte, pol policy.Policy) ([]by
 	if err != nil {
 		return nil, fmt.Errorf("attest: encode statement: %w", err)
 	}
-	env := dsse.Envelope{Payload: b64(payload), PayloadType: InTotoPayloadType}
+	env := dsse.Envelope{Payload: base64.StdEncoding.EncodeToString(payload), PayloadType: InTotoPayloadType}
 	return addEnvelopeSignature(&env, payload, key)
 }
 
@@ -98,7 +99,7 @@ func addEnvelopeSignature(env *dsse.Envelope, payload []byte, key *PrivateKey) (
 	if err != nil {
 		return nil, fmt.Errorf("attest: sign: %w", err)
 	}
-	env.Signatures = append(env.Signatures, dsse.Signature{KeyID: key.Public().Fingerprint(), Sig: b64(sig)})
+	env.Signatures = append(env.Signatures, dsse.Signature{KeyID: key.Public().Fingerprint(), Sig: base64.StdEncoding.EncodeToString(sig)})
 	out, err := json.MarshalIndent(env, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("attest: encode envelope: %w", err)

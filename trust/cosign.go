@@ -46,7 +46,7 @@ func SignBlob(key *PrivateKey, data []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sign blob: %w", err)
 	}
-	return []byte(b64(sig)), nil
+	return []byte(base64.StdEncoding.EncodeToString(sig)), nil
 }
 
 // VerifyBlob checks a cosign sign-blob signature over data with an ECDSA
@@ -294,5 +294,3 @@ func plural(n int, one, many string) string {
 	}
 	return many
 }
-
-func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

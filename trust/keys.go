@@ -11,6 +11,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
@@ -368,7 +369,7 @@ func (p *PublicKey) Fingerprint() string {
 // standard base64 of the SHA-256 of the PKIX DER.
 func (p *PublicKey) CosignHint() string {
 	d := sha256.Sum256(p.der)
-	return b64(d[:])
+	return base64.StdEncoding.EncodeToString(d[:])
 }
 
 // WasmsigKeyID is the default key ID wasmsign2 derives for an Ed25519 key:

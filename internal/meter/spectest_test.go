@@ -193,7 +193,7 @@ func runSpecSuites(t *testing.T, newConfig func() wazero.RuntimeConfig) {
 		}
 		for _, script := range scripts {
 			name := strings.TrimSuffix(filepath.Base(script), ".json")
-			if suite.only != nil && !contains(suite.only, name) {
+			if suite.only != nil && !slices.Contains(suite.only, name) {
 				continue
 			}
 			suite, script := suite, script
@@ -209,10 +209,6 @@ func runSpecSuites(t *testing.T, newConfig func() wazero.RuntimeConfig) {
 		}
 	}
 	t.Cleanup(func() { t.Logf("spec differential %s", stats) })
-}
-
-func contains(list []string, s string) bool {
-	return slices.Contains(list, s)
 }
 
 // specHost is the test's "wasmward" host module: ample fuel in small slices,

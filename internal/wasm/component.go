@@ -119,7 +119,7 @@ func decodeComponent(bin []byte, base, depth int) (*Component, error) {
 			return nil, err
 		}
 		c.Sections = append(c.Sections, s)
-		where := compSectionName(s.ID) + " section"
+		where := ComponentSectionName(s.ID) + " section"
 		sr := reader{buf: s.Payload, base: s.PayloadOffset}
 		switch s.ID {
 		case CompSectionCoreModule:
@@ -171,9 +171,7 @@ func decodeComponent(bin []byte, base, depth int) (*Component, error) {
 
 // ComponentSectionName names a component section ID ("core module",
 // "import", ...), or "unknown".
-func ComponentSectionName(id SectionID) string { return compSectionName(id) }
-
-func compSectionName(id SectionID) string {
+func ComponentSectionName(id SectionID) string {
 	names := [...]string{"custom", "core module", "core instance", "core type", "component", "instance",
 		"alias", "type", "canon", "start", "import", "export", "value"}
 	if int(id) < len(names) {
