@@ -148,5 +148,9 @@ func (s *scanner) decodeFailed(what string, err error) {
 		loc.Offset = we.Offset
 		loc.Section, _, _ = strings.Cut(we.Where, " section")
 	}
+	if errors.Is(err, wasm.ErrDecodeBudget) {
+		s.add(RuleDecode, Critical, loc, "The %s was not decoded: %v. No real module comes near this budget: the bytes are shaped to exhaust the memory of whatever decodes them.", what, err)
+		return
+	}
 	s.add(RuleDecode, Critical, loc, "The %s does not decode: %v.", what, err)
 }

@@ -60,3 +60,45 @@ func TestRunCompileBombs(t *testing.T) {
 		})
 	}
 }
+
+// TestStaticCommandsDecodeBudget: inspect, scan and sbom decode a module
+// without running it, and had no bound on what decoding it costs: a
+// 1.2 MB file of empty custom sections took inspect to 290 MB of RSS (and
+// its Sections slice to 140 MB allocated). The decoder's budget
+// (wasm.DecodeBudget, 16 MiB + 4 bytes per module byte) refuses it in one
+// line (scan: one critical WW001 finding) at tens of MB.
+func TestStaticCommandsDecodeBudget(t *testing.T) {
+	dir := t.TempDir()
+	const reason = "decoding would exceed the host memory budget"
+	for _, m := range []struct {
+		name string
+		bin  []byte
+	}{
+		{"400k custom sections", synth.ManySections(400_000)},
+		{"1M types", synth.EmptyTypes(1_000_000)},
+	} {
+		mod := filepath.Join(dir, strings.ReplaceAll(m.name, " ", "_")+".wasm")
+		if err := os.WriteFile(mod, m.bin, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{{"inspect", mod}, {"inspect", "--json", mod}, {"scan", mod}, {"sbom", mod}} {
+			t.Run(m.name+"/"+strings.Join(args[:len(args)-1], " "), func(t *testing.T) {
+				r := runProcess(t, args...)
+				out := r.stderr
+				if args[0] == "scan" {
+					out = r.stdout
+				}
+				if r.code != exitFailure || !strings.Contains(out, reason) {
+					t.Fatalf("exit %d, want %d with %q; stdout %q stderr %q", r.code, exitFailure, reason, r.stdout, r.stderr)
+				}
+				if args[0] != "scan" && strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+					t.Errorf("stderr is not one line: %q", r.stderr)
+				}
+				if r.maxRSS > 100<<20 {
+					t.Errorf("peak RSS %d MiB, want at most 100 MiB", r.maxRSS>>20)
+				}
+				t.Logf("exit %d, CPU %v, RSS %d MiB", r.code, r.cpu, r.maxRSS>>20)
+			})
+		}
+	}
+}

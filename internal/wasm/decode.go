@@ -25,12 +25,22 @@ func Decode(bin []byte) (*Module, error) {
 	}
 	d := decoder{m: &Module{}}
 	m := d.m
-	r := reader{buf: bin, pos: HeaderSize}
+	r := reader{buf: bin, pos: HeaderSize, alloc: newAllocBudget(len(bin))}
+	// The sections slice is allocated once (appending would allocate
+	// several times its final size), for the sections the budget allows.
+	m.Sections = make([]Section, 0, min(countSections(bin), int(r.alloc.left/sectionSize)+1))
 	last := 0
 	var funcSection *Section
 	for !r.eof() {
 		s, err := nextSection(&r)
 		if err != nil {
+			return nil, err
+		}
+		chargeAs := "section"
+		if s.ID == SectionCustom {
+			chargeAs = "custom section"
+		}
+		if err := r.charge(sectionSize, s.Offset, chargeAs); err != nil {
 			return nil, err
 		}
 		m.Sections = append(m.Sections, s)
@@ -45,7 +55,7 @@ func Decode(bin []byte) (*Module, error) {
 			return nil, errfAt(s.Offset, s.ID.String()+" section", "out of order or duplicate")
 		}
 		last = ord
-		sr := reader{buf: s.Payload, base: s.PayloadOffset}
+		sr := r.sub(s.Payload, s.PayloadOffset)
 		where := s.ID.String() + " section"
 		switch s.ID {
 		case SectionType:
@@ -111,11 +121,11 @@ func Decode(bin []byte) (*Module, error) {
 		switch s.Name {
 		case "name":
 			if m.Names == nil && m.NamesErr == nil {
-				m.Names, m.NamesErr = decodeNames(s.Data, s.DataOffset)
+				m.Names, m.NamesErr = decodeNames(s.Data, s.DataOffset, r.alloc)
 			}
 		case "producers":
 			if m.Producers == nil && m.ProducersErr == nil {
-				m.Producers, m.ProducersErr = decodeProducers(s.Data, s.DataOffset)
+				m.Producers, m.ProducersErr = decodeProducers(s.Data, s.DataOffset, r.alloc)
 			}
 		}
 	}
@@ -147,7 +157,7 @@ func count(r *reader, where string, minElem int) (int, error) {
 }
 
 func (d *decoder) valTypes(r *reader, where string) ([]ValType, error) {
-	n, err := count(r, where, 1)
+	n, err := vec[ValType](r, where, 1)
 	if err != nil || n == 0 {
 		return nil, err
 	}
@@ -162,7 +172,7 @@ func (d *decoder) valTypes(r *reader, where string) ([]ValType, error) {
 }
 
 func (d *decoder) types(r *reader, where string) error {
-	n, err := count(r, where, 2)
+	n, err := vec[FuncType](r, where, 2)
 	if err != nil {
 		return err
 	}
@@ -170,7 +180,7 @@ func (d *decoder) types(r *reader, where string) error {
 	for range n {
 		if !r.eof() && r.buf[r.pos] == 0x4E {
 			r.pos++
-			members, err := count(r, where, 2)
+			members, err := vec[FuncType](r, where, 2)
 			if err != nil {
 				return err
 			}
@@ -220,7 +230,7 @@ func (d *decoder) subType(r *reader, where string) error {
 		}
 	case 0x5F:
 		t.Kind = TypeStruct
-		n, err := count(r, where, 2)
+		n, err := vec[FieldType](r, where, 2)
 		if err != nil {
 			return err
 		}
@@ -368,7 +378,7 @@ func (d *decoder) tag(r *reader, where string) (Tag, error) {
 }
 
 func (d *decoder) imports(r *reader, where string) error {
-	n, err := count(r, where, 4)
+	n, err := vec[Import](r, where, 4)
 	if err != nil {
 		return err
 	}
@@ -415,7 +425,7 @@ func (d *decoder) imports(r *reader, where string) error {
 }
 
 func (d *decoder) functions(r *reader, where string) error {
-	n, err := count(r, where, 1)
+	n, err := vec[uint32](r, where, 1)
 	if err != nil {
 		return err
 	}
@@ -429,7 +439,7 @@ func (d *decoder) functions(r *reader, where string) error {
 }
 
 func (d *decoder) tables(r *reader, where string) error {
-	n, err := count(r, where, 2)
+	n, err := vec[Table](r, where, 2)
 	if err != nil {
 		return err
 	}
@@ -443,7 +453,7 @@ func (d *decoder) tables(r *reader, where string) error {
 }
 
 func (d *decoder) memories(r *reader, where string) error {
-	n, err := count(r, where, 2)
+	n, err := vec[Memory](r, where, 2)
 	if err != nil {
 		return err
 	}
@@ -457,7 +467,7 @@ func (d *decoder) memories(r *reader, where string) error {
 }
 
 func (d *decoder) tags(r *reader, where string) error {
-	n, err := count(r, where, 2)
+	n, err := vec[Tag](r, where, 2)
 	if err != nil {
 		return err
 	}
@@ -471,7 +481,7 @@ func (d *decoder) tags(r *reader, where string) error {
 }
 
 func (d *decoder) globals(r *reader, where string) error {
-	n, err := count(r, where, 3)
+	n, err := vec[Global](r, where, 3)
 	if err != nil {
 		return err
 	}
@@ -489,7 +499,7 @@ func (d *decoder) globals(r *reader, where string) error {
 }
 
 func (d *decoder) exports(r *reader, where string) error {
-	n, err := count(r, where, 3)
+	n, err := vec[Export](r, where, 3)
 	if err != nil {
 		return err
 	}
@@ -568,7 +578,7 @@ func (d *decoder) constExpr(r *reader, where string) (Expr, error) {
 }
 
 func (d *decoder) funcIndices(r *reader, where string) ([]uint32, error) {
-	n, err := count(r, where, 1)
+	n, err := vec[uint32](r, where, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -582,7 +592,7 @@ func (d *decoder) funcIndices(r *reader, where string) ([]uint32, error) {
 }
 
 func (d *decoder) elements(r *reader, where string) error {
-	n, err := count(r, where, 3)
+	n, err := vec[Element](r, where, 3)
 	if err != nil {
 		return err
 	}
@@ -648,7 +658,7 @@ func (d *decoder) elements(r *reader, where string) error {
 			}
 			continue
 		}
-		cnt, err := count(r, where, 1)
+		cnt, err := vec[Expr](r, where, 1)
 		if err != nil {
 			return err
 		}
@@ -663,7 +673,7 @@ func (d *decoder) elements(r *reader, where string) error {
 }
 
 func (d *decoder) code(r *reader, where string) error {
-	n, err := count(r, where, 2)
+	n, err := vec[Func](r, where, 2)
 	if err != nil {
 		return err
 	}
@@ -682,8 +692,8 @@ func (d *decoder) code(r *reader, where string) error {
 			return err
 		}
 		f.Raw = body
-		br := reader{buf: body, base: bodyStart}
-		ndecl, err := count(&br, where, 2)
+		br := r.sub(body, bodyStart)
+		ndecl, err := vec[LocalDecl](&br, where, 2)
 		if err != nil {
 			return err
 		}
@@ -732,7 +742,7 @@ func needsDataCount(op Opcode) bool {
 }
 
 func (d *decoder) data(r *reader, where string) error {
-	n, err := count(r, where, 2)
+	n, err := vec[Data](r, where, 2)
 	if err != nil {
 		return err
 	}

@@ -36,6 +36,11 @@ var (
 	// ErrComponent means Decode was given a component (component model), not
 	// a core module: DecodeComponent reads those; Sections splits both.
 	ErrComponent = errors.New("a WebAssembly component, not a core module (wasmward run does not run components yet)")
+	// ErrDecodeBudget means decoding the module would take more host
+	// memory for its records than DecodeBudget allows for its size: a
+	// hostile shape (hundreds of thousands of empty sections, types or
+	// segments of a few bytes each), not a real module.
+	ErrDecodeBudget = errors.New("decoding would exceed the host memory budget")
 	// ErrLEB means an integer was over-long or out of range for its type.
 	ErrLEB = errors.New("integer representation too long or out of range")
 	// ErrMalformed is the cause for other grammar violations; the Error's

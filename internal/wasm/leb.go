@@ -8,6 +8,13 @@ type reader struct {
 	buf  []byte
 	pos  int
 	base int
+	// alloc, when set, is charged for the records decoded from buf.
+	alloc *allocBudget
+}
+
+// sub returns a reader of b, at offset base, charging the same budget.
+func (r *reader) sub(b []byte, base int) reader {
+	return reader{buf: b, base: base, alloc: r.alloc}
 }
 
 func (r *reader) off() int       { return r.base + r.pos }

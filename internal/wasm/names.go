@@ -2,9 +2,9 @@ package wasm
 
 // decodeNames decodes the payload (after the section name) of a "name"
 // custom section at offset off.
-func decodeNames(b []byte, off int) (*Names, error) {
+func decodeNames(b []byte, off int, alloc *allocBudget) (*Names, error) {
 	const where = "name section"
-	r := reader{buf: b, base: off}
+	r := reader{buf: b, base: off, alloc: alloc}
 	n := &Names{}
 	last := -1
 	for !r.eof() {
@@ -22,7 +22,7 @@ func decodeNames(b []byte, off int) (*Names, error) {
 			return nil, errfAt(start, where, "subsection %d out of order or duplicate", id)
 		}
 		last = int(id)
-		sr := reader{buf: payload, base: r.off() - len(payload)}
+		sr := r.sub(payload, r.off()-len(payload))
 		switch id {
 		case 0:
 			if n.Module, err = sr.name(where); err != nil {
@@ -34,7 +34,7 @@ func decodeNames(b []byte, off int) (*Names, error) {
 				return nil, err
 			}
 		case 2:
-			cnt, err := count(&sr, where, 2)
+			cnt, err := vec[IndirectNames](&sr, where, 2)
 			if err != nil {
 				return nil, err
 			}
@@ -59,7 +59,7 @@ func decodeNames(b []byte, off int) (*Names, error) {
 }
 
 func nameMap(r *reader, where string) ([]NameAssoc, error) {
-	cnt, err := count(r, where, 2)
+	cnt, err := vec[NameAssoc](r, where, 2)
 	if err != nil {
 		return nil, err
 	}
@@ -77,10 +77,10 @@ func nameMap(r *reader, where string) ([]NameAssoc, error) {
 
 // decodeProducers decodes the payload (after the section name) of a
 // "producers" custom section at offset off.
-func decodeProducers(b []byte, off int) (*Producers, error) {
+func decodeProducers(b []byte, off int, alloc *allocBudget) (*Producers, error) {
 	const where = "producers section"
-	r := reader{buf: b, base: off}
-	cnt, err := count(&r, where, 2)
+	r := reader{buf: b, base: off, alloc: alloc}
+	cnt, err := vec[ProducerField](&r, where, 2)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +90,7 @@ func decodeProducers(b []byte, off int) (*Producers, error) {
 		if f.Name, err = r.name(where); err != nil {
 			return nil, err
 		}
-		vc, err := count(&r, where, 2)
+		vc, err := vec[ProducerValue](&r, where, 2)
 		if err != nil {
 			return nil, err
 		}
