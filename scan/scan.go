@@ -462,10 +462,7 @@ func (s *scanner) supplyChain() {
 	}
 	for _, v := range inv.Vulnerabilities {
 		c := refs[v.Component]
-		loc := Location{Section: "data", Offset: inv.GoBuildInfoOffset, Function: -1}
-		if c.Ecosystem == sbom.EcosystemCrates || strings.HasPrefix(c.PURL, "pkg:cargo/") {
-			loc = Location{Section: "custom", Offset: inv.CargoOffset, Function: -1}
-		}
+		loc := vulnLocation(inv, c)
 		fix := ""
 		if len(v.Fixed) > 0 {
 			fix = " Fixed in " + strings.Join(v.Fixed, ", ") + "."
@@ -473,6 +470,27 @@ func (s *scanner) supplyChain() {
 		s.add(RuleVulnerable, severityOfRating(v.Rating), loc, "%s %s is affected by %s (%s): %s.%s",
 			c.Name, c.Version, v.ID, v.Rating, strings.TrimSuffix(v.Summary, "."), fix)
 	}
+}
+
+// vulnLocation points a vulnerability finding at what told us the component
+// is there: the first located piece of evidence for a library identified
+// from the binary's contents, the cargo-auditable section for a crate it
+// lists, else the Go build info.
+func vulnLocation(inv *sbom.Inventory, c sbom.Component) Location {
+	for _, e := range c.Evidence {
+		if e.Offset < 0 {
+			continue
+		}
+		sec := e.Location
+		if strings.HasPrefix(sec, "custom:") {
+			sec = "custom"
+		}
+		return Location{Section: sec, Offset: e.Offset, Function: -1}
+	}
+	if c.Ecosystem == sbom.EcosystemCrates || strings.HasPrefix(c.PURL, "pkg:cargo/") {
+		return Location{Section: "custom", Offset: inv.CargoOffset, Function: -1}
+	}
+	return Location{Section: "data", Offset: inv.GoBuildInfoOffset, Function: -1}
 }
 
 func sectionOfMetadata(me *sbom.MetadataError) string {

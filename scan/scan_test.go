@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/wasmward/wasmward/internal/fixture"
+	"github.com/wasmward/wasmward/internal/fixture/synth"
 	"github.com/wasmward/wasmward/internal/wasm"
 	"github.com/wasmward/wasmward/policy"
 	"github.com/wasmward/wasmward/sbom"
@@ -461,6 +462,35 @@ func TestMemoryMaxOverCap(t *testing.T) {
 		}
 		if strings.Join(got, "|") != tc.want {
 			t.Errorf("min %d max %d: WW202 = %q, want %q", tc.min, tc.max, got, tc.want)
+		}
+	}
+}
+
+// A library identified from a banner in the binary points its vulnerability
+// finding at the banner, not at an offset of -1 or at metadata it lacks.
+func TestVulnerableEvidenceLocation(t *testing.T) {
+	db, err := sbom.LoadOSV("testdata/osv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const banner = "inflate 1.2.12 Copyright 1995-2022 Mark Adler"
+	for _, tc := range []struct {
+		name    string
+		bin     []byte
+		section string
+	}{
+		{"data segment", synth.Data([][]byte{[]byte("\x00 " + banner + " \x00")}), "data"},
+		{"custom section", synth.Data(nil, "notes", "\x00 "+banner+" \x00"), "custom"},
+	} {
+		r := Scan(context.Background(), "m.wasm", tc.bin, Options{Advisories: db})
+		vf := find(r, RuleVulnerable)
+		if len(vf) != 1 || !strings.Contains(vf[0].Message, "CVE-TEST-ZLIB") {
+			t.Fatalf("%s: WW702 = %+v", tc.name, vf)
+		}
+		loc := vf[0].Location
+		want := bytes.Index(tc.bin, []byte(banner))
+		if loc.Section != tc.section || loc.Offset != want {
+			t.Errorf("%s: location %+v, banner at %d", tc.name, loc, want)
 		}
 	}
 }
