@@ -58,6 +58,11 @@ type Module struct {
 	// (no 0xfc 0x0f byte pair), so the tables stay at tableBytes.
 	tableBytes  uint64
 	growsTables bool
+	// sites and counterNames are set when the Runtime instruments for
+	// coverage (Config.WithCoverage).
+	sites        []CoverageSite
+	counters     int
+	counterNames []string
 	// depth is the call depth enforced: the policy's, or less when the
 	// engine's stack cannot hold that many of the module's largest frames.
 	depth uint32
@@ -159,7 +164,7 @@ func (r *Runtime) Compile(ctx context.Context, bin []byte, p policy.Policy) (*Mo
 			break
 		}
 	}
-	inst, err := instrument(bin, m.depth, uint64(p.Limits.Memory))
+	inst, sites, err := instrumentMode(bin, m.depth, uint64(p.Limits.Memory), r.cfg.coverage)
 	if err != nil {
 		var le *meter.LimitError
 		if errors.As(err, &le) {
@@ -188,6 +193,9 @@ func (r *Runtime) Compile(ctx context.Context, bin []byte, p policy.Policy) (*Mo
 		return nil, fmt.Errorf("internal error: the instrumented module does not compile: %s", safetext.FirstLine(err.Error()))
 	}
 	m.compiled = cm
+	if r.cfg.coverage {
+		m.setCoverage(sites)
+	}
 	m.exports = cm.ExportedFunctions()
 	if m.usesNet {
 		c, err := netcap.New(p, netcap.Options{Resolver: r.cfg.resolver})

@@ -34,6 +34,7 @@ type Config struct {
 	resolver Resolver
 	// hostFuncs are extra functions of the "wasmward" namespace.
 	hostFuncs []HostFunction
+	coverage  bool
 }
 
 // Resolver looks up the addresses of a host name for the network
@@ -65,3 +66,10 @@ func (c Config) WithStdin(r io.Reader) Config { c.stdin = r; return c }
 // returns is checked like any other: a resolver cannot open a private
 // network that the policy closes. nil restores the system's.
 func (c Config) WithResolver(r Resolver) Config { c.resolver = r; return c }
+
+// WithCoverage returns a copy whose Runtime instruments every module it
+// compiles with edge-coverage counters as well (internal/meter's coverage
+// mode, for the fuzzer): a run whose Invocation.Coverage is set then
+// reports the counters there. Fuel, results and violations are the same as
+// without; runs are slower and instances larger.
+func (c Config) WithCoverage(on bool) Config { c.coverage = on; return c }

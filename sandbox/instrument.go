@@ -89,10 +89,22 @@ func effectiveDepth(mod *wasm.Module, depth uint32, engine Engine) uint32 {
 // even a policy without a fuel budget relies on it to stop code that never
 // calls the host.
 func instrument(bin []byte, depth uint32, memLimit uint64) ([]byte, error) {
-	return meter.Instrument(bin, meter.Options{
+	out, _, err := instrumentMode(bin, depth, memLimit, false)
+	return out, err
+}
+
+// instrumentMode is instrument, with edge-coverage counters when coverage
+// is set (it then returns the coverage sites).
+func instrumentMode(bin []byte, depth uint32, memLimit uint64, coverage bool) ([]byte, []meter.Site, error) {
+	opt := meter.Options{
 		StackDepth:       depth,
 		MaxNesting:       maxNesting,
 		MaxTableElements: maxTableElements(memLimit),
 		MemoryBudget:     memLimit + tableAllowance,
-	})
+	}
+	if coverage {
+		return meter.InstrumentCoverage(bin, opt)
+	}
+	out, err := meter.Instrument(bin, opt)
+	return out, nil, err
 }

@@ -161,6 +161,21 @@ type Invocation struct {
 	// *strings.Reader, *strings.Builder and io.Discard are recognised
 	// without it.
 	NonBlocking bool
+	// Coverage, when not nil and the module was compiled with coverage
+	// (Config.WithCoverage), receives the run's coverage counters.
+	Coverage *Coverage
+	// Timing, when not nil, receives how long the run's phases took.
+	Timing *Timing
+}
+
+// Timing is how long the phases of one run took (Invocation.Timing).
+type Timing struct {
+	// Instantiate is the time to set up the instance (memory, globals,
+	// WASI), from the start of the run.
+	Instantiate time.Duration
+	// Call is the time of the guest's call (_initialize and the export, or
+	// _start), 0 when instantiation failed.
+	Call time.Duration
 }
 
 // WriteFile writes the report as indented JSON to path atomically: through a

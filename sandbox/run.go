@@ -510,7 +510,14 @@ func (st *runState) execute() {
 	st.setArgs(st.name, in.Args)
 	st.setEnv(in.Env)
 
+	if c := in.Coverage; c != nil {
+		c.Counters, c.Last, c.Stack = c.Counters[:0], -1, c.Stack[:0]
+	}
 	mod, err := st.instantiate(ictx)
+	instantiated := time.Now()
+	if in.Timing != nil {
+		*in.Timing = Timing{Instantiate: instantiated.Sub(st.start)}
+	}
 	if err == nil && time.Now().After(st.deadline) {
 		// Setting up a large memory or table may outlast the deadline.
 		err = st.record(&violationError{Kind: KindTimeout, Detail: st.deadlineText() + " while the instance was set up"})
@@ -528,8 +535,14 @@ func (st *runState) execute() {
 		if err == nil {
 			st.results, err = mod.ExportedFunction(st.fname).Call(ictx, in.Params...)
 		}
+		if in.Timing != nil {
+			in.Timing.Call = time.Since(instantiated)
+		}
 		if fuel != nil {
 			st.fuelLeft = int64(fuel.Get())
+		}
+		if in.Coverage != nil && st.m.counterNames != nil {
+			st.m.readCoverage(mod, err, in.Coverage)
 		}
 		if denied != nil {
 			st.tableDenied = denied.Get() != 0

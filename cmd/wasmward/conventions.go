@@ -26,6 +26,12 @@ var examples = map[string]string{
 	"wasmward scan": `  wasmward scan examples/hello.wasm
   wasmward scan --policy policy.yaml --fail-on medium *.wasm
   wasmward scan --format sarif build/*.wasm > results.sarif`,
+	"wasmward bench": `  wasmward bench --iterations 1000 --request get.http handler.wasm
+  wasmward bench --invoke fib mod.wasm -- 25
+  wasmward bench --request get.http --compare old.wasm --fail-if-slower 5% new.wasm`,
+	"wasmward fuzz": `  wasmward fuzz --duration 300s handler.wasm
+  wasmward fuzz --target stdin --corpus parser.fuzz -j 2 parser.wasm
+  wasmward fuzz --target invoke:decode --seed 7 --executions 100000 lib.wasm`,
 	"wasmward sbom": `  wasmward sbom app.wasm
   wasmward sbom --osv ./osv-advisories -o app.cdx.json app.wasm`,
 	"wasmward keygen": `  wasmward keygen --output-key-prefix ci
@@ -64,6 +70,8 @@ var fileFlags = map[string][]string{
 	"wasmward run":          {"policy", "report", "trust", "attestation", "state", "dir/"},
 	"wasmward scan":         {"policy", "osv/"},
 	"wasmward sbom":         {"osv/", "output"},
+	"wasmward bench":        {"policy", "request", "stdin", "compare"},
+	"wasmward fuzz":         {"policy", "corpus/"},
 	"wasmward keygen":       {"output-key-prefix"},
 	"wasmward sign":         {"key", "output", "detached", "bundle"},
 	"wasmward verify":       {"trust", "key", "detached", "sig", "bundle", "attestation"},

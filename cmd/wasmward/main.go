@@ -87,6 +87,8 @@ func newRoot(s streams) *cobra.Command {
 		newRunCmd(s),
 		newInspectCmd(s),
 		newScanCmd(s),
+		newBenchCmd(s),
+		newFuzzCmd(s),
 		newSBOMCmd(s),
 		newKeygenCmd(s),
 		newSignCmd(s),

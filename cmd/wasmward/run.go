@@ -34,6 +34,7 @@ type runFlags struct {
 	report       string
 	fuel         uint64
 	stackDepth   uint32
+	stdin        string
 
 	// Trust: verified before anything is compiled.
 	trust       trustFlags
@@ -82,6 +83,7 @@ for a limit; 2 for usage errors.`,
 	fl.StringVar(&f.invoke, "invoke", "", "call this exported function (numeric args after --) instead of _start")
 	fl.StringVar(&f.report, "report", "", "write the run report (JSON) to FILE")
 	fl.Uint64Var(&f.fuel, "fuel", 0, "fuel budget (0: unmetered; the deadline still holds)")
+	fl.StringVar(&f.stdin, "stdin", "", "the guest's standard input: none, inherit (wasmward's own) or file:PATH (default: the policy's, none)")
 	fl.Uint32Var(&f.stackDepth, "stack-depth", 0, "maximum nested guest calls")
 	f.trust.register(fl)
 	fl.StringVar(&f.name, "name", "", "module name for the trust policy and the version state, where the policy allows caller names and the module carries no signed name (default: file base name without .wasm)")
@@ -136,6 +138,9 @@ func applyFlags(cmd *cobra.Command, f *runFlags, p *policy.Policy) error {
 			return fmt.Errorf("--output-limit: %w", err)
 		}
 		p.Limits.Output = v
+	}
+	if fl.Changed("stdin") {
+		p.Capabilities.Stdin = f.stdin // checked by Validate
 	}
 	if fl.Changed("fuel") {
 		p.Limits.Fuel = f.fuel

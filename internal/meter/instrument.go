@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/wasmward/wasmward/internal/wasm"
 	"github.com/wasmward/wasmward/policy"
@@ -27,12 +28,26 @@ import (
 // minimum exceeds MaxTableElements. Beyond indices it checks structure, not
 // types: an invalid module yields an output the compiler rejects.
 func Instrument(bin []byte, opt Options) ([]byte, error) {
+	out, _, err := instrument(bin, opt, false)
+	return out, err
+}
+
+// InstrumentCoverage is Instrument plus edge-coverage counters (see
+// coverage.go and docs/metering.md, "Coverage"): the output also exports
+// LastSiteGlobal and one i32 counter global per site (CounterGlobal), and
+// the sites are returned in order of their ids. Fuel costs are the same as
+// Instrument's: the counters are not charged.
+func InstrumentCoverage(bin []byte, opt Options) ([]byte, []Site, error) {
+	return instrument(bin, opt, true)
+}
+
+func instrument(bin []byte, opt Options, cov bool) ([]byte, []Site, error) {
 	depth := opt.StackDepth
 	if depth == 0 {
 		depth = policy.DefaultStackDepth
 	}
 	if depth > math.MaxInt32 {
-		return nil, fmt.Errorf("instrument: stack depth %d exceeds %d", depth, math.MaxInt32)
+		return nil, nil, fmt.Errorf("instrument: stack depth %d exceeds %d", depth, math.MaxInt32)
 	}
 	maxNesting := opt.MaxNesting
 	if maxNesting == 0 {
@@ -44,14 +59,14 @@ func Instrument(bin []byte, opt Options) ([]byte, error) {
 	}
 	m, err := wasm.Decode(bin)
 	if err != nil {
-		return nil, fmt.Errorf("instrument: decode module: %w", err)
+		return nil, nil, fmt.Errorf("instrument: decode module: %w", err)
 	}
 	if err := checkSupported(m); err != nil {
-		return nil, fmt.Errorf("instrument: %w", err)
+		return nil, nil, fmt.Errorf("instrument: %w", err)
 	}
 	for i, t := range m.Tables {
 		if t.Limits.Min > uint64(maxTable) {
-			return nil, fmt.Errorf("instrument: %w", &LimitError{What: "table elements", Limit: maxTable, Func: -1, Table: int64(i) + int64(importedTables(m)), Offset: -1})
+			return nil, nil, fmt.Errorf("instrument: %w", &LimitError{What: "table elements", Limit: maxTable, Func: -1, Table: int64(i) + int64(importedTables(m)), Offset: -1})
 		}
 	}
 
@@ -85,12 +100,12 @@ func Instrument(bin []byte, opt Options) ([]byte, error) {
 		memoryBytes += mem.Limits.Min * wasmPageSize
 	}
 	if uint64(len(m.Functions))+uint64(lay.importedFuncs)+2 > math.MaxUint32 {
-		return nil, errors.New("instrument: too many functions")
+		return nil, nil, errors.New("instrument: too many functions")
 	}
 
 	// Function bodies first: they read m.Types and may add block types.
 	if len(m.Code) != len(m.Functions) {
-		return nil, fmt.Errorf("instrument: %d function bodies for %d functions", len(m.Code), len(m.Functions))
+		return nil, nil, fmt.Errorf("instrument: %d function bodies for %d functions", len(m.Code), len(m.Functions))
 	}
 	rw := &bodyRewriter{lay: lay, types: m.Types, maxNesting: maxNesting, maxTable: maxTable, budget: budget, limits: limits{
 		types:   uint32(len(m.Types)),
@@ -100,17 +115,24 @@ func Instrument(bin []byte, opt Options) ([]byte, error) {
 	// A module that can catch exceptions keeps the counter in the global:
 	// frames a throw unwinds could not write a cached counter back.
 	rw.cached = !m.Features.Has(wasm.FeatureExceptions)
+	if cov {
+		// The table and memory globals always exist in coverage mode, so
+		// the coverage globals' indices are fixed before any body is
+		// rewritten.
+		rw.cov = &coverage{last: lay.fuelGlobal + 5}
+	}
 	if err := checkModuleIndices(m, &rw.limits); err != nil {
-		return nil, fmt.Errorf("instrument: %w", err)
+		return nil, nil, fmt.Errorf("instrument: %w", err)
 	}
 	for i := range m.Code {
+		rw.fn = lay.importedFuncs + uint32(i)
 		if err := instrumentFunc(m, rw, i); err != nil {
 			var le *LimitError
 			if errors.As(err, &le) {
 				le.Func = int64(lay.importedFuncs) + int64(i)
-				return nil, fmt.Errorf("instrument: %w", le)
+				return nil, nil, fmt.Errorf("instrument: %w", le)
 			}
-			return nil, fmt.Errorf("instrument: function %d: %w", lay.importedFuncs+uint32(i), err)
+			return nil, nil, fmt.Errorf("instrument: function %d: %w", lay.importedFuncs+uint32(i), err)
 		}
 	}
 
@@ -126,7 +148,7 @@ func Instrument(bin []byte, opt Options) ([]byte, error) {
 		wasm.Global{Type: wasm.GlobalType{Val: wasm.I32, Mutable: true}, Init: constExpr(opI32Const, int64(int32(depth)))},
 		wasm.Global{Type: wasm.GlobalType{Val: wasm.I32, Mutable: true}, Init: constExpr(opI32Const, 0)},
 	)
-	if rw.grows {
+	if rw.grows || cov {
 		m.Globals = append(m.Globals,
 			wasm.Global{Type: wasm.GlobalType{Val: wasm.I64, Mutable: true}, Init: constExpr(opI64Const, int64(min(tableBytes, 1<<62)))},
 			wasm.Global{Type: wasm.GlobalType{Val: wasm.I64, Mutable: true}, Init: constExpr(opI64Const, int64(min(memoryBytes, 1<<62)))},
@@ -150,19 +172,22 @@ func Instrument(bin []byte, opt Options) ([]byte, error) {
 			wasm.Export{Name: MemoryGlobal, Kind: wasm.ExternGlobal, Index: lay.memoryGlobal},
 		)
 	}
+	if cov {
+		rw.cov.addGlobals(m)
+	}
 	if m.HasStart {
 		m.Start = lay.funcIndex(m.Start)
 	}
 	for i := range m.Globals {
 		if m.Globals[i].Init, err = rewriteConstExpr(lay, m.Globals[i].Init); err != nil {
-			return nil, fmt.Errorf("instrument: global %d: %w", i, err)
+			return nil, nil, fmt.Errorf("instrument: global %d: %w", i, err)
 		}
 	}
 	for i := range m.Tables {
 		if t := m.Tables[i].Init; t != nil {
 			e, err := rewriteConstExpr(lay, *t)
 			if err != nil {
-				return nil, fmt.Errorf("instrument: table %d: %w", i, err)
+				return nil, nil, fmt.Errorf("instrument: table %d: %w", i, err)
 			}
 			m.Tables[i].Init = &e
 		}
@@ -177,7 +202,7 @@ func Instrument(bin []byte, opt Options) ([]byte, error) {
 		exprs := make([]wasm.Expr, len(el.Exprs))
 		for j, e := range el.Exprs {
 			if exprs[j], err = rewriteConstExpr(lay, e); err != nil {
-				return nil, fmt.Errorf("instrument: element segment %d: %w", i, err)
+				return nil, nil, fmt.Errorf("instrument: element segment %d: %w", i, err)
 			}
 		}
 		el.Exprs = exprs
@@ -186,9 +211,12 @@ func Instrument(bin []byte, opt Options) ([]byte, error) {
 
 	out, err := wasm.Encode(m)
 	if err != nil {
-		return nil, fmt.Errorf("instrument: encode module: %w", err)
+		return nil, nil, fmt.Errorf("instrument: encode module: %w", err)
 	}
-	return out, nil
+	if cov {
+		return out, rw.cov.sites, nil
+	}
+	return out, nil, nil
 }
 
 // importedTables counts the module's table imports (defined tables come
@@ -227,7 +255,8 @@ func checkSupported(m *wasm.Module) error {
 		}
 	}
 	for _, ex := range m.Exports {
-		if ex.Name == FuelGlobal || ex.Name == DepthGlobal || ex.Name == DeniedGlobal || ex.Name == TablesGlobal || ex.Name == MemoryGlobal {
+		if ex.Name == FuelGlobal || ex.Name == DepthGlobal || ex.Name == DeniedGlobal || ex.Name == TablesGlobal || ex.Name == MemoryGlobal ||
+			strings.HasPrefix(ex.Name, coveragePrefix) {
 			return fmt.Errorf("export %q: %w", ex.Name, ErrAlreadyMetered)
 		}
 	}
@@ -388,7 +417,7 @@ func instrumentFunc(m *wasm.Module, rw *bodyRewriter, i int) error {
 		locals = append(locals, wasm.LocalDecl{Count: 1, Type: wasm.I32})
 	}
 	wrapper := blockTypeFor(m, ft.Results)
-	code := rw.emit(make([]byte, 0, len(f.Body.Code)*2+64), f.Body.Code, wrapper, s)
+	code := rw.emit(make([]byte, 0, len(f.Body.Code)*2+64), f.Body.Code, f.Body.Offset, wrapper, s)
 	f.Locals = locals
 	f.Body = wasm.Expr{Code: code, Offset: f.Body.Offset}
 	return nil

@@ -51,6 +51,7 @@ type instrRec struct {
 	// catch clause). labelsAt < 0: copy the instruction as is.
 	labelsAt, nLabels int32
 	wrapLoop          bool  // loop: refill out of line (see emit)
+	implicitElse      bool  // end of an if without else (coverage: an else is added)
 	closes            int32 // end of a wrapped loop: index of its loop rec, else -1
 }
 
@@ -92,7 +93,11 @@ type bodyRewriter struct {
 	// grows is set when a table.grow was rewritten: only then does the
 	// module get TablesGlobal and MemoryGlobal (each global costs wazero
 	// allocations at every instantiation).
-	grows  bool
+	grows bool
+	// cov is set in coverage mode (InstrumentCoverage); fn is the index of
+	// the function being rewritten, in the original module.
+	cov    *coverage
+	fn     uint32
 	recs   []instrRec
 	segs   []segment
 	frames []frame
@@ -212,6 +217,7 @@ func (r *bodyRewriter) analyze(code []byte, offset int) (hasBulk bool, err error
 			}
 			f := r.frames[len(r.frames)-1]
 			r.frames = r.frames[:len(r.frames)-1]
+			r.recs[i].implicitElse = f.op == wasm.OpIf && !f.hasElse
 			if r.recs[f.open].wrapLoop {
 				r.recs[i].closes = int32(f.open)
 			}
@@ -445,7 +451,13 @@ func (lim *limits) checkValType(t wasm.ValType) error {
 // every call (reloading after it) and at every exit. Without, every charge
 // updates the global (modules that catch exceptions: a frame unwound by a
 // throw cannot write its local back).
-func (r *bodyRewriter) emit(dst, code, wrapper []byte, s scratch) []byte {
+//
+// In coverage mode, a site (see coverage.appendSite) follows function entry,
+// every segment start (loop headers, if and else branches, the join after a
+// loop or a targeted block), the fall-through of every conditional branch,
+// and the false edge of every if without else (which gets an else for it);
+// after every call the current site is set again as the last one.
+func (r *bodyRewriter) emit(dst, code []byte, offset int, wrapper []byte, s scratch) []byte {
 	lay := r.lay
 	// Depth: fail if no frame is left, else take one and remember the value
 	// to restore at exit.
@@ -460,6 +472,9 @@ func (r *bodyRewriter) emit(dst, code, wrapper []byte, s scratch) []byte {
 	// Fuel for the entry segment, read from the global.
 	dst = r.op(dst, opGlobalGet, lay.fuelGlobal)
 	dst = r.appendSubCheck(dst, r.segs[0].cost, s)
+	if r.cov != nil {
+		dst = r.cov.appendSite(r, dst, r.fn, offset)
+	}
 	// The wrapper block: return becomes a branch to it, so every exit
 	// passes the restore below.
 	dst = append(dst, opBlock)
@@ -482,11 +497,17 @@ func (r *bodyRewriter) emit(dst, code, wrapper []byte, s scratch) []byte {
 			dst = r.appendFlush(dst, s)
 			dst = r.op(dst, byte(rec.op), lay.funcIndex(rec.index))
 			dst = r.appendReload(dst, s)
+			if r.cov != nil {
+				dst = r.cov.appendLast(r, dst)
+			}
 		case wasm.OpCallIndirect, wasm.OpCallRef:
 			// The flush and reload leave the operands and results alone.
 			dst = r.appendFlush(dst, s)
 			dst = append(dst, code[rec.start:rec.end]...)
 			dst = r.appendReload(dst, s)
+			if r.cov != nil {
+				dst = r.cov.appendLast(r, dst)
+			}
 		case wasm.OpReturnCall:
 			dst = r.appendExit(dst, s)
 			dst = r.op(dst, byte(rec.op), lay.funcIndex(rec.index))
@@ -505,6 +526,13 @@ func (r *bodyRewriter) emit(dst, code, wrapper []byte, s scratch) []byte {
 			}
 			dst = append(dst, code[rec.start:rec.end]...)
 		case wasm.OpEnd:
+			if r.cov != nil && rec.implicitElse {
+				// The false edge gets its own site. An if without else
+				// has as many results as parameters, so the empty else
+				// passes them through.
+				dst = append(dst, opElse)
+				dst = r.cov.appendSite(r, dst, r.fn, offset+rec.start)
+			}
 			dst = append(dst, opEnd)
 			if rec.closes >= 0 {
 				dst = r.appendRefill(dst, r.segs[r.recs[rec.closes].seg].cost, s)
@@ -535,6 +563,14 @@ func (r *bodyRewriter) emit(dst, code, wrapper []byte, s scratch) []byte {
 				dst = r.appendLoopCheck(dst, r.segs[rec.seg].cost, s)
 			} else {
 				dst = r.appendCharge(dst, r.segs[rec.seg], s)
+			}
+		}
+		if r.cov != nil {
+			switch {
+			case rec.seg >= 0:
+				dst = r.cov.appendSite(r, dst, r.fn, offset+rec.start)
+			case rec.op == wasm.OpBrIf || rec.op == wasm.OpBrOnNull || rec.op == wasm.OpBrOnNonNull:
+				dst = r.cov.appendSite(r, dst, r.fn, offset+rec.start)
 			}
 		}
 	}
@@ -820,9 +856,12 @@ const (
 	opI32Ne         = 0x47
 	opI64LtS        = 0x53
 	opI64LeU        = 0x58
+	opI32Add        = 0x6a
 	opI32Sub        = 0x6b
 	opI32And        = 0x71
 	opI64Add        = 0x7c
+	opI64And        = 0x83
+	opI64Or         = 0x84
 	opI64Sub        = 0x7d
 	opI64Shl        = 0x86
 	opI64ShrU       = 0x88

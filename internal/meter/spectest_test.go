@@ -174,6 +174,13 @@ func TestSpecSuiteDifferentialCompiler(t *testing.T) {
 	runSpecSuites(t, wazero.NewRuntimeConfigCompiler)
 }
 
+// TestSpecSuiteDifferentialCoverage runs the same differential on modules
+// instrumented with coverage counters (InstrumentCoverage): the sites and
+// the else branches they add must not change any result or trap.
+func TestSpecSuiteDifferentialCoverage(t *testing.T) {
+	runSpecSuitesMode(t, wazero.NewRuntimeConfigCompiler, true)
+}
+
 func TestSpecSuiteDifferentialInterpreter(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the compiler-engine run covers the same scripts; -short skips the interpreter run")
@@ -182,6 +189,10 @@ func TestSpecSuiteDifferentialInterpreter(t *testing.T) {
 }
 
 func runSpecSuites(t *testing.T, newConfig func() wazero.RuntimeConfig) {
+	runSpecSuitesMode(t, newConfig, false)
+}
+
+func runSpecSuitesMode(t *testing.T, newConfig func() wazero.RuntimeConfig, coverage bool) {
 	root := wazeroSpecDir(t)
 	spectestWasm := fixture.Bytes(t, "meter_spectest")
 	stats := &specStats{checked: map[string]int{}, skipped: map[string]int{}}
@@ -204,7 +215,7 @@ func runSpecSuites(t *testing.T, newConfig func() wazero.RuntimeConfig) {
 				}
 				t.Parallel()
 				cfg := newConfig().WithCoreFeatures(suite.features)
-				runSpecScript(t, suite.dir, dir, script, cfg, spectestWasm, stats)
+				runSpecScript(t, suite.dir, dir, script, cfg, spectestWasm, stats, coverage)
 			})
 		}
 	}
@@ -214,6 +225,7 @@ func runSpecSuites(t *testing.T, newConfig func() wazero.RuntimeConfig) {
 // specHost is the test's "wasmward" host module: ample fuel in small slices,
 // and a stack limit that stops the guest.
 type specHost struct {
+	coverage  bool // instrument with InstrumentCoverage
 	mu        sync.Mutex
 	refills   int
 	handedOut int64
@@ -248,6 +260,7 @@ type specRun struct {
 	last    api.Module
 	all     []api.Module
 	metered bool
+	host    *specHost
 }
 
 func newSpecRun(ctx context.Context, t *testing.T, cfg wazero.RuntimeConfig, spectestWasm []byte, host *specHost) *specRun {
@@ -261,7 +274,7 @@ func newSpecRun(ctx context.Context, t *testing.T, cfg wazero.RuntimeConfig, spe
 		if err := host.instantiate(ctx, r); err != nil {
 			t.Fatalf("instantiate wasmward host module: %v", err)
 		}
-		run.metered = true
+		run.metered, run.host = true, host
 	}
 	return run
 }
@@ -271,7 +284,7 @@ func newSpecRun(ctx context.Context, t *testing.T, cfg wazero.RuntimeConfig, spe
 // so that callers can tell which step refused the module.
 func (s *specRun) instantiate(ctx context.Context, bin []byte, name string) (api.Module, error, error) {
 	if s.metered {
-		out, err := instrumentNoPanic(bin, Options{StackDepth: specStackDepth})
+		out, err := instrumentNoPanic(bin, Options{StackDepth: specStackDepth}, s.host.coverage)
 		if err != nil {
 			return nil, err, nil
 		}
@@ -317,12 +330,16 @@ func (s *specRun) depthRestored(invoked string, onlyInvoked bool) string {
 	return ""
 }
 
-func instrumentNoPanic(bin []byte, opt Options) (out []byte, err error) {
+func instrumentNoPanic(bin []byte, opt Options, coverage bool) (out []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("PANIC in Instrument: %v", p)
 		}
 	}()
+	if coverage {
+		out, _, err = InstrumentCoverage(bin, opt)
+		return out, err
+	}
 	return Instrument(bin, opt)
 }
 
@@ -372,7 +389,7 @@ func (s *specRun) do(ctx context.Context, a specAction) (specOutcome, error) {
 	return specOutcome{}, fmt.Errorf("unsupported action type %q", a.Type)
 }
 
-func runSpecScript(t *testing.T, suiteName, dir, path string, cfg wazero.RuntimeConfig, spectestWasm []byte, stats *specStats) {
+func runSpecScript(t *testing.T, suiteName, dir, path string, cfg wazero.RuntimeConfig, spectestWasm []byte, stats *specStats, coverage bool) {
 	ctx := context.Background()
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -382,7 +399,7 @@ func runSpecScript(t *testing.T, suiteName, dir, path string, cfg wazero.Runtime
 	if err := json.Unmarshal(raw, &script); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	host := &specHost{}
+	host := &specHost{coverage: coverage}
 	base := newSpecRun(ctx, t, cfg, spectestWasm, nil)
 	inst := newSpecRun(ctx, t, cfg, spectestWasm, host)
 	src := filepath.Base(script.SourceFile)
@@ -506,7 +523,7 @@ func runSpecScript(t *testing.T, suiteName, dir, path string, cfg wazero.Runtime
 				t.Logf("%s:%d: wazero accepts %s module %s", src, c.Line, c.Type, c.Filename)
 				continue
 			}
-			out, ierr := instrumentNoPanic(bin, Options{StackDepth: specStackDepth})
+			out, ierr := instrumentNoPanic(bin, Options{StackDepth: specStackDepth}, host.coverage)
 			if ierr != nil {
 				if strings.HasPrefix(ierr.Error(), "PANIC") {
 					failf(c, "%s: %v", c.Filename, ierr)
