@@ -2,6 +2,7 @@ package scan
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -107,4 +108,24 @@ func (r *Result) Max() (Severity, bool) {
 func (r *Result) AtLeast(s Severity) bool {
 	m, ok := r.Max()
 	return ok && m >= s
+}
+
+// Add appends findings made outside Scan (check's signature, benchmark and
+// fuzzing results, under the rules WW8xx) and keeps the order Scan
+// guarantees: severity (highest first), then offset, then rule.
+func (r *Result) Add(fs ...Finding) {
+	r.Findings = append(r.Findings, fs...)
+	sortFindings(r.Findings)
+}
+
+func sortFindings(f []Finding) {
+	sort.SliceStable(f, func(i, j int) bool {
+		if f[i].Severity != f[j].Severity {
+			return f[i].Severity > f[j].Severity
+		}
+		if f[i].Location.Offset != f[j].Location.Offset {
+			return f[i].Location.Offset < f[j].Location.Offset
+		}
+		return f[i].RuleID < f[j].RuleID
+	})
 }

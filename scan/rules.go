@@ -36,6 +36,13 @@ const (
 	RuleVulnerable        = "WW702"
 	RuleBadMetadata       = "WW703"
 	RuleDuplicateMetadata = "WW704"
+	// Rules of `wasmward check` (findings added with Result.Add).
+	RuleSignature       = "WW801"
+	RuleBenchmarkFailed = "WW802"
+	RuleFuzzTrap        = "WW811"
+	RuleFuzzViolation   = "WW812"
+	RuleFuzzInvalidResp = "WW813"
+	RuleFuzzExitStatus  = "WW814"
 )
 
 var rules = []Rule{
@@ -102,6 +109,24 @@ var rules = []Rule{
 	{RuleDuplicateMetadata, "duplicate-metadata-section", Low, "Repeated name or producers section",
 		"The module has more than one \"name\" or \"producers\" custom section; each should appear at most once. wasmward reads the first; other tools may read another, so function names and toolchains can differ between reports and stack traces. wazero refuses a module with a second name section (\"redundant custom section name\"), so such a module does not run under wasmward.",
 		"Rebuild or re-link the module so that it carries one name and one producers section."},
+	{RuleSignature, "signature-verification-failed", Critical, "Signature verification failed",
+		"`check --trust` verified the module against the trust policy and it was refused: no valid signature by a trusted key, a k-of-n rule not met, an attestation that does not match, or a version older than one accepted before. run and serve would refuse it (exit 126).",
+		"Sign the module with a key the trust policy names (wasmward sign), or fix the trust policy."},
+	{RuleBenchmarkFailed, "benchmark-failed", High, "Benchmark run failed",
+		"`check --bench` ran the module under its policy (limits on) and a run did not succeed: it was refused, trapped, was stopped for a limit, or exited with a non-zero status.",
+		"Run the module with wasmward run under the same policy and fix what stops it."},
+	{RuleFuzzTrap, "fuzz-trap", High, "Fuzzing found an input that traps",
+		"`check --fuzz` (coverage-guided) found an input that makes the module trap (an out-of-bounds access, unreachable, a division by zero...): a crash any client can trigger, and often a memory-safety bug. The location is the basic block of the original module where it trapped.",
+		"Reproduce it with the command in the fuzzer's crash report (wasmward fuzz writes DIR/crashes) and fix the bug."},
+	{RuleFuzzViolation, "fuzz-violation", Medium, "Fuzzing found an input that hits a limit",
+		"`check --fuzz` found an input that makes the module exceed a limit of its policy (timeout, memory, fuel, call depth, output): a denial of service any client can trigger.",
+		"Reproduce it with the fuzzer's command; bound the work per input in the module."},
+	{RuleFuzzInvalidResp, "fuzz-invalid-response", Medium, "Fuzzing found an input that yields an invalid WAGI response",
+		"`check --fuzz` found a request for which the handler writes a response the gateway refuses (502): a malformed header line, a bad Status, a missing Content-Type.",
+		"Reproduce it with the fuzzer's command and fix the handler's response."},
+	{RuleFuzzExitStatus, "fuzz-exit-status", Medium, "Fuzzing found an input that makes the module fail",
+		"`check --fuzz` found an input after which the module exits with a non-zero status where the target expects success.",
+		"Reproduce it with the fuzzer's command; handle the input or reject it with a response."},
 }
 
 var ruleByID = func() map[string]*Rule {

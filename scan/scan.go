@@ -14,7 +14,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -176,15 +175,7 @@ func (s *scanner) add(id string, sev Severity, loc Location, format string, args
 
 func (s *scanner) sorted() []Finding {
 	f := s.findings
-	sort.SliceStable(f, func(i, j int) bool {
-		if f[i].Severity != f[j].Severity {
-			return f[i].Severity > f[j].Severity
-		}
-		if f[i].Location.Offset != f[j].Location.Offset {
-			return f[i].Location.Offset < f[j].Location.Offset
-		}
-		return f[i].RuleID < f[j].RuleID
-	})
+	sortFindings(f)
 	if f == nil {
 		f = []Finding{}
 	}

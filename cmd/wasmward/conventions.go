@@ -29,6 +29,9 @@ var examples = map[string]string{
 	"wasmward bench": `  wasmward bench --iterations 1000 --request get.http handler.wasm
   wasmward bench --invoke fib mod.wasm -- 25
   wasmward bench --request get.http --compare old.wasm --fail-if-slower 5% new.wasm`,
+	"wasmward check": `  wasmward check handler.wasm
+  wasmward check --policy policy.yaml --trust trust.yaml --osv ./osv --format sarif app.wasm > check.sarif
+  wasmward check --bench 1000 --fuzz 300s --format sarif handler.wasm > check.sarif`,
 	"wasmward fuzz": `  wasmward fuzz --duration 300s handler.wasm
   wasmward fuzz --target stdin --corpus parser.fuzz -j 2 parser.wasm
   wasmward fuzz --target invoke:decode --seed 7 --executions 100000 lib.wasm`,
@@ -72,6 +75,7 @@ var fileFlags = map[string][]string{
 	"wasmward sbom":         {"osv/", "output"},
 	"wasmward bench":        {"policy", "request", "stdin", "compare"},
 	"wasmward fuzz":         {"policy", "corpus/"},
+	"wasmward check":        {"policy", "trust", "osv/", "corpus/"},
 	"wasmward keygen":       {"output-key-prefix"},
 	"wasmward sign":         {"key", "output", "detached", "bundle"},
 	"wasmward verify":       {"trust", "key", "detached", "sig", "bundle", "attestation"},

@@ -89,6 +89,7 @@ func newRoot(s streams) *cobra.Command {
 		newScanCmd(s),
 		newBenchCmd(s),
 		newFuzzCmd(s),
+		newCheckCmd(s),
 		newSBOMCmd(s),
 		newKeygenCmd(s),
 		newSignCmd(s),

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/wasmward/wasmward/internal/bench"
+	"github.com/wasmward/wasmward/internal/corpus"
 	"github.com/wasmward/wasmward/internal/fixture"
 	"github.com/wasmward/wasmward/internal/fixture/synth"
 	"github.com/wasmward/wasmward/internal/wagireq"
@@ -141,4 +142,106 @@ func TestFuzzCLI(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %s", tt.args, r.code, r.stderr)
 		}
 	}
+}
+
+// TestCheckCLI runs the whole pipeline as a process: one SARIF report for
+// the scan, the signature check and the fuzzer's findings, validated
+// against the SARIF 2.1.0 schema; exit status like scan.
+func TestCheckCLI(t *testing.T) {
+	dir := t.TempDir()
+	corpusDir := filepath.Join(dir, "corpus")
+	if err := os.MkdirAll(corpusDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	seed := (&wagireq.Request{Method: "GET", Path: "/", Body: []byte("WARx")}).Marshal()
+	if err := os.WriteFile(filepath.Join(corpusDir, "seed.http"), seed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	magic := fixture.Path(t, "fz_magic")
+	hello := filepath.Join("..", "..", "examples", "hello.wasm")
+	if r := runProcess(t, "keygen", "--output-key-prefix", filepath.Join(dir, "ci")); r.code != 0 {
+		t.Fatalf("keygen: %s", r.stderr)
+	}
+	trustFile := filepath.Join(dir, "trust.yaml")
+	if err := os.WriteFile(trustFile, []byte("keys: [{name: ci, public_key: "+filepath.Join(dir, "ci.pub")+"}]\nrequire_signature: true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	signed := filepath.Join(dir, "hello.signed.wasm")
+	if r := runProcess(t, "sign", hello, "--key", filepath.Join(dir, "ci.key"), "--module-name", "hello", "--module-version", "1.0.0", "-o", signed); r.code != 0 {
+		t.Fatalf("sign: %s", r.stderr)
+	}
+
+	tests := []struct {
+		name      string
+		args      []string
+		wantCode  int
+		wantRules []string // in the SARIF results
+		noRules   []string
+	}{
+		{"fuzz finds the trap", []string{"--bench", "5", "--fuzz", "5s", "--seed", "5", "--corpus", corpusDir, magic}, 1, []string{"WW811"}, []string{"WW802", "WW801"}},
+		{"unsigned refused", []string{"--trust", trustFile, "--target", "stdin", hello}, 1, []string{"WW801"}, nil},
+		{"signed passes", []string{"--trust", trustFile, "--target", "stdin", "--bench", "3", signed}, 0, nil, []string{"WW801", "WW802"}},
+		{"bench failure", []string{"--policy", writePolicy(t, "limits: {fuel: 1000}\n"), "--target", "stdin", "--bench", "2", hello}, 1, []string{"WW802"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runProcess(t, append([]string{"check", "--format", "sarif"}, tt.args...)...)
+			if r.code != tt.wantCode {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", r.code, tt.wantCode, r.stdout, r.stderr)
+			}
+			if err := corpus.ValidateSARIF([]byte(r.stdout)); err != nil {
+				t.Fatalf("SARIF fails validation: %v", err)
+			}
+			var doc struct {
+				Runs []struct {
+					Results []struct {
+						RuleID    string `json:"ruleId"`
+						Locations []struct {
+							LogicalLocations []struct{ Name string } `json:"logicalLocations"`
+						} `json:"locations"`
+					} `json:"results"`
+				} `json:"runs"`
+			}
+			if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]bool{}
+			for _, res := range doc.Runs[0].Results {
+				got[res.RuleID] = true
+				if res.RuleID == "WW811" && (len(res.Locations) == 0 || len(res.Locations[0].LogicalLocations) == 0) {
+					t.Errorf("WW811 without a function location: %+v", res)
+				}
+			}
+			for _, id := range tt.wantRules {
+				if !got[id] {
+					t.Errorf("no %s in %v", id, got)
+				}
+			}
+			for _, id := range tt.noRules {
+				if got[id] {
+					t.Errorf("unexpected %s", id)
+				}
+			}
+		})
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"check", "--format", "xml", hello}, "unknown format"},
+		{[]string{"check", "/nonexistent.wasm"}, "nonexistent"},
+		{[]string{"check", "--target", "nope", hello}, "unknown target"},
+	} {
+		if r := runProcess(t, tt.args...); r.code != exitUsage || !strings.Contains(r.stderr, tt.want) {
+			t.Errorf("%v: exit %d, stderr %s", tt.args, r.code, r.stderr)
+		}
+	}
+}
+
+func writePolicy(t *testing.T, text string) string {
+	p := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
