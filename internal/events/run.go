@@ -72,6 +72,9 @@ type Loop struct {
 	Backoff time.Duration
 	// Log receives one line per host failure; nil discards.
 	Log io.Writer
+	// Observe, when set, is given each event's time from its delivery to
+	// its acknowledgement.
+	Observe func(time.Duration)
 }
 
 // Run processes events until the source ends (nil), ctx is done (nil) or
@@ -92,6 +95,7 @@ func (l *Loop) Run(ctx context.Context) (st Stats, err error) {
 			return st, err
 		}
 		st.Events++
+		received := time.Now()
 		reason := ""
 		if l.MaxDeliver > 0 && d.Attempts > l.MaxDeliver {
 			reason = fmt.Sprintf("delivered %d times without completing (events.max_deliver is %d)", d.Attempts, l.MaxDeliver)
@@ -119,6 +123,9 @@ func (l *Loop) Run(ctx context.Context) (st Stats, err error) {
 		}
 		if err := l.Source.Ack(ctx, d); err != nil {
 			return st, fmt.Errorf("ack %s: %w", d.ID, err)
+		}
+		if l.Observe != nil {
+			l.Observe(time.Since(received))
 		}
 	}
 }

@@ -4,6 +4,8 @@
 package natstest
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -14,26 +16,37 @@ import (
 // (nats://127.0.0.1:PORT). It is shut down when the test ends.
 func Start(tb testing.TB) string {
 	tb.Helper()
+	url, stop, err := Run(tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(stop)
+	return url
+}
+
+// Run starts a JetStream-enabled server on 127.0.0.1 storing in dir and
+// returns its URL and the function that shuts it down (for the benchmark,
+// which is not a test).
+func Run(dir string) (url string, stop func(), err error) {
 	opts := &server.Options{
 		Host:      "127.0.0.1",
 		Port:      server.RANDOM_PORT,
 		JetStream: true,
-		StoreDir:  tb.TempDir(),
+		StoreDir:  dir,
 		NoLog:     true,
 		NoSigs:    true,
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {
-		tb.Fatalf("nats server: %v", err)
+		return "", nil, fmt.Errorf("nats server: %w", err)
 	}
 	go s.Start()
 	if !s.ReadyForConnections(10 * time.Second) {
 		s.Shutdown()
-		tb.Fatal("nats server not ready after 10s")
+		return "", nil, errors.New("nats server not ready after 10s")
 	}
-	tb.Cleanup(func() {
+	return s.ClientURL(), func() {
 		s.Shutdown()
 		s.WaitForShutdown()
-	})
-	return s.ClientURL()
+	}, nil
 }
