@@ -213,7 +213,7 @@ func nativeRun(n int, count bool) result {
 		if count {
 			sink += len(c.process(evs[i%100]))
 		} else {
-			sink += len(evs[i%100]) & 0
+			sink += len(evs[i%100])
 		}
 		r.lat = append(r.lat, time.Since(t))
 	}

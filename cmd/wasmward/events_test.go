@@ -88,7 +88,7 @@ func TestEventsUsage(t *testing.T) {
 	}{
 		{[]string{"--sink", "ndjson:-", "--dead-letter", "ndjson:d"}, "wasmward: --source is required\n"},
 		{[]string{"--source", "kafka://x", "--sink", "ndjson:-", "--dead-letter", "ndjson:d"},
-			"wasmward: --source: \"kafka://x\" is neither ndjson:FILE, ndjson:- nor nats://HOST/...\n"},
+			"wasmward: --source: \"kafka://x\" is neither ndjson:FILE, ndjson:- nor nats://HOST/PATH\n"},
 		{[]string{"--source", "nats://127.0.0.1:4222/EVENTS", "--sink", "ndjson:-", "--dead-letter", "ndjson:d"},
 			"wasmward: --source: nats://127.0.0.1:4222/EVENTS: consumer=NAME is required (a durable consumer)\n"},
 		{[]string{"--source", "nats://u:secret@127.0.0.1:4222/EVENTS?consumer=w&batch=0", "--sink", "ndjson:-", "--dead-letter", "ndjson:d"},

@@ -58,7 +58,7 @@ type natsURL struct {
 func parseNATS(spec string, source bool) (*natsURL, error) {
 	u, err := url.Parse(spec)
 	if err != nil || u.Scheme != "nats" || u.Host == "" {
-		return nil, fmt.Errorf("%q is not nats://HOST[:PORT]/...", redact(spec))
+		return nil, fmt.Errorf("%q is not nats://HOST[:PORT]/PATH", redact(spec))
 	}
 	n := &natsURL{host: u.Host, batch: 64}
 	srv := *u
@@ -166,7 +166,7 @@ func parseSpec(flag, s string, source bool) (spec, error) {
 		}
 		return spec{nats: n}, nil
 	}
-	return spec{}, fmt.Errorf("%s: %q is neither ndjson:FILE, ndjson:- nor nats://HOST/...", flag, redact(s))
+	return spec{}, fmt.Errorf("%s: %q is neither ndjson:FILE, ndjson:- nor nats://HOST/PATH", flag, redact(s))
 }
 
 // Open connects the endpoints that s names. pol's events.kv, when set,
