@@ -84,6 +84,10 @@ const (
 	// TypeNetDenied is an outbound request the network capability refused;
 	// Kind is the reason (not_allowed, private_address, redirect, budget).
 	TypeNetDenied = "net_denied"
+	// TypeCacheRejected is a compile cache entry that failed verification
+	// and was deleted instead of loaded; SHA256 is the module's, Detail the
+	// entry's path and what failed.
+	TypeCacheRejected = "cache_rejected"
 
 	// The log's own records.
 

@@ -36,6 +36,11 @@ type Config struct {
 	// Audit is how the audit log fails, rotates and aggregates (the audit
 	// block of the file; see docs/gateway.md).
 	Audit audit.Options
+	// CacheDir is the authenticated compile cache directory and CacheKey
+	// its key file (cache_dir, cache_key; resolved against the config's
+	// directory); "" for none / the default key location.
+	CacheDir string
+	CacheKey string
 	// Request bounds what a client may send, Response what a guest may write.
 	Request  RequestLimits
 	Response ResponseLimits
@@ -181,6 +186,8 @@ type file struct {
 	Listen          string            `yaml:"listen"`
 	AdminListen     *string           `yaml:"admin_listen"`
 	AuditLog        string            `yaml:"audit_log"`
+	CacheDir        string            `yaml:"cache_dir"`
+	CacheKey        string            `yaml:"cache_key"`
 	Audit           *fileAudit        `yaml:"audit"`
 	Request         fileRequest       `yaml:"request"`
 	Response        fileResponse      `yaml:"response"`
@@ -305,6 +312,8 @@ func ParseConfig(data []byte, name string, readModule func(path string) ([]byte,
 		Listen:          f.Listen,
 		AdminListen:     "127.0.0.1:9090",
 		AuditLog:        f.AuditLog,
+		CacheDir:        f.CacheDir,
+		CacheKey:        f.CacheKey,
 		ShutdownTimeout: DefaultShutdownTimeout,
 		DrainDelay:      DefaultDrainDelay,
 		Request: RequestLimits{
@@ -325,6 +334,11 @@ func ParseConfig(data []byte, name string, readModule func(path string) ([]byte,
 	}
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:8080"
+	}
+	for _, p := range []*string{&c.CacheDir, &c.CacheKey} {
+		if *p != "" && dir != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
 	}
 	if f.AdminListen != nil {
 		c.AdminListen = *f.AdminListen

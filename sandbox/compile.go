@@ -175,14 +175,15 @@ func (r *Runtime) Compile(ctx context.Context, bin []byte, p policy.Policy) (*Mo
 		// cannot rewrite.
 		return nil, refuse(KindInvalidModule, "%v", err)
 	}
-	cm, err := r.compileModule(ctx, inst)
+	settings := fmt.Sprintf("fuel=metered stack_depth=%d memory=%d", m.depth, uint64(p.Limits.Memory))
+	cm, err := r.compileModule(ctx, inst, m.sha, settings)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, compileStopped(ctx)
 		}
 		// Tell an invalid module from a fault of the instrumentation: only
 		// on this failure path, compile the original too.
-		orig, oerr := r.compileModule(ctx, bin)
+		orig, oerr := r.compileModule(ctx, bin, "", "")
 		if ctx.Err() != nil {
 			return nil, compileStopped(ctx)
 		}
@@ -216,16 +217,23 @@ func (r *Runtime) Compile(ctx context.Context, bin []byte, p policy.Policy) (*Mo
 // goroutine, and returns when it is done or ctx is, whichever comes first.
 // An abandoned compilation finishes in the background (its time is bounded
 // by the meter's nesting limit) and its result is closed; Runtime.Close
-// waits for it like for an abandoned run.
-func (r *Runtime) compileModule(ctx context.Context, bin []byte) (wazero.CompiledModule, error) {
+// waits for it like for an abandoned run. With a compile cache and sha
+// (the module's digest) set, it goes through the cache, settings naming
+// the instrumentation.
+func (r *Runtime) compileModule(ctx context.Context, bin []byte, sha, settings string) (wazero.CompiledModule, error) {
 	type result struct {
 		cm  wazero.CompiledModule
 		err error
 	}
 	done := make(chan result, 1)
 	r.inflight.Go(func() {
-		cm, err := r.wz.CompileModule(context.WithoutCancel(ctx), bin)
-		done <- result{cm, err}
+		var res result
+		if r.cache != nil && sha != "" {
+			res.cm, res.err = r.cache.compile(context.WithoutCancel(ctx), r.wz, bin, sha, settings)
+		} else {
+			res.cm, res.err = r.wz.CompileModule(context.WithoutCancel(ctx), bin)
+		}
+		done <- res
 	})
 	select {
 	case res := <-done:

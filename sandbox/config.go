@@ -30,8 +30,11 @@ func (e Engine) String() string {
 type Config struct {
 	engine   Engine
 	cacheDir string
-	stdin    io.Reader
-	resolver Resolver
+	cacheKey []byte
+	// cacheWarn receives compile cache entries that failed verification.
+	cacheWarn func(CacheWarning)
+	stdin     io.Reader
+	resolver  Resolver
 	// hostFuncs are extra functions of the "wasmward" namespace.
 	hostFuncs []HostFunction
 	coverage  bool
@@ -51,8 +54,34 @@ func NewConfig() Config { return Config{engine: EngineCompiler, stdin: os.Stdin}
 func (c Config) WithEngine(e Engine) Config { c.engine = e; return c }
 
 // WithCompilationCache returns a copy that keeps compiled code in dir across
-// processes (wazero's file cache). "" disables it.
-func (c Config) WithCompilationCache(dir string) Config { c.cacheDir = dir; return c }
+// processes, authenticated with key (32 bytes, kept outside dir: see
+// internal/compcache and docs/sandbox.md). Each entry's HMAC-SHA256 covers
+// the module's digests, the instrumentation settings, the wasmward and
+// wazero versions, the platform, the CPU features and the engine; an entry
+// that fails is deleted, reported (WithCacheWarnings) and the module
+// compiled afresh, so whoever can write dir cannot make the host run code
+// it did not compile. dir "" disables the cache. Compilations through a
+// cached Runtime are serialised (see docs/sandbox.md). The interpreter
+// engine writes no compiled code; the cache then stays empty.
+func (c Config) WithCompilationCache(dir string, key []byte) Config {
+	c.cacheDir, c.cacheKey = dir, key
+	return c
+}
+
+// CacheWarning describes a compile cache entry that failed verification
+// and was deleted instead of loaded.
+type CacheWarning struct {
+	// Path is the entry file, SHA256 the module being compiled.
+	Path   string
+	SHA256 string
+	// Reason says what failed (MAC mismatch, entry of another module...).
+	Reason string
+}
+
+// WithCacheWarnings returns a copy that calls fn for every rejected compile
+// cache entry (the gateway logs and audits them). fn may be called from
+// any goroutine that compiles.
+func (c Config) WithCacheWarnings(fn func(CacheWarning)) Config { c.cacheWarn = fn; return c }
 
 // WithStdin returns a copy whose host standard input (what policies with
 // stdin "inherit" read) is r instead of os.Stdin. Reads from it happen on a

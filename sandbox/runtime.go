@@ -23,7 +23,7 @@ const wasiModule = wasi_snapshot_preview1.ModuleName
 type Runtime struct {
 	cfg   Config
 	wz    wazero.Runtime
-	cache wazero.CompilationCache
+	cache *compileCache
 
 	// wasiFuncs are the WASI functions the host provides, by name, with the
 	// slot of their call counter in runState.calls.
@@ -81,18 +81,18 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	r := &Runtime{cfg: cfg, memPool: newMemPool(), fuelSlice: fuelSlice,
 		jobs: make(chan *runState), closed: make(chan struct{})}
 	if cfg.cacheDir != "" {
-		c, err := wazero.NewCompilationCacheWithDir(cfg.cacheDir)
+		c, err := newCompileCache(cfg)
 		if err != nil {
-			return nil, fmt.Errorf("open compilation cache %q: %w", cfg.cacheDir, err)
+			return nil, fmt.Errorf("open compile cache %q: %w", cfg.cacheDir, err)
 		}
 		r.cache = c
-		rc = rc.WithCompilationCache(c)
+		rc = rc.WithCompilationCache(c.wz)
 	}
 	r.wz = wazero.NewRuntimeWithConfig(ctx, rc)
 	if err := r.instantiateHosts(ctx); err != nil {
 		_ = r.wz.Close(ctx)
 		if r.cache != nil {
-			_ = r.cache.Close(ctx)
+			_ = r.cache.close(ctx)
 		}
 		return nil, err
 	}
@@ -156,7 +156,7 @@ func (r *Runtime) Close(ctx context.Context) error {
 		close(r.closed)
 		r.closeErr = r.wz.Close(ctx)
 		if r.cache != nil {
-			if err := r.cache.Close(ctx); err != nil && r.closeErr == nil {
+			if err := r.cache.close(ctx); err != nil && r.closeErr == nil {
 				r.closeErr = err
 			}
 		}

@@ -637,7 +637,7 @@ func TestCanceled(t *testing.T) {
 // TestInterpreter: the same limits hold with wazero's interpreter.
 func TestInterpreter(t *testing.T) {
 	ctx := context.Background()
-	rt, err := sandbox.New(ctx, sandbox.NewConfig().WithEngine(sandbox.EngineInterpreter).WithCompilationCache(t.TempDir()))
+	rt, err := sandbox.New(ctx, sandbox.NewConfig().WithEngine(sandbox.EngineInterpreter).WithCompilationCache(t.TempDir(), make([]byte, 32)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,8 @@ type runFlags struct {
 	stackDepth   uint32
 	stdin        string
 
+	cache cacheFlags
+
 	// Trust: verified before anything is compiled.
 	trust       trustFlags
 	name        string
@@ -89,6 +91,7 @@ for a limit; 2 for usage errors.`,
 	fl.StringVar(&f.name, "name", "", "module name for the trust policy and the version state, where the policy allows caller names and the module carries no signed name (default: file base name without .wasm)")
 	fl.StringVar(&f.attestation, "attestation", "", "run under this signed capability manifest (needs --trust)")
 	fl.StringVar(&f.sig, "sig", "", "detached cosign signature of the module (default MODULE.sig when the trust policy accepts cosign signatures)")
+	f.cache.register(fl)
 	fl.StringVar(&f.bundle, "bundle", "", "Sigstore bundle of the module (default MODULE.bundle when the trust policy accepts cosign signatures)")
 	alias(fl, "output", "output-limit")
 	return cmd
@@ -279,7 +282,13 @@ func runModule(cmd *cobra.Command, s streams, f *runFlags, path string, guestArg
 			}
 		}
 	}
-	rt, err := sandbox.New(ctx, sandbox.NewConfig().WithStdin(s.in))
+	rcfg, err := f.cache.apply(sandbox.NewConfig().WithStdin(s.in), "", "", func(w sandbox.CacheWarning) {
+		fmt.Fprintf(s.err, "wasmward: warning: compile cache entry %s rejected, deleted and recompiled: %s\n", w.Path, w.Reason)
+	})
+	if err != nil {
+		return err
+	}
+	rt, err := sandbox.New(ctx, rcfg)
 	if err != nil {
 		return withCode(exitFailure, err)
 	}

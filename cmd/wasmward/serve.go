@@ -29,7 +29,8 @@ type serveFlags struct {
 	auditLog    string
 	logFormat   string
 	logLevel    string
-	cacheDir    string
+	cache       cacheFlags
+	legacyCache string
 	pprof       bool
 	trust       trustFlags
 }
@@ -67,7 +68,9 @@ docs/gateway.md.`,
 	fl.StringVar(&f.auditLog, "audit-log", "", "audit log file, overriding audit_log")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fl.StringVar(&f.cacheDir, "compilation-cache", "", "keep compiled modules in DIR across restarts")
+	f.cache.register(fl)
+	fl.StringVar(&f.legacyCache, "compilation-cache", "", "same as --cache-dir")
+	_ = fl.MarkDeprecated("compilation-cache", "use --cache-dir")
 	fl.BoolVar(&f.pprof, "pprof", false, "serve /debug/pprof/ on the admin listener")
 	f.trust.register(fl)
 	return cmd
@@ -155,7 +158,19 @@ func serve(ctx context.Context, s streams, f *serveFlags) error {
 			}
 		}()
 	}
-	rt, err := sandbox.New(ctx, sandbox.NewConfig().WithCompilationCache(f.cacheDir))
+	if f.cache.dir == "" {
+		f.cache.dir = f.legacyCache
+	}
+	rcfg, err := f.cache.apply(sandbox.NewConfig(), cfg.CacheDir, cfg.CacheKey, func(w sandbox.CacheWarning) {
+		logger.Warn("compile cache entry rejected, deleted and recompiled", "path", w.Path, "sha256", w.SHA256, "reason", w.Reason)
+		if al != nil {
+			_ = al.Append(audit.Event{Type: audit.TypeCacheRejected, SHA256: w.SHA256, Detail: w.Path + ": " + w.Reason})
+		}
+	})
+	if err != nil {
+		return err
+	}
+	rt, err := sandbox.New(ctx, rcfg)
 	if err != nil {
 		return withCode(exitFailure, err)
 	}

@@ -1,0 +1,299 @@
+// Package compcache stores compiled machine code on disk so that it can be
+// loaded again without being trusted: every entry is authenticated with
+// HMAC-SHA256 under a key kept outside the cache directory, and the MAC
+// covers what the code was compiled from and for (the module's digests, the
+// instrumentation settings, the wasmward and wazero versions, the platform,
+// the CPU features and the engine). An entry that does not verify, or that
+// verifies but describes another module or another build, is deleted and
+// reported; its bytes are never returned.
+//
+// Whoever can write the cache directory can only make wasmward recompile;
+// running code in the host needs the key.
+package compcache
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/wasmward/wasmward/internal/atomicfile"
+)
+
+// KeySize is the size of the HMAC key in bytes.
+const KeySize = 32
+
+// MaxEntry is the largest entry file Get reads (compiled code of the
+// largest modules the budget admits is far below it).
+const MaxEntry = 1 << 30
+
+var magic = []byte("wasmward-compcache-v1\n")
+
+// Build describes what compiled code depends on besides the module: it is
+// covered by every entry's MAC and checked on load.
+type Build struct {
+	Wasmward string `json:"wasmward"` // wasmward version (and revision)
+	Wazero   string `json:"wazero"`   // wazero version
+	Platform string `json:"platform"` // GOOS/GOARCH
+	CPU      string `json:"cpu"`      // CPU features the compiler may use
+	Engine   string `json:"engine"`   // wazero engine
+}
+
+// ID names one compilation: the module and the instrumentation applied.
+type ID struct {
+	// Module is the hex SHA-256 of the module as given to wasmward;
+	// Compiled the hex SHA-256 of the bytes compiled (instrumented).
+	Module   string `json:"module"`
+	Compiled string `json:"compiled"`
+	// Settings describes the instrumentation (fuel, stack depth, memory
+	// cap): one canonical line.
+	Settings string `json:"settings"`
+}
+
+// header is the authenticated description of an entry.
+type header struct {
+	ID
+	Build
+	// Name is the file name wazero gave the compiled code.
+	Name string `json:"name"`
+}
+
+// Store is an authenticated cache directory.
+type Store struct {
+	dir   string
+	key   []byte
+	build Build
+}
+
+// Rejection is the error Get returns for an entry it deleted.
+type Rejection struct {
+	Path   string
+	Reason string
+}
+
+func (r *Rejection) Error() string {
+	return fmt.Sprintf("compile cache entry %s rejected and deleted: %s", r.Path, r.Reason)
+}
+
+// Open opens (creating it 0700 if absent) the cache directory dir, whose
+// entries are authenticated with key for build.
+func Open(dir string, key []byte, build Build) (*Store, error) {
+	if len(key) != KeySize {
+		return nil, fmt.Errorf("compile cache key: %d bytes, want %d", len(key), KeySize)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create compile cache directory: %w", err)
+	}
+	return &Store{dir: dir, key: bytes.Clone(key), build: build}, nil
+}
+
+// Dir returns the cache directory.
+func (s *Store) Dir() string { return s.dir }
+
+// path is the entry file of id: named by a digest of everything the entry
+// depends on, so that another build or other settings use other files.
+func (s *Store) path(id ID) string {
+	h := sha256.New()
+	b, _ := json.Marshal(header{ID: id, Build: s.build})
+	h.Write(b)
+	return filepath.Join(s.dir, hex.EncodeToString(h.Sum(nil))+".entry")
+}
+
+// Get returns wazero's file name and the compiled code cached for id;
+// name is "" when there is no entry. An entry that fails verification is
+// deleted and reported as a *Rejection (the caller compiles afresh).
+func (s *Store) Get(id ID) (name string, code []byte, err error) {
+	p := s.path(id)
+	fi, err := os.Lstat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil, nil
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("read compile cache entry: %w", err)
+	}
+	reject := func(reason string) (string, []byte, error) {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			reason += " (and it could not be deleted: " + err.Error() + ")"
+		}
+		return "", nil, &Rejection{Path: p, Reason: reason}
+	}
+	if !fi.Mode().IsRegular() {
+		return reject("not a regular file")
+	}
+	if fi.Size() > MaxEntry {
+		return reject("larger than the entry limit")
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return "", nil, fmt.Errorf("read compile cache entry: %w", err)
+	}
+	h, code, why := s.open(data)
+	if why != "" {
+		return reject(why)
+	}
+	if h.ID != id {
+		return reject(fmt.Sprintf("authentic, but for another compilation (module %s, settings %q)", h.Module, h.Settings))
+	}
+	if h.Build != s.build {
+		return reject("authentic, but for another build")
+	}
+	return h.Name, code, nil
+}
+
+// open checks data's MAC and splits it; why says what is wrong.
+func (s *Store) open(data []byte) (h header, code []byte, why string) {
+	if len(data) < len(magic)+4+8+sha256.Size || !bytes.HasPrefix(data, magic) {
+		return h, nil, "not an entry (bad magic or truncated)"
+	}
+	body, mac := data[:len(data)-sha256.Size], data[len(data)-sha256.Size:]
+	m := hmac.New(sha256.New, s.key)
+	m.Write(body)
+	if !hmac.Equal(m.Sum(nil), mac) {
+		return h, nil, "MAC mismatch (modified, or written under another key)"
+	}
+	rest := body[len(magic):]
+	hl := binary.BigEndian.Uint32(rest)
+	rest = rest[4:]
+	if uint64(hl)+8 > uint64(len(rest)) {
+		return h, nil, "malformed header length"
+	}
+	if err := json.Unmarshal(rest[:hl], &h); err != nil {
+		return h, nil, "malformed header"
+	}
+	rest = rest[hl:]
+	cl := binary.BigEndian.Uint64(rest)
+	rest = rest[8:]
+	if cl != uint64(len(rest)) {
+		return h, nil, "malformed code length"
+	}
+	if h.Name == "" || strings.ContainsAny(h.Name, `/\`) || h.Name == "." || h.Name == ".." {
+		return h, nil, "bad file name"
+	}
+	return h, rest, ""
+}
+
+// Put stores code, which wazero named name, as the entry of id, atomically.
+func (s *Store) Put(id ID, name string, code []byte) error {
+	hb, err := json.Marshal(header{ID: id, Build: s.build, Name: name})
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 0, len(magic)+4+len(hb)+8+len(code)+sha256.Size)
+	buf = append(buf, magic...)
+	buf = binary.BigEndian.AppendUint32(buf, uint32(len(hb)))
+	buf = append(buf, hb...)
+	buf = binary.BigEndian.AppendUint64(buf, uint64(len(code)))
+	buf = append(buf, code...)
+	m := hmac.New(sha256.New, s.key)
+	m.Write(buf)
+	buf = m.Sum(buf)
+	if err := atomicfile.WriteContained(s.path(id), buf, 0o600); err != nil {
+		return fmt.Errorf("write compile cache entry: %w", err)
+	}
+	return nil
+}
+
+// DefaultKeyPath is where the key lives when none is named:
+// $XDG_CONFIG_HOME/wasmward/cache.key (os.UserConfigDir).
+func DefaultKeyPath() (string, error) {
+	d, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("compile cache key: no default location (%w); name one with --cache-key", err)
+	}
+	return filepath.Join(d, "wasmward", "cache.key"), nil
+}
+
+// LoadKey reads the hex key at path, creating it (0600, in a 0700
+// directory; never replacing a file that appeared meanwhile) when absent.
+// It refuses a key inside cacheDir (whoever writes the entries must not
+// read or choose the key) and a key file that group or others may read or
+// write.
+func LoadKey(path, cacheDir string) ([]byte, error) {
+	inside, err := within(path, cacheDir)
+	if err != nil {
+		return nil, err
+	}
+	if inside {
+		return nil, fmt.Errorf("compile cache key %s: inside the cache directory %s; keep it outside", path, cacheDir)
+	}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("create compile cache key: %w", err)
+		}
+		key := make([]byte, KeySize)
+		_, _ = rand.Read(key)
+		err := atomicfile.WriteNew(path, []byte(hex.EncodeToString(key)+"\n"), 0o600)
+		if err == nil {
+			return key, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("create compile cache key: %w", err)
+		}
+		data, err = os.ReadFile(path) // another process created it first
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read compile cache key: %w", err)
+	}
+	if runtime.GOOS != "windows" {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return nil, fmt.Errorf("read compile cache key: %w", err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			return nil, fmt.Errorf("compile cache key %s: mode %04o lets others read or write it; chmod 600", path, fi.Mode().Perm())
+		}
+	}
+	key, err := hex.DecodeString(strings.TrimSpace(string(data)))
+	if err != nil || len(key) != KeySize {
+		return nil, fmt.Errorf("compile cache key %s: not %d hex-encoded bytes", path, KeySize)
+	}
+	return key, nil
+}
+
+// within reports whether path is dir or lies under it, symbolic links of
+// existing parents resolved.
+func within(path, dir string) (bool, error) {
+	ap, err := realAbs(path)
+	if err != nil {
+		return false, err
+	}
+	ad, err := realAbs(dir)
+	if err != nil {
+		return false, err
+	}
+	rel, err := filepath.Rel(ad, ap)
+	if err != nil {
+		return false, nil
+	}
+	return rel == "." || (rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))), nil
+}
+
+// realAbs is path made absolute with the symbolic links of its longest
+// existing prefix resolved.
+func realAbs(path string) (string, error) {
+	a, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("resolve %s: %w", path, err)
+	}
+	var tail []string
+	for p := a; ; p = filepath.Dir(p) {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			return filepath.Join(append([]string{r}, tail...)...), nil
+		}
+		if filepath.Dir(p) == p {
+			return a, nil
+		}
+		tail = append([]string{filepath.Base(p)}, tail...)
+	}
+}
