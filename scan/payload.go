@@ -359,8 +359,8 @@ func wasmSections(p []byte) int {
 		if id > 13 {
 			break
 		}
-		size, n := uleb(p[pos+1:])
-		if n == 0 || pos+1+n+int(size) > len(p) || size > 1<<30 {
+		size, n, err := wasm.ReadU32(p[pos+1:])
+		if err != nil || pos+1+n+int(size) > len(p) || size > 1<<30 {
 			break
 		}
 		if id != 0 {
@@ -376,17 +376,6 @@ func wasmSections(p []byte) int {
 		return 0
 	}
 	return pos
-}
-
-func uleb(p []byte) (uint64, int) {
-	var v uint64
-	for i := 0; i < len(p) && i < 5; i++ {
-		v |= uint64(p[i]&0x7f) << (7 * i)
-		if p[i]&0x80 == 0 {
-			return v, i + 1
-		}
-	}
-	return 0, 0
 }
 
 // container finds a compressed-container header in p and returns its kind,

@@ -73,7 +73,7 @@ func TestInspectGo(t *testing.T) {
 			t.Errorf("largest[%d] = %+v", i, f)
 		}
 		// The entry at Offset starts with its size LEB128.
-		if n, _ := uleb(bin[f.Offset:]); EntrySize(wasm.Func{Raw: make([]byte, n)}) != f.Size {
+		if n, _, _ := wasm.ReadU32(bin[f.Offset:]); EntrySize(wasm.Func{Raw: make([]byte, n)}) != f.Size {
 			t.Errorf("largest[%d]: size %d does not match the entry at %#x", i, f.Size, f.Offset)
 		}
 	}
@@ -93,18 +93,6 @@ func TestInspectGo(t *testing.T) {
 			t.Errorf("text lacks %q", want)
 		}
 	}
-}
-
-func uleb(b []byte) (int, int) {
-	v, shift := 0, 0
-	for i, c := range b {
-		v |= int(c&0x7f) << shift
-		if c < 0x80 {
-			return v, i + 1
-		}
-		shift += 7
-	}
-	return 0, 0
 }
 
 func TestFuncNamesFallback(t *testing.T) {
