@@ -233,12 +233,12 @@ func LoadKey(path, cacheDir string) ([]byte, error) {
 		}
 		key := make([]byte, KeySize)
 		_, _ = rand.Read(key)
-		err := atomicfile.WriteNew(path, []byte(hex.EncodeToString(key)+"\n"), 0o600)
-		if err == nil {
+		werr := atomicfile.WriteNew(path, []byte(hex.EncodeToString(key)+"\n"), 0o600)
+		if werr == nil {
 			return key, nil
 		}
-		if !errors.Is(err, fs.ErrExist) {
-			return nil, fmt.Errorf("create compile cache key: %w", err)
+		if !errors.Is(werr, fs.ErrExist) {
+			return nil, fmt.Errorf("create compile cache key: %w", werr)
 		}
 		data, err = os.ReadFile(path) // another process created it first
 	}
