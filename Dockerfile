@@ -9,7 +9,9 @@
 #     -v wasmward-state:/var/lib/wasmward -p 8080:8080 wasmward \
 #     serve --config /etc/wasmward/gateway.yaml --listen 0.0.0.0:8080 --admin-listen 0.0.0.0:9090
 #
-# The same image serves CI use (wasmward check/scan/verify on mounted files).
+# The same image serves CI use (wasmward check/scan/verify on mounted files):
+#   docker run --rm -v $PWD:/work -w /work wasmward check --format sarif app.wasm > check.sarif
+# (check --fuzz writes its corpus under the working directory: mount it writable).
 # cmd/wasmward's TestContainerImage checks this file against the real CLI.
 
 FROM golang:1.26 AS build
