@@ -15,7 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/wasmward/wasmward/audit"
-	"github.com/wasmward/wasmward/gateway/internal/httpfield"
+	"github.com/wasmward/wasmward/internal/httpfield"
 	"github.com/wasmward/wasmward/internal/yamlstrict"
 	"github.com/wasmward/wasmward/policy"
 )

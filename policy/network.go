@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"github.com/wasmward/wasmward/internal/httpfield"
+
 	"errors"
 	"fmt"
 	"net/netip"
@@ -190,7 +192,7 @@ func (n Network) validate(l NetworkLimits) error {
 			return fmt.Errorf("capabilities.network.http[%d]: %w", i, err)
 		}
 		for _, m := range r.Methods {
-			if !IsToken(m) || strings.ToUpper(m) != m {
+			if !httpfield.Valid(m) || strings.ToUpper(m) != m {
 				return fmt.Errorf("capabilities.network.http[%d]: method %q: want an upper-case method such as GET", i, m)
 			}
 			if m == "CONNECT" || m == "TRACE" {
@@ -214,24 +216,6 @@ func (n Network) validate(l NetworkLimits) error {
 		return fmt.Errorf("limits.network.redirects: %d is above the maximum of %d", l.Redirects, MaxNetRedirects)
 	}
 	return nil
-}
-
-// IsToken reports whether s is an HTTP token (RFC 9110): the syntax of
-// methods and header names.
-func IsToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // attestedNetwork is the network an attested run gets: the attestation's

@@ -222,3 +222,19 @@ func TestCheck(t *testing.T) {
 		}
 	}
 }
+
+// The guest may not set headers that frame the message, steer proxies or
+// name the target; ordinary and edge fields pass.
+func TestForbiddenHeaders(t *testing.T) {
+	for name, want := range map[string]bool{
+		"Host": true, "connection": true, "Transfer-Encoding": true, "Content-Length": true,
+		"Upgrade": true, "TE": true, "Trailer": true, "Keep-Alive": true, "Expect": true,
+		"HTTP2-Settings": true, "Proxy-Authorization": true, "proxy-connection": true,
+		"Accept": false, "Authorization": false, "Content-Type": false, "X-Request-Id": false,
+		"Date": false, "Hostname": false,
+	} {
+		if got := forbidden(name); got != want {
+			t.Errorf("forbidden(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

@@ -1,6 +1,8 @@
 package netcap
 
 import (
+	"github.com/wasmward/wasmward/internal/httpfield"
+
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -19,7 +21,6 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasmward/wasmward/internal/safetext"
-	"github.com/wasmward/wasmward/policy"
 )
 
 // Report is what a run did on the network. It names hosts, never URLs,
@@ -175,11 +176,11 @@ func readString(mem api.Memory, ptr, n uint64) (string, uint32) {
 // forbidden are request headers the guest may not set: they frame the
 // message or steer proxies and connections, which the host owns.
 func forbidden(name string) bool {
-	switch strings.ToLower(name) {
-	case "host", "connection", "transfer-encoding", "content-length", "upgrade", "te", "trailer", "keep-alive", "expect", "http2-settings":
+	switch httpfield.Classify(name) {
+	case httpfield.Framing, httpfield.Proxy:
 		return true
 	}
-	return strings.HasPrefix(strings.ToLower(name), "proxy-")
+	return httpfield.EqualFold(name, "host") || httpfield.EqualFold(name, "expect") || httpfield.EqualFold(name, "http2-settings")
 }
 
 // parseHeaders reads the ABI's header encoding: "name:value" lines
@@ -192,7 +193,7 @@ func parseHeaders(s string) (http.Header, string, bool) {
 			continue
 		}
 		name, value, ok := strings.Cut(line, ":")
-		if !ok || !policy.IsToken(name) || strings.ContainsAny(value, "\r\x00") {
+		if !ok || !httpfield.Valid(name) || strings.ContainsAny(value, "\r\x00") {
 			return nil, "", false
 		}
 		if forbidden(name) {
@@ -348,7 +349,7 @@ func (s *Session) req(mem api.Memory, st []uint64) uint32 {
 	if e != Success {
 		return e
 	}
-	if !policy.IsToken(method) {
+	if !httpfield.Valid(method) {
 		return InvalidMethod
 	}
 	if method == "CONNECT" || method == "TRACE" {

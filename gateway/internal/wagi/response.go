@@ -8,7 +8,7 @@ import (
 	"net/textproto"
 	"strconv"
 
-	"github.com/wasmward/wasmward/gateway/internal/httpfield"
+	"github.com/wasmward/wasmward/internal/httpfield"
 )
 
 // Limits bound a guest's response.

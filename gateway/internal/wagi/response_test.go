@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wasmward/wasmward/gateway/internal/httpfield"
+	"github.com/wasmward/wasmward/internal/httpfield"
 )
 
 var lim = Limits{MaxHeaderBytes: 1024, MaxHeaders: 10, MaxBody: 64}

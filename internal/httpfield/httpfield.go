@@ -1,8 +1,9 @@
-// Package httpfield holds the gateway's rules for HTTP field names: what a
-// valid name is and which fields describe the connection or the message
-// framing rather than the content. The configuration (pass_headers) and the
-// guest-response parser (wagi) both use it, so a name refused in one place
-// is refused in the other.
+// Package httpfield holds wasmward's rules for HTTP field names: what a
+// valid name (an RFC 9110 token) is and which fields describe the
+// connection or the message framing rather than the content. The gateway
+// configuration (pass_headers), the guest-response parser (wagi), the policy
+// (network methods) and the outbound-HTTP capability (guest request headers)
+// all use it, so a name refused in one place is refused in the others.
 //
 // The functions take a string or a byte slice and never allocate.
 package httpfield
