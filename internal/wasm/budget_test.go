@@ -10,13 +10,13 @@ import (
 )
 
 // decodeAlloc decodes b and returns the bytes Decode allocated.
-func decodeAlloc(b []byte) (*wasm.Module, error, uint64) {
+func decodeAlloc(b []byte) (*wasm.Module, uint64, error) {
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	m, err := wasm.Decode(b)
 	runtime.ReadMemStats(&after)
-	return m, err, after.TotalAlloc - before.TotalAlloc
+	return m, after.TotalAlloc - before.TotalAlloc, err
 }
 
 // Hostile shapes of many tiny entries made Decode allocate 16-240 times
@@ -43,7 +43,7 @@ func TestDecodeBudget(t *testing.T) {
 		{"names of 1000 functions", synth.FunctionNames(1_000), false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err, alloc := decodeAlloc(tc.bin)
+			m, alloc, err := decodeAlloc(tc.bin)
 			budget := wasm.DecodeBudget(len(tc.bin))
 			if tc.refused {
 				var we *wasm.Error
