@@ -401,8 +401,8 @@ routes:
   - {route: /victim, module: m.wasm}
 `, nil)
 	// Two routes, two behaviours, by the route's name in the invocation.
-	for _, rt := range s.routes {
-		rt.mod = &fakeModule{run: func(ctx context.Context, in sandbox.Invocation) (*sandbox.Report, error) {
+	for _, rt := range s.tab.Load().routes {
+		rt.vs.Load().active.mod = &fakeModule{run: func(ctx context.Context, in sandbox.Invocation) (*sandbox.Report, error) {
 			if rt.cfg.Path == "/abandon" {
 				go func() { // the guest, still blocked in a host call
 					time.Sleep(150 * time.Millisecond)

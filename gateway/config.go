@@ -18,6 +18,7 @@ import (
 	"github.com/wasmward/wasmward/internal/httpfield"
 	"github.com/wasmward/wasmward/internal/yamlstrict"
 	"github.com/wasmward/wasmward/policy"
+	"github.com/wasmward/wasmward/scan"
 )
 
 // Config is a validated gateway configuration with every module's bytes
@@ -59,8 +60,62 @@ type Config struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to finish
 	// after the listener stops accepting; runs still going then are stopped.
 	ShutdownTimeout time.Duration
+	// AdminTokenFile holds the bearer token that authorizes the admin
+	// API's changes (deployments, rollback, reload); "" leaves the admin
+	// API read-only. Resolved against the config's directory.
+	AdminTokenFile string
+	// ScanFailOn refuses a module (at start, reload and deploy) with a scan
+	// finding at or above this severity; "off" ("" in Config) scans nothing.
+	ScanFailOn string
+	// Rollout is how deployments are checked and stepped (the deploy block).
+	Rollout Rollout
 	// Routes, in the order of the file.
 	Routes []Route
+}
+
+// Rollout configures health-checked deployments: the synthetic check, the
+// live-signal thresholds and the canary schedule. See docs/deploy.md.
+type Rollout struct {
+	// HealthInterval is how often the synthetic health check of a version
+	// being rolled out runs.
+	HealthInterval time.Duration
+	// Window is the span of recent requests the live signals cover.
+	Window time.Duration
+	// MinRequests is how many requests the window needs before its rates
+	// are judged (the synthetic check is judged always).
+	MinRequests int
+	// The thresholds: a new version breaches when a rate (or its p99
+	// latency) is above the threshold and above Tolerance times the
+	// previous version's over the same span. MaxP99 0 leaves latency
+	// unjudged.
+	MaxErrorRate     float64
+	MaxViolationRate float64
+	MaxTrapRate      float64
+	MaxP99           time.Duration
+	Tolerance        float64
+	// CanarySteps are the percentages a canary goes through, ending at
+	// 100; StepInterval is how long each step is watched, and how long a
+	// replaced version is watched before its deployment succeeds.
+	CanarySteps  []int
+	StepInterval time.Duration
+}
+
+// DefaultRollout returns the deploy block's defaults.
+func DefaultRollout() Rollout {
+	return Rollout{
+		HealthInterval: 10 * time.Second, Window: time.Minute, MinRequests: 20,
+		MaxErrorRate: 0.05, MaxViolationRate: 0.01, MaxTrapRate: 0.01, MaxP99: 0, Tolerance: 1.5,
+		CanarySteps: []int{10, 25, 50, 100}, StepInterval: time.Minute,
+	}
+}
+
+// HealthCheck is a route's synthetic health check.
+type HealthCheck struct {
+	// Path is the request target (path and optional query); default the
+	// route's path.
+	Path string
+	// Status is the status code a healthy version answers; default 200.
+	Status int
 }
 
 // RequestLimits bound a client request.
@@ -135,6 +190,8 @@ type Route struct {
 	// Methods, when not empty, are the only methods the route accepts (405
 	// otherwise). When empty, every method but CONNECT and TRACE.
 	Methods []string
+	// Health is the route's synthetic health check for deployments.
+	Health HealthCheck
 	// StreamBody passes a body with a declared Content-Length to the guest's
 	// stdin as it arrives instead of buffering it first; the route's
 	// instance slot is held while it arrives.
@@ -199,7 +256,28 @@ type file struct {
 	DrainDelay      *policy.Duration  `yaml:"drain_delay"`
 	ShutdownTimeout *policy.Duration  `yaml:"shutdown_timeout"`
 	Policy          yaml.Node         `yaml:"policy"`
+	AdminTokenFile  string            `yaml:"admin_token_file"`
+	ScanFailOn      string            `yaml:"scan_fail_on"`
+	Deploy          fileDeploy        `yaml:"deploy"`
 	Routes          []fileRoute       `yaml:"routes"`
+}
+
+type fileDeploy struct {
+	HealthInterval   *policy.Duration `yaml:"health_interval"`
+	Window           *policy.Duration `yaml:"window"`
+	MinRequests      *int             `yaml:"min_requests"`
+	MaxErrorRate     *float64         `yaml:"max_error_rate"`
+	MaxViolationRate *float64         `yaml:"max_violation_rate"`
+	MaxTrapRate      *float64         `yaml:"max_trap_rate"`
+	MaxP99           *policy.Duration `yaml:"max_p99"`
+	Tolerance        *float64         `yaml:"tolerance"`
+	CanarySteps      []int            `yaml:"canary_steps"`
+	StepInterval     *policy.Duration `yaml:"step_interval"`
+}
+
+type fileHealth struct {
+	Path   string `yaml:"path"`
+	Status int    `yaml:"status"`
 }
 
 type fileRequest struct {
@@ -241,6 +319,7 @@ type fileRoute struct {
 	Methods        []string   `yaml:"methods"`
 	StreamBody     bool       `yaml:"stream_body"`
 	Trust          RouteTrust `yaml:"trust"`
+	Health         fileHealth `yaml:"health"`
 	line           int
 }
 
@@ -263,19 +342,36 @@ type RouteTrust struct {
 }
 
 // LoadConfig reads the configuration file at path. Relative module and audit
-// paths resolve against the file's directory.
+// paths resolve against the file's directory. Modules must be paths; see
+// LoadConfigWith for sha256: and oci:// references.
 func LoadConfig(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
-	}
 	dir := filepath.Dir(path)
-	return ParseConfig(data, path, func(p string) ([]byte, error) {
+	return LoadConfigWith(path, func(p string) ([]byte, error) {
+		if IsModuleRef(p) {
+			return nil, fmt.Errorf("%s: sha256: and oci:// modules need the module store (serve --store)", p)
+		}
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(dir, p)
 		}
 		return os.ReadFile(p)
-	}, dir)
+	})
+}
+
+// LoadConfigWith reads the configuration file at path, reading each
+// route's module with readModule, which gets the module as written (a
+// path relative to the file's directory, sha256:HEX or oci://...).
+func LoadConfigWith(path string, readModule func(ref string) ([]byte, error)) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return ParseConfig(data, path, readModule, filepath.Dir(path))
+}
+
+// IsModuleRef reports whether a route's module is a store digest
+// (sha256:HEX) or a registry reference (oci://...) rather than a path.
+func IsModuleRef(m string) bool {
+	return strings.HasPrefix(m, "sha256:") || strings.HasPrefix(m, "oci://")
 }
 
 // ParseConfig parses and validates a configuration. name is used in errors
@@ -350,6 +446,9 @@ func ParseConfig(data []byte, name string, readModule func(path string) ([]byte,
 		return nil, err
 	}
 	if err := applyLimits(c, &f, &root, name); err != nil {
+		return nil, err
+	}
+	if err := applyDeploy(c, &f, &root, name, dir); err != nil {
 		return nil, err
 	}
 	for i, s := range f.TrustedProxies {
@@ -433,8 +532,24 @@ func ParseConfig(data []byte, name string, readModule func(path string) ([]byte,
 		if r.Wasm, err = readModule(fr.Module); err != nil {
 			return nil, fmt.Errorf("%s: module: %w", where, err)
 		}
+		r.Health = HealthCheck{Path: fr.Health.Path, Status: fr.Health.Status}
+		if r.Health.Path == "" {
+			r.Health.Path = r.Path
+			if r.Health.Path == "" {
+				r.Health.Path = "/"
+			}
+		} else if !strings.HasPrefix(r.Health.Path, "/") || strings.ContainsAny(r.Health.Path, " #\x00\r\n") {
+			return nil, fmt.Errorf("%s: health.path: %q is not a request target (a path starting with /)", where, r.Health.Path)
+		}
+		if r.Health.Status == 0 {
+			r.Health.Status = 200
+		} else if r.Health.Status < 100 || r.Health.Status > 599 {
+			return nil, fmt.Errorf("%s: health.status: %d is not an HTTP status", where, r.Health.Status)
+		}
 		r.Trust = fr.Trust
-		r.Trust.ModuleFile = fr.Module
+		if !IsModuleRef(fr.Module) {
+			r.Trust.ModuleFile = fr.Module
+		}
 		for _, p := range []*string{&r.Trust.Attestation, &r.Trust.Signature, &r.Trust.Bundle, &r.Trust.ModuleFile} {
 			if *p != "" && dir != "" && !filepath.IsAbs(*p) {
 				*p = filepath.Join(dir, *p)
@@ -547,6 +662,94 @@ func applyLimits(c *Config, f *file, root *yaml.Node, name string) error {
 	}
 	return nil
 }
+
+// applyDeploy copies the deployment settings (admin_token_file,
+// scan_fail_on, the deploy block) into c.
+func applyDeploy(c *Config, f *file, root *yaml.Node, name, dir string) error {
+	at := func(key string) string {
+		n := root
+		for _, k := range strings.Split(key, ".") {
+			if v := mappingValue(n, k); v != nil {
+				n = v
+			}
+		}
+		return fmt.Sprintf("%s:%d: %s", name, n.Line, key)
+	}
+	c.AdminTokenFile = f.AdminTokenFile
+	if c.AdminTokenFile != "" && dir != "" && !filepath.IsAbs(c.AdminTokenFile) {
+		c.AdminTokenFile = filepath.Join(dir, c.AdminTokenFile)
+	}
+	switch f.ScanFailOn {
+	case "":
+		c.ScanFailOn = DefaultScanFailOn
+	case "off":
+	default:
+		if _, err := scan.ParseSeverity(f.ScanFailOn); err != nil {
+			return fmt.Errorf("%s: %q is not off, info, low, medium, high or critical", at("scan_fail_on"), f.ScanFailOn)
+		}
+		c.ScanFailOn = f.ScanFailOn
+	}
+	r, d := DefaultRollout(), f.Deploy
+	for _, x := range []struct {
+		key string
+		v   *policy.Duration
+		dst *time.Duration
+	}{{"deploy.health_interval", d.HealthInterval, &r.HealthInterval}, {"deploy.window", d.Window, &r.Window},
+		{"deploy.step_interval", d.StepInterval, &r.StepInterval}} {
+		if x.v != nil {
+			if *x.v <= 0 {
+				return fmt.Errorf("%s: must be greater than zero", at(x.key))
+			}
+			*x.dst = x.v.Std()
+		}
+	}
+	if d.MaxP99 != nil {
+		r.MaxP99 = d.MaxP99.Std() // 0: latency not judged
+	}
+	if d.MinRequests != nil {
+		if *d.MinRequests < 1 {
+			return fmt.Errorf("%s: must be at least 1", at("deploy.min_requests"))
+		}
+		r.MinRequests = *d.MinRequests
+	}
+	for _, x := range []struct {
+		key string
+		v   *float64
+		dst *float64
+	}{{"deploy.max_error_rate", d.MaxErrorRate, &r.MaxErrorRate}, {"deploy.max_violation_rate", d.MaxViolationRate, &r.MaxViolationRate},
+		{"deploy.max_trap_rate", d.MaxTrapRate, &r.MaxTrapRate}} {
+		if x.v != nil {
+			if math.IsNaN(*x.v) || *x.v < 0 || *x.v > 1 {
+				return fmt.Errorf("%s: must be a rate from 0 to 1", at(x.key))
+			}
+			*x.dst = *x.v
+		}
+	}
+	if d.Tolerance != nil {
+		if math.IsNaN(*d.Tolerance) || math.IsInf(*d.Tolerance, 0) || *d.Tolerance < 1 {
+			return fmt.Errorf("%s: must be a finite number, at least 1", at("deploy.tolerance"))
+		}
+		r.Tolerance = *d.Tolerance
+	}
+	if d.CanarySteps != nil {
+		prev := 0
+		for _, p := range d.CanarySteps {
+			if p <= prev || p > 100 {
+				return fmt.Errorf("%s: steps must rise from 1 to 100", at("deploy.canary_steps"))
+			}
+			prev = p
+		}
+		if prev != 100 {
+			return fmt.Errorf("%s: the last step must be 100", at("deploy.canary_steps"))
+		}
+		r.CanarySteps = d.CanarySteps
+	}
+	c.Rollout = r
+	return nil
+}
+
+// DefaultScanFailOn is scan_fail_on when the configuration does not say.
+const DefaultScanFailOn = "critical"
 
 // overlay merges a policy node over base, with errors naming the file and
 // the key.

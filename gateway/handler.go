@@ -201,8 +201,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		h["Connection"] = connClose
 	}
 	client := clientAddr(r, s.cfg.TrustedProxies)
+	probe, _ := r.Context().Value(probeKey{}).(*Version)
 
-	if ok, wait := s.limiter.allow(client, start); !ok {
+	if ok, wait := s.limiter.allow(client, start); probe == nil && !ok {
 		s.metrics.rateLimited.Inc()
 		h["Retry-After"] = []string{retryAfter(wait)}
 		s.reject(w, r, s.unmatched, nil, http.StatusTooManyRequests, id, start)
@@ -313,6 +314,28 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	// The version is picked once the body is in: a slow upload holds no
+	// version. A route replaced by a reload meanwhile is matched again.
+	v := probe
+	if v == nil {
+		for v = rt.pick(); v == nil; v = rt.pick() {
+			if rt, pathInfo = s.match(r.URL.Path); rt == nil {
+				s.reject(w, r, s.unmatched, nil, http.StatusNotFound, id, start)
+				return
+			}
+			rm = rt.m
+		}
+	} else if v.route != rt.label || !v.Retain() {
+		s.reject(w, r, rm, rt, http.StatusNotFound, id, start)
+		return
+	}
+	keep := false // a run the sandbox abandoned keeps its version open
+	defer func() {
+		if !keep {
+			v.Release()
+		}
+	}()
+
 	select {
 	case rt.sem <- struct{}{}:
 	default:
@@ -326,7 +349,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	// timer and five allocations; ctx still ends the run if the client goes
 	// away.
 	ctx := r.Context()
-	s.appendEnv(st, r, rt, pathInfo, client)
+	s.appendEnv(st, r, rt, v, pathInfo, client)
 	st.stdin.Reset(st.body)
 	st.stdout.reset(s.respLim.MaxHeaderBytes + s.respLim.MaxBody)
 	st.stdout.lease = &st.lease
@@ -335,13 +358,16 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if stream {
 		stdin = r.Body
 	}
-	rep, err := s.run(ctx, rt, st, deadline, stdin)
+	v.stats.inFlight.Add(1)
+	rep, err := s.run(ctx, rt, v, st, deadline, stdin)
+	v.stats.inFlight.Add(-1)
 	if rep == nil || rep.Abandoned || (rep.Violation != nil && rep.Violation.Kind == sandbox.KindTimeout) {
 		// Run may have returned while the guest still runs (the sandbox
 		// abandoned it): never hand its stdin and buffers to another
 		// request. Any timeout counts, whoever reported it; the cost is an
 		// allocation on timeouts only.
 		st.revoked = true
+		keep = rep != nil && rep.Abandoned
 	}
 	var ctxErr error
 	if !time.Now().Before(deadline) {
@@ -349,19 +375,19 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if rep != nil {
 		rm.observePeak(rep.PeakMemoryBytes)
-		if rt.metered {
+		if v.metered {
 			rm.fuel.Add(float64(rep.FuelUsed))
 		}
 		if rep.Network != nil {
 			rm.observeNet(rep.Network)
-			s.auditNet(rt, rep.Network, id, client.String())
+			s.auditNet(rt, v, rep.Network, id, client.String())
 		}
 	}
 
 	// A client that went away still gets its run judged, audited, logged
 	// and counted; only the response is not written.
 	gone := r.Context().Err() != nil
-	if gone && s.clientClosed(rt, rep, err, ctxErr) {
+	if gone && s.clientClosed(v, rep, err, ctxErr) {
 		// The client hung up while a well-behaved guest ran, and the
 		// cancellation stopped it: the client's doing, not the route's.
 		// Its own outcome and metric; no violation, no audit record.
@@ -393,7 +419,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if gone {
 			detail += " (client gone)"
 		}
-		ev := audit.Event{Type: evType, Route: rt.label, Module: rt.cfg.Module, SHA256: rt.sha,
+		if probe == nil {
+			v.stats.add(status, evType, time.Since(start))
+		}
+		ev := audit.Event{Type: evType, Route: rt.label, Module: v.ref, SHA256: v.sha,
 			RequestID: id, Client: client.String(), Kind: kind, Detail: detail}
 		s.event(ev)
 		if len(st.stderr.b) > 0 {
@@ -417,6 +446,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		rt.requests.Add(1)
 		return
 	}
+	if probe == nil {
+		v.stats.add(st.resp.Status, "", time.Since(start))
+	}
 	s.respond(w, r, rt, &st.resp, id, start)
 }
 
@@ -425,12 +457,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // context, before the request's deadline and before the route's own
 // timeout. A guest that broke any limit, trapped, answered badly or ran
 // past its timeout is judged as usual, client gone or not.
-func (s *Server) clientClosed(rt *route, rep *sandbox.Report, err, ctxErr error) bool {
+func (s *Server) clientClosed(v *Version, rep *sandbox.Report, err, ctxErr error) bool {
 	if err != nil || rep == nil || ctxErr != nil || rep.Outcome != sandbox.OutcomeViolation ||
 		rep.Violation == nil || rep.Violation.Kind != sandbox.KindTimeout {
 		return false
 	}
-	if lim := rt.cfg.Policy.Limits.Timeout.Std(); lim > 0 && time.Duration(rep.DurationMS*float64(time.Millisecond)) >= lim {
+	if lim := v.timeout; lim > 0 && time.Duration(rep.DurationMS*float64(time.Millisecond)) >= lim {
 		return false
 	}
 	return true
@@ -441,7 +473,7 @@ func (s *Server) clientClosed(rt *route, rep *sandbox.Report, err, ctxErr error)
 // A non-nil stdin (a streamed request body) replaces the buffered one; the
 // run then may block on it, and the sandbox runs the guest under its
 // watchdog.
-func (s *Server) run(ctx context.Context, rt *route, st *reqState, deadline time.Time, stdin io.Reader) (*sandbox.Report, error) {
+func (s *Server) run(ctx context.Context, rt *route, v *Version, st *reqState, deadline time.Time, stdin io.Reader) (*sandbox.Report, error) {
 	rm := rt.m
 	rm.inFlight.Inc()
 	start := time.Now()
@@ -451,7 +483,7 @@ func (s *Server) run(ctx context.Context, rt *route, st *reqState, deadline time
 		<-rt.sem
 	}()
 	in := sandbox.Invocation{
-		Name:     rt.name,
+		Name:     v.name,
 		Env:      st.env,
 		Stdin:    &st.stdin,
 		Stdout:   &st.stdout,
@@ -463,7 +495,7 @@ func (s *Server) run(ctx context.Context, rt *route, st *reqState, deadline time
 	if stdin != nil {
 		in.Stdin, in.NonBlocking = stdin, false
 	}
-	return rt.mod.Run(ctx, in)
+	return v.mod.Run(ctx, in)
 }
 
 // judge turns a run into a failure status (0 when the guest's response is
@@ -666,7 +698,7 @@ func (s *Server) refuse(rt *route, reason string) {
 // appendEnv sets st.env to the route's fixed variables and the request's
 // CGI variables. The request's are laid out in st.envBuf and become one
 // string, sliced: one allocation instead of one per variable.
-func (s *Server) appendEnv(st *reqState, r *http.Request, rt *route, pathInfo string, client netip.Addr) {
+func (s *Server) appendEnv(st *reqState, r *http.Request, rt *route, v *Version, pathInfo string, client netip.Addr) {
 	b, ends := st.envBuf[:0], st.envEnd[:0]
 	add := func(parts ...string) {
 		for _, p := range parts {
@@ -713,7 +745,7 @@ func (s *Server) appendEnv(st *reqState, r *http.Request, rt *route, pathInfo st
 		}
 	}
 	all := string(b)
-	env := append(st.env[:0], rt.env...)
+	env := append(st.env[:0], v.env...)
 	start := 0
 	for _, end := range ends {
 		env = append(env, all[start:end])
@@ -784,28 +816,52 @@ func (s *Server) metricsHandler() http.Handler {
 	return promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{Registry: s.metrics.reg})
 }
 
-// RouteInfo is one entry of GET /v1/routes.
+// RouteInfo is one entry of GET /v1/routes. Module and SHA256 are the
+// active version's.
 type RouteInfo struct {
-	Route          string `json:"route"`
-	Module         string `json:"module"`
-	SHA256         string `json:"sha256"`
-	MaxConcurrency int    `json:"max_concurrency"`
-	InFlight       int    `json:"in_flight"`
-	Requests       uint64 `json:"requests"`
-	Errors         uint64 `json:"errors"`
-	Violations     uint64 `json:"violations"`
-	Refused        uint64 `json:"refused"`
+	Route          string        `json:"route"`
+	Module         string        `json:"module"`
+	SHA256         string        `json:"sha256"`
+	MaxConcurrency int           `json:"max_concurrency"`
+	InFlight       int           `json:"in_flight"`
+	Requests       uint64        `json:"requests"`
+	Errors         uint64        `json:"errors"`
+	Violations     uint64        `json:"violations"`
+	Refused        uint64        `json:"refused"`
+	Versions       []VersionInfo `json:"versions"`
 }
 
-// Routes returns the routes with their counters, in configuration order.
+// VersionInfo is a version a route serves, or (added by the deployment
+// layer) one it keeps: State is active, canary, previous or failed.
+type VersionInfo struct {
+	State    string `json:"state"`
+	Module   string `json:"module"`
+	SHA256   string `json:"sha256"`
+	Percent  int    `json:"percent,omitempty"`
+	InFlight int64  `json:"in_flight"`
+	// Deployment is the deployment that made it what it is, when one did.
+	Deployment string `json:"deployment,omitempty"`
+}
+
+// Routes returns the routes with their counters and the versions they
+// serve, in configuration order.
 func (s *Server) Routes() []RouteInfo {
-	out := make([]RouteInfo, 0, len(s.routes))
-	for _, r := range s.routes {
-		out = append(out, RouteInfo{
-			Route: r.label, Module: r.cfg.Module, SHA256: r.sha, MaxConcurrency: r.cfg.MaxConcurrency,
+	t := s.tab.Load()
+	out := make([]RouteInfo, 0, len(t.routes))
+	for _, r := range t.routes {
+		vs := r.vs.Load()
+		ri := RouteInfo{
+			Route: r.label, Module: vs.active.ref, SHA256: vs.active.sha, MaxConcurrency: r.cfg.MaxConcurrency,
 			InFlight: len(r.sem), Requests: r.requests.Load(), Errors: r.errors.Load(),
 			Violations: r.violations.Load(), Refused: r.refused.Load(),
-		})
+		}
+		ri.Versions = append(ri.Versions, VersionInfo{State: "active", Module: vs.active.ref, SHA256: vs.active.sha,
+			Percent: 100 - int(vs.percent), InFlight: vs.active.inFlight()})
+		if vs.canary != nil {
+			ri.Versions = append(ri.Versions, VersionInfo{State: "canary", Module: vs.canary.ref, SHA256: vs.canary.sha,
+				Percent: int(vs.percent), InFlight: vs.canary.inFlight()})
+		}
+		out = append(out, ri)
 	}
 	return out
 }
@@ -822,19 +878,19 @@ func (s *Server) serveRoutes(w http.ResponseWriter, _ *http.Request) {
 // auditNet writes one audit record per outbound request the network
 // capability refused (the report lists the first 32 of a run; the audit
 // log folds repeats into aggregated records).
-func (s *Server) auditNet(rt *route, n *sandbox.NetworkReport, id, client string) {
+func (s *Server) auditNet(rt *route, v *Version, n *sandbox.NetworkReport, id, client string) {
 	listed := uint64(0)
 	for _, d := range n.Denials {
 		detail := d.Detail
 		if d.Host != "" && !strings.Contains(detail, d.Host) {
 			detail = d.Host + ": " + detail
 		}
-		s.event(audit.Event{Type: audit.TypeNetDenied, Route: rt.label, Module: rt.cfg.Module, SHA256: rt.sha,
+		s.event(audit.Event{Type: audit.TypeNetDenied, Route: rt.label, Module: v.ref, SHA256: v.sha,
 			RequestID: id, Client: client, Kind: d.Reason, Detail: detail})
 		listed++
 	}
 	if total := n.DeniedTotal(); total > listed {
-		s.event(audit.Event{Type: audit.TypeNetDenied, Route: rt.label, Module: rt.cfg.Module, SHA256: rt.sha,
+		s.event(audit.Event{Type: audit.TypeNetDenied, Route: rt.label, Module: v.ref, SHA256: v.sha,
 			RequestID: id, Client: client, Kind: "more",
 			Detail: strconv.FormatUint(total-listed, 10) + " more refused requests in this run"})
 	}

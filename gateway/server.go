@@ -30,10 +30,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"path"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,7 +40,6 @@ import (
 
 	"github.com/wasmward/wasmward/audit"
 	"github.com/wasmward/wasmward/gateway/internal/wagi"
-	"github.com/wasmward/wasmward/internal/digest"
 	"github.com/wasmward/wasmward/policy"
 	"github.com/wasmward/wasmward/sandbox"
 )
@@ -88,9 +85,21 @@ type Server struct {
 	pprof   bool
 	metrics *metrics
 
-	routes    []*route
-	exact     map[string]*route
-	prefixes  []*route // longest first
+	compile compileFunc
+	// fakeCompile: unit tests compile with a fake; the scan gate, which
+	// needs real modules, is off.
+	fakeCompile bool
+	verify      func(ctx context.Context, r Route) (*policy.Policy, error)
+	// tab is the route table; tabMu serializes its changes (requests only
+	// load it).
+	tab   atomic.Pointer[table]
+	tabMu sync.Mutex
+	// live are the versions whose compiled module is open.
+	liveMu sync.Mutex
+	live   map[*Version]struct{}
+	// adminExt are handlers added to the admin listener (HandleAdmin).
+	adminExt []adminHandler
+
 	unmatched *routeMetrics
 	limiter   *clientLimiter
 	security  []headerPair
@@ -118,20 +127,24 @@ type headerPair struct {
 	value []string
 }
 
-// route is one configured route with its compiled module.
+// route is one configured route; what it serves is its version set.
 type route struct {
-	cfg     Route
+	cfg     Route // as configured, without the module's bytes
+	origSHA string
 	label   string // the route as written, for metrics and logs
-	mod     module
-	sha     string
-	name    string // argv[0]
+	vs      atomic.Pointer[versionSet]
+	rr      atomic.Uint64 // spreads canary requests
+	retired atomic.Bool   // replaced by a reload
 	sem     chan struct{}
-	metered bool
 	pass    []passHeader
-	env     []string // the variables that do not change between requests
 	m       *routeMetrics
 
 	requests, errors, violations, refused atomic.Uint64
+}
+
+type adminHandler struct {
+	pattern string
+	h       http.Handler
 }
 
 type passHeader struct {
@@ -151,7 +164,6 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Server, error) {
 		rt:        opts.Runtime,
 		pprof:     opts.Pprof,
 		metrics:   newMetrics(),
-		exact:     map[string]*route{},
 		limiter:   newClientLimiter(cfg.RateLimit),
 		respLim:   wagi.Limits{MaxHeaderBytes: cfg.Response.MaxHeaderBytes, MaxHeaders: cfg.Response.MaxHeaders, MaxBody: cfg.Response.MaxBody},
 		budget:    newBodyBudget(cfg.Request.BodyBudget),
@@ -173,8 +185,9 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Server, error) {
 	sort.Slice(s.security, func(i, j int) bool { return s.security[i].name < s.security[j].name })
 	s.states.New = func() any { return new(reqState) }
 
-	compile := opts.compile
-	if compile == nil {
+	s.compile, s.verify, s.live = opts.compile, opts.Verify, map[*Version]struct{}{}
+	s.fakeCompile = opts.compile != nil
+	if s.compile == nil {
 		if s.rt == nil {
 			rt, err := sandbox.New(ctx, sandbox.NewConfig())
 			if err != nil {
@@ -182,7 +195,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Server, error) {
 			}
 			s.rt, s.ownsRT = rt, true
 		}
-		compile = func(ctx context.Context, bin []byte, p policy.Policy) (module, error) {
+		s.compile = func(ctx context.Context, bin []byte, p policy.Policy) (module, error) {
 			m, err := s.rt.Compile(ctx, bin, p)
 			if err != nil {
 				return nil, err
@@ -190,103 +203,31 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Server, error) {
 			return m, nil
 		}
 	}
+	var routes []*route
+	s.tab.Store(newTable(nil))
 	for _, rc := range cfg.Routes {
-		rt, err := s.addRoute(ctx, rc, compile, opts.Verify)
+		rt, err := s.newRoute(ctx, rc)
 		if err != nil {
+			s.tab.Store(newTable(routes))
 			s.Close(ctx)
 			return nil, err
 		}
-		s.routes = append(s.routes, rt)
+		routes = append(routes, rt)
 	}
-	sort.SliceStable(s.prefixes, func(i, j int) bool { return len(s.prefixes[i].cfg.Path) > len(s.prefixes[j].cfg.Path) })
-	s.event(audit.Event{Type: audit.TypeConfigLoaded, Module: cfg.Source, Detail: fmt.Sprintf("%d routes", len(s.routes))})
+	s.tab.Store(newTable(routes))
+	s.event(audit.Event{Type: audit.TypeConfigLoaded, Module: cfg.Source, Detail: fmt.Sprintf("%d routes", len(routes))})
 	s.ready.Store(true)
 	return s, nil
-}
-
-func (s *Server) addRoute(ctx context.Context, rc Route, compile func(context.Context, []byte, policy.Policy) (module, error), verify func(context.Context, Route) (*policy.Policy, error)) (*route, error) {
-	label := rc.Path
-	if rc.Prefix {
-		label += "/..."
-	}
-	if verify != nil {
-		p, err := verify(ctx, rc)
-		if err != nil {
-			s.event(audit.Event{Type: audit.TypeModuleRefused, Route: label, Module: rc.Module, SHA256: digest.SHA256Hex(rc.Wasm), Kind: string(sandbox.KindSignature), Detail: err.Error()})
-			return nil, fmt.Errorf("route %s: module %s refused: %w", label, rc.Module, err)
-		}
-		if p != nil {
-			rc.Policy = *p
-		}
-	}
-	// The policy's environment goes to the guest through Invocation.Env,
-	// ahead of the CGI variables, instead of through the compiled module.
-	// An early sandbox shared the compiled module's env slice between
-	// concurrent runs, and two requests appending to it at once mixed their
-	// variables (TestE2EPolicyEnvDoesNotMixRequests caught it). The sandbox
-	// has fixed that; building the whole env per request keeps the gateway
-	// independent of how the sandbox merges the two.
-	pol := rc.Policy.Clone()
-	policyEnv := pol.Capabilities.SortedEnv()
-	pol.Capabilities.Env = nil
-	mod, err := compile(ctx, rc.Wasm, pol)
-	if err != nil {
-		ev := audit.Event{Type: audit.TypeModuleRefused, Route: label, Module: rc.Module, SHA256: digest.SHA256Hex(rc.Wasm), Detail: err.Error()}
-		var ref *sandbox.Refusal
-		if errors.As(err, &ref) {
-			ev.Kind = string(ref.Violation.Kind)
-		}
-		s.event(ev)
-		return nil, fmt.Errorf("route %s: compile %s: %w", label, rc.Module, err)
-	}
-	r := &route{
-		cfg:     rc,
-		label:   label,
-		mod:     mod,
-		sha:     mod.SHA256(),
-		name:    path.Base(strings.ReplaceAll(rc.Module, "\\", "/")),
-		sem:     make(chan struct{}, rc.MaxConcurrency),
-		metered: rc.Policy.Limits.Fuel > 0,
-		m:       s.metrics.forRoute(label),
-	}
-	for _, h := range rc.PassHeaders {
-		sep := ", "
-		if h == "cookie" {
-			sep = "; "
-		}
-		r.pass = append(r.pass, passHeader{
-			canon: http.CanonicalHeaderKey(h),
-			env:   "HTTP_" + strings.ToUpper(strings.ReplaceAll(h, "-", "_")) + "=",
-			sep:   sep,
-		})
-	}
-	script := rc.Path
-	if script == "" {
-		script = "/"
-	}
-	r.env = append(policyEnv,
-		"GATEWAY_INTERFACE=CGI/1.1",
-		"SERVER_SOFTWARE=wasmward",
-		"SCRIPT_NAME="+strings.TrimSuffix(rc.Path, "/"),
-		"X_MATCHED_ROUTE="+label,
-	)
-	if rc.Prefix {
-		s.prefixes = append(s.prefixes, r)
-	} else {
-		s.exact[rc.Path] = r
-	}
-	s.log.Info("route ready", "route", label, "module", rc.Module, "sha256", r.sha, "max_concurrency", rc.MaxConcurrency)
-	s.event(audit.Event{Type: audit.TypeConfigLoaded, Route: label, Module: rc.Module, SHA256: r.sha})
-	return r, nil
 }
 
 // match finds the route of a request path: an exact route first, then the
 // longest prefix route. It returns the path info after the route's path.
 func (s *Server) match(p string) (*route, string) {
-	if r, ok := s.exact[p]; ok {
+	t := s.tab.Load()
+	if r, ok := t.exact[p]; ok {
 		return r, ""
 	}
-	for _, r := range s.prefixes {
+	for _, r := range t.prefixes {
 		rp := r.cfg.Path
 		if len(p) >= len(rp) && p[:len(rp)] == rp && (len(p) == len(rp) || p[len(rp)] == '/') {
 			return r, p[len(rp):]
@@ -334,6 +275,11 @@ func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 // /v1/routes (and /debug/pprof/ with Options.Pprof).
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
+	own := map[string]bool{}
+	for _, e := range s.adminExt {
+		mux.Handle(e.pattern, e.h)
+		own[e.pattern] = true
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !s.ready.Load() {
@@ -347,7 +293,9 @@ func (s *Server) AdminHandler() http.Handler {
 		w.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /metrics", s.metricsHandler())
-	mux.HandleFunc("GET /v1/routes", s.serveRoutes)
+	if !own["GET /v1/routes"] {
+		mux.HandleFunc("GET /v1/routes", s.serveRoutes)
+	}
 	if s.pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -600,13 +548,39 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	return s.Serve(ctx, pub, admin)
 }
 
+// HandleAdmin adds a handler to the admin listener (a net/http ServeMux
+// pattern, "POST /v1/deployments"). A pattern the gateway serves itself
+// ("GET /v1/routes") is replaced. Call it before Serve.
+func (s *Server) HandleAdmin(pattern string, h http.Handler) {
+	s.adminExt = append(s.adminExt, adminHandler{pattern, h})
+}
+
+// RegisterMetrics adds collectors to the gateway's /metrics registry.
+func (s *Server) RegisterMetrics(cs ...prometheus.Collector) error {
+	for _, c := range cs {
+		if err := s.metrics.reg.Register(c); err != nil {
+			return fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+// Event writes a security event to the audit log (when there is one) and
+// the structured log, as the gateway's own events are.
+func (s *Server) Event(e audit.Event) { s.event(e) }
+
 // Close releases the compiled modules and, when New created it, the
 // sandbox runtime. Call it after Serve returns.
 func (s *Server) Close(ctx context.Context) error {
 	var err error
 	s.closeOnce.Do(func() {
-		for _, r := range s.routes {
-			err = errors.Join(err, r.mod.Close(ctx))
+		s.liveMu.Lock()
+		live := s.live
+		s.live = map[*Version]struct{}{}
+		s.liveMu.Unlock()
+		for v := range live {
+			err = errors.Join(err, v.mod.Close(ctx))
+			close(v.closed)
 		}
 		if s.ownsRT && s.rt != nil {
 			err = errors.Join(err, s.rt.Close(ctx))

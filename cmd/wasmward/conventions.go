@@ -51,6 +51,12 @@ var examples = map[string]string{
   wasmward events count.wasm --policy events.yaml --source 'nats://127.0.0.1:4222/EVENTS?consumer=count' --sink nats://127.0.0.1:4222/counts --dead-letter nats://127.0.0.1:4222/dead`,
 	"wasmward serve": `  wasmward serve
   wasmward serve --config gateway.yaml --trust trust.yaml --log-format json`,
+	"wasmward deploy": `  wasmward deploy /api ./api-v2.wasm --token-file admin.token
+  wasmward deploy /api/... oci://registry.example/team/api:1.5 --canary 10% --token-file admin.token
+  wasmward deploy /api sha256:4f2c... --retry-failed --admin http://10.0.0.5:9090 --token-file admin.token`,
+	"wasmward rollback": `  wasmward rollback /api --token-file admin.token`,
+	"wasmward status": `  wasmward status
+  wasmward status /api --history 20 --json`,
 	"wasmward audit": `  wasmward audit verify /var/log/wasmward/audit.log`,
 	"wasmward audit verify": `  wasmward audit verify audit.log
   wasmward audit verify --anchor /backup/audit.log.head audit.log`,
@@ -81,7 +87,9 @@ var fileFlags = map[string][]string{
 	"wasmward verify":       {"trust", "key", "detached", "sig", "bundle", "attestation"},
 	"wasmward attest":       {"policy", "key", "output", "append"},
 	"wasmward events":       {"policy"},
-	"wasmward serve":        {"config", "audit-log", "compilation-cache/", "trust", "state"},
+	"wasmward serve":        {"config", "audit-log", "compilation-cache/", "trust", "state", "store/"},
+	"wasmward deploy":       {"token-file"},
+	"wasmward rollback":     {"token-file"},
 	"wasmward audit verify": {"anchor"},
 	"wasmward push":         {"key", "registry-config"},
 	"wasmward pull":         {"output", "trust", "registry-config", "store/"},

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"syscall"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/wasmward/wasmward/audit"
 	"github.com/wasmward/wasmward/gateway"
+	"github.com/wasmward/wasmward/internal/deploy"
 	"github.com/wasmward/wasmward/internal/quickstart"
 	"github.com/wasmward/wasmward/policy"
 	"github.com/wasmward/wasmward/sandbox"
@@ -32,6 +34,7 @@ type serveFlags struct {
 	cache       cacheFlags
 	legacyCache string
 	pprof       bool
+	store       string
 	trust       trustFlags
 }
 
@@ -51,8 +54,15 @@ The configuration is validated and every module compiled before anything
 listens. SIGTERM or SIGINT drains: /readyz answers 503 for drain_delay while
 requests are still served, then the listener closes, in-flight requests
 finish (shutdown_timeout), the audit log is flushed and server_stop written
-last; exit 0 after a clean drain. SIGHUP is logged and ignored. See
-docs/gateway.md.`,
+last; exit 0 after a clean drain.
+
+SIGHUP (or POST /v1/reload on the admin listener) reloads the configuration:
+it is validated whole and every changed module checked and compiled before
+anything changes. Deployments (wasmward deploy, the admin API's
+/v1/deployments) change a route's module at runtime, health-checked, with
+automatic rollback; with --store (or $WASMWARD_STORE) routes may name
+sha256: and oci:// modules and the deployment history survives restarts.
+See docs/gateway.md and docs/deploy.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := f.trust.check(cmd.Flags()); err != nil {
@@ -72,6 +82,7 @@ docs/gateway.md.`,
 	fl.StringVar(&f.legacyCache, "compilation-cache", "", "same as --cache-dir")
 	_ = fl.MarkDeprecated("compilation-cache", "use --cache-dir")
 	fl.BoolVar(&f.pprof, "pprof", false, "serve /debug/pprof/ on the admin listener")
+	fl.StringVar(&f.store, "store", "", "module store directory (default $WASMWARD_STORE; none: path modules only, deployment history in memory)")
 	f.trust.register(fl)
 	return cmd
 }
@@ -104,42 +115,50 @@ func serve(ctx context.Context, s streams, f *serveFlags) error {
 
 	// A broken log pipe (stderr's reader gone) must not kill the gateway:
 	// with SIGPIPE ignored a write to it fails with EPIPE, which the
-	// logger drops, and serving goes on. Until reload exists, SIGHUP is
-	// logged and ignored instead of killing the process unrecorded.
+	// logger drops, and serving goes on.
 	signal.Ignore(syscall.SIGPIPE)
-	hup, hupDone := make(chan os.Signal, 1), make(chan struct{})
+	// SIGHUP is caught from the start: before the reloader is ready it is
+	// logged and ignored instead of killing the process unrecorded.
+	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	defer func() { signal.Stop(hup); close(hupDone) }()
-	go func() {
-		for {
-			select {
-			case <-hup:
-				logger.Warn("SIGHUP ignored: configuration reload is not supported; restart to apply a new configuration")
-			case <-hupDone:
-				return
-			}
-		}
-	}()
+	defer signal.Stop(hup)
 	if nofile, err := gateway.RaiseOpenFileLimit(); err != nil {
 		logger.Warn("could not raise the open-file limit", "nofile", nofile, "err", err)
 	}
 
-	cfg, err := loadServeConfig(f.config)
+	if f.store == "" {
+		f.store = os.Getenv("WASMWARD_STORE")
+	}
+	var st *moduleStore
+	if f.store != "" {
+		var err error
+		if st, err = openStore(f.store); err != nil {
+			return withCode(exitUsage, err)
+		}
+	}
+	load := func() (*gateway.Config, error) {
+		cfg, err := loadServeConfig(f.config, st)
+		if err != nil {
+			return nil, err
+		}
+		if f.listen != "" {
+			cfg.Listen = f.listen
+		}
+		switch f.adminListen {
+		case "":
+		case gateway.AdminOff:
+			cfg.AdminListen = ""
+		default:
+			cfg.AdminListen = f.adminListen
+		}
+		if f.auditLog != "" {
+			cfg.AuditLog = f.auditLog
+		}
+		return cfg, nil
+	}
+	cfg, err := load()
 	if err != nil {
 		return withCode(exitUsage, err)
-	}
-	if f.listen != "" {
-		cfg.Listen = f.listen
-	}
-	switch f.adminListen {
-	case "":
-	case gateway.AdminOff:
-		cfg.AdminListen = ""
-	default:
-		cfg.AdminListen = f.adminListen
-	}
-	if f.auditLog != "" {
-		cfg.AuditLog = f.auditLog
 	}
 
 	var al *audit.Log
@@ -192,6 +211,26 @@ func serve(ctx context.Context, s streams, f *serveFlags) error {
 		return withCode(exitRefused, err)
 	}
 	defer closeBounded(srv.Close)
+	mgr, err := startDeployments(ctx, srv, cfg, st, f, load, logger)
+	if err != nil {
+		return err
+	}
+	defer mgr.Close()
+	hupDone := make(chan struct{})
+	defer close(hupDone)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				logger.Info("SIGHUP: reloading the configuration")
+				if res, err := mgr.ReloadConfig(ctx); err == nil {
+					logger.Info("configuration reloaded", "changed", res.Changed, "added", res.Added, "removed", res.Removed)
+				}
+			case <-hupDone:
+				return
+			}
+		}
+	}()
 	fmt.Fprintf(s.err, "wasmward: serving %s on http://%s", cfg.Source, cfg.Listen)
 	if cfg.AdminListen != "" {
 		fmt.Fprintf(s.err, " (admin http://%s)", cfg.AdminListen)
@@ -207,11 +246,53 @@ func serve(ctx context.Context, s streams, f *serveFlags) error {
 }
 
 // loadServeConfig reads --config, or the built-in quickstart when it is "".
-func loadServeConfig(path string) (*gateway.Config, error) {
-	if path != "" {
+// With a store, modules are read through it (sha256: and oci:// too).
+func loadServeConfig(path string, st *moduleStore) (*gateway.Config, error) {
+	if path == "" {
+		return quickstart.Config()
+	}
+	if st == nil {
 		return gateway.LoadConfig(path)
 	}
-	return quickstart.Config()
+	return loadConfigStore(path, st)
+}
+
+// startDeployments starts the deployment manager on srv and mounts the
+// admin API. The admin token is read once, here.
+func startDeployments(ctx context.Context, srv *gateway.Server, cfg *gateway.Config, st *moduleStore, f *serveFlags,
+	load func() (*gateway.Config, error), logger *slog.Logger) (*deploy.Manager, error) {
+	var token []byte
+	if cfg.AdminTokenFile != "" {
+		var err error
+		if token, err = deploy.ReadToken(cfg.AdminTokenFile); err != nil {
+			return nil, withCode(exitUsage, err)
+		}
+	}
+	dir := ""
+	if f.config != "" {
+		dir = filepath.Dir(f.config)
+	}
+	opts := deploy.Options{Server: srv, Rollout: cfg.Rollout, Resolve: deploy.FileResolver(dir), Token: token, Logger: logger,
+		Reload: func(ctx context.Context) (*gateway.ReloadResult, error) {
+			c, err := load()
+			if err != nil {
+				return nil, err
+			}
+			return srv.Reload(ctx, c)
+		}}
+	if st != nil {
+		opts.Records, opts.Resolve = storeDeployments(st, dir)
+	} else {
+		logger.Warn("no module store (--store): deployment history is kept in memory only, and modules must be paths")
+	}
+	m, err := deploy.New(ctx, opts)
+	if err != nil {
+		return nil, withCode(exitFailure, err)
+	}
+	for p, h := range m.Handlers() {
+		srv.HandleAdmin(p, h)
+	}
+	return m, nil
 }
 
 // serveVerifier returns the gateway's module check for --trust: each

@@ -29,6 +29,7 @@ type serveProc struct {
 	cmd        *exec.Cmd
 	pub, admin string
 	audit      string
+	cfg        string // the configuration file
 	done       chan struct{}
 	stderr     *lockedBuffer // when not given a pipe
 }
@@ -50,15 +51,19 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// startServe writes a configuration (cfg, plus the hello route and an
-// audit log) and starts the CLI on it. wrap, when set, runs the CLI through
+// startServe writes a configuration (cfg, plus an audit log and, when cfg
+// has no routes, the hello route) and starts the CLI on it. wrap, when set, runs the CLI through
 // `sh -c` with that shell prefix (for ulimit). stderr nil collects it.
 func startServe(t *testing.T, cfg string, stderr *os.File, wrap string, extra ...string) *serveProc {
 	t.Helper()
 	dir := t.TempDir()
 	p := &serveProc{pub: freePort(t), admin: freePort(t), audit: filepath.Join(dir, "audit.jsonl"), done: make(chan struct{})}
 	cfgPath := filepath.Join(dir, "gw.yaml")
-	yml := cfg + "\naudit_log: " + p.audit + "\nroutes:\n  - route: /hello\n    module: " + fixture.Path(t, "gw_hello") + "\n"
+	yml := cfg + "\naudit_log: " + p.audit + "\n"
+	if !strings.Contains(cfg, "routes:") {
+		yml += "routes:\n  - route: /hello\n    module: " + fixture.Path(t, "gw_hello") + "\n"
+	}
+	p.cfg = cfgPath
 	if err := os.WriteFile(cfgPath, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -252,14 +257,15 @@ func TestServeSIGTERMUnderKeepAliveLoad(t *testing.T) {
 	p.auditEndsWithStop(t)
 }
 
-// SIGHUP is logged and ignored (before: it killed the gateway with no stop
-// record).
-func TestServeSIGHUPIgnored(t *testing.T) {
+// SIGHUP reloads the configuration (before: it killed the gateway with no
+// stop record): an unchanged file changes nothing and the gateway goes on
+// serving; SIGTERM still drains cleanly.
+func TestServeSIGHUPReloads(t *testing.T) {
 	p := startServe(t, "drain_delay: 0", nil, "")
 	p.signal(t, syscall.SIGHUP)
-	for end := time.Now().Add(5 * time.Second); !strings.Contains(p.stderrText(), "SIGHUP ignored"); time.Sleep(10 * time.Millisecond) {
+	for end := time.Now().Add(5 * time.Second); !strings.Contains(p.stderrText(), "configuration reloaded"); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(end) {
-			t.Fatalf("no log line for SIGHUP\n%s", p.stderrText())
+			t.Fatalf("no log line for the reload\n%s", p.stderrText())
 		}
 	}
 	p.hello(t)

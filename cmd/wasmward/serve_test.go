@@ -24,7 +24,7 @@ func gwCLI(ctx context.Context, args ...string) (int, string, string) {
 }
 
 func TestServeQuickstart(t *testing.T) {
-	cfg, err := loadServeConfig("")
+	cfg, err := loadServeConfig("", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestServeCLIErrors(t *testing.T) {
 	}{
 		{[]string{"serve", "--config", bad}, exitUsage, bad + ":3: unknown key \"modul\""},
 		{[]string{"serve", "--config", filepath.Join(dir, "none.yaml")}, exitUsage, "read config"},
-		{[]string{"serve", "--config", notWasm}, exitRefused, "route /a: compile junk.wasm: module refused"},
+		{[]string{"serve", "--config", notWasm}, exitRefused, "route /a: module junk.wasm refused: module refused: scan: scan finding at or above scan_fail_on critical: WW001"},
 		{[]string{"serve", "--log-format", "xml"}, exitUsage, "--log-format"},
 		{[]string{"serve", "extra"}, exitUsage, "unknown command"},
 	} {
