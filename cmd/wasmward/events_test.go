@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,9 @@ func TestEventsNDJSON(t *testing.T) {
 {"data":{"key":"b","count":1}}
 {"data":{"key":"a","count":2}}
 `
+	// A line over the 16 MiB bound is dead-lettered with its first 4 KiB;
+	// the stream goes on.
+	huge := `{"key":"` + strings.Repeat("y", 17<<20) + `"}`
 	tests := []struct {
 		name, module, policy, events string
 		wantOut, wantDead, wantErr   string
@@ -40,6 +44,11 @@ func TestEventsNDJSON(t *testing.T) {
 {"reason":"violation output_limit: emit: more than 16B for one event","source":"IN:7","attempts":1,"data_base64":"ZTphYWFhYWFhYQ=="}
 `,
 			wantErr: "wasmward events: 10 events, 6 outputs, 4 dead-lettered, 4 instances replaced\n"},
+		{name: "oversized line", module: "../../examples/count.wasm", events: huge + "\n" + `{"key":"c"}` + "\n",
+			wantOut: `{"data":{"key":"c","count":1}}` + "\n",
+			wantDead: `{"reason":"event larger than 16777216 bytes (the first 4096 kept)","source":"IN:1","attempts":1,"data_base64":"` +
+				base64.StdEncoding.EncodeToString([]byte(huge[:4096])) + `"}` + "\n",
+			wantErr: "wasmward events: 2 events, 1 outputs, 1 dead-lettered, 0 instances replaced\n"},
 		{name: "bad ABI", module: fixture.Path(t, "ev_badsig"), events: "o:x\n", code: exitRefused,
 			wantErr: "wasmward: module refused: not an event processor: export \"process_event\": signature (i32) -> (i32), want (i32, i32) -> (i32)\n"},
 		{name: "kv not granted", module: fixture.Path(t, "ev_kv"), events: "a\n", code: exitRefused,

@@ -13,8 +13,12 @@ import (
 	"strconv"
 )
 
-// maxLine bounds one NDJSON event.
-const maxLine = 16 << 20
+// maxLine bounds one NDJSON event; keepOversized is how much of a longer
+// line its dead letter carries.
+const (
+	maxLine       = 16 << 20
+	keepOversized = 4 << 10
+)
 
 // ndjsonSource reads one event per line; blank lines are skipped.
 type ndjsonSource struct {
@@ -42,11 +46,15 @@ func (s *ndjsonSource) Next(ctx context.Context) (*Delivery, error) {
 			return nil, err
 		}
 		s.buf = s.buf[:0]
+		over := false // the line is longer than maxLine: the rest is skipped
 		for {
 			chunk, err := s.r.ReadSlice('\n')
-			s.buf = append(s.buf, chunk...)
-			if len(s.buf) > maxLine {
-				return nil, fmt.Errorf("%s:%d: line longer than %d bytes", s.name, s.line+1, maxLine)
+			if !over {
+				s.buf = append(s.buf, chunk...)
+				if len(s.buf) > maxLine {
+					over = true
+					s.buf = s.buf[:keepOversized]
+				}
 			}
 			if errors.Is(err, bufio.ErrBufferFull) {
 				continue
@@ -60,11 +68,18 @@ func (s *ndjsonSource) Next(ctx context.Context) (*Delivery, error) {
 			break
 		}
 		s.line++
+		id := s.name + ":" + strconv.Itoa(s.line)
+		if over {
+			// One oversized line must not stop the stream: it is
+			// dead-lettered with its beginning, and reading goes on.
+			return &Delivery{Data: s.buf, ID: id, Attempts: 1,
+				Refused: fmt.Sprintf("event larger than %d bytes (the first %d kept)", maxLine, keepOversized)}, nil
+		}
 		line := bytes.TrimRight(s.buf, "\r\n")
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		return &Delivery{Data: line, ID: s.name + ":" + strconv.Itoa(s.line), Attempts: 1}, nil
+		return &Delivery{Data: line, ID: id, Attempts: 1}, nil
 	}
 }
 

@@ -21,7 +21,11 @@ type Delivery struct {
 	// Attempts is how many times the event was delivered, this time
 	// included.
 	Attempts int
-	msg      any // the source's handle
+	// Refused, when set, is why the source refuses the event itself (an
+	// NDJSON line over the size bound): it goes to the dead-letter sink
+	// with this reason, unprocessed, and Data holds only its beginning.
+	Refused string
+	msg     any // the source's handle
 	// dedup, when set, prefixes the Nats-Msg-Id of the event's outputs:
 	// stream, consumer and sequence, unique per event and pipeline.
 	dedup string
@@ -97,7 +101,9 @@ func (l *Loop) Run(ctx context.Context) (st Stats, err error) {
 		st.Events++
 		received := time.Now()
 		reason := ""
-		if l.MaxDeliver > 0 && d.Attempts > l.MaxDeliver {
+		if d.Refused != "" {
+			reason = d.Refused
+		} else if l.MaxDeliver > 0 && d.Attempts > l.MaxDeliver {
 			reason = fmt.Sprintf("delivered %d times without completing (events.max_deliver is %d)", d.Attempts, l.MaxDeliver)
 		} else {
 			err = l.retry(ctx, d, "process", func() error { return l.Processor.Process(ctx, d.Data, &res) })
