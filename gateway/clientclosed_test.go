@@ -57,13 +57,22 @@ routes:
 	if ri.Requests != hangUps || ri.Violations != 0 || ri.Errors != 0 {
 		t.Fatalf("route counters %+v, want %d requests and no violation or error", ri, hangUps)
 	}
-	resp, err := http.Get(g.admin + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	// The metric is recorded when the handler returns, which may be just
+	// after the route's counters move: poll it (bounded) rather than read
+	// it once.
+	var text string
+	for end := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		resp, err := http.Get(g.admin + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		text = string(b)
+		if metricValue(text, `wasmward_client_closed_total{route="/evil"}`) >= hangUps || time.Now().After(end) {
+			break
+		}
 	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	text := string(b)
 	if v := metricValue(text, `wasmward_client_closed_total{route="/evil"}`); v != hangUps {
 		t.Errorf("client_closed metric %v, want %d", v, hangUps)
 	}
