@@ -67,11 +67,8 @@ func newScanCmd(s streams) *cobra.Command {
 			default:
 				err = scan.WriteText(w, results)
 			}
-			if err == nil {
-				err = w.Flush()
-			}
-			if err != nil {
-				return withCode(exitFailure, fmt.Errorf("write report: %w", err))
+			if err := flushReport(w, err); err != nil {
+				return err
 			}
 			for _, r := range results {
 				if r.AtLeast(threshold) {
