@@ -69,6 +69,9 @@ type Config struct {
 	ScanFailOn string
 	// Rollout is how deployments are checked and stepped (the deploy block).
 	Rollout Rollout
+	// State is where the deployment state lives (the state key): the
+	// local store, or a fleet's NATS JetStream bucket.
+	State StateConfig
 	// Routes, in the order of the file.
 	Routes []Route
 }
@@ -259,6 +262,7 @@ type file struct {
 	AdminTokenFile  string            `yaml:"admin_token_file"`
 	ScanFailOn      string            `yaml:"scan_fail_on"`
 	Deploy          fileDeploy        `yaml:"deploy"`
+	State           string            `yaml:"state"`
 	Routes          []fileRoute       `yaml:"routes"`
 }
 
@@ -689,6 +693,11 @@ func applyDeploy(c *Config, f *file, root *yaml.Node, name, dir string) error {
 		}
 		c.ScanFailOn = f.ScanFailOn
 	}
+	st, err := ParseState(f.State)
+	if err != nil {
+		return fmt.Errorf("%s: %w", at("state"), err)
+	}
+	c.State = st
 	r, d := DefaultRollout(), f.Deploy
 	for _, x := range []struct {
 		key string

@@ -211,11 +211,11 @@ func serve(ctx context.Context, s streams, f *serveFlags) error {
 		return withCode(exitRefused, err)
 	}
 	defer closeBounded(srv.Close)
-	mgr, err := startDeployments(ctx, srv, cfg, st, f, load, logger)
+	mgr, stopDeployments, err := startDeployments(ctx, srv, cfg, st, f, load, logger)
 	if err != nil {
 		return err
 	}
-	defer mgr.Close()
+	defer stopDeployments()
 	hupDone := make(chan struct{})
 	defer close(hupDone)
 	go func() {
@@ -258,14 +258,14 @@ func loadServeConfig(path string, st *moduleStore) (*gateway.Config, error) {
 }
 
 // startDeployments starts the deployment manager on srv and mounts the
-// admin API. The admin token is read once, here.
+// admin API; stop stops it (and leaves the fleet, with a state: URL). The
+// admin token is read once, here.
 func startDeployments(ctx context.Context, srv *gateway.Server, cfg *gateway.Config, st *moduleStore, f *serveFlags,
-	load func() (*gateway.Config, error), logger *slog.Logger) (*deploy.Manager, error) {
+	load func() (*gateway.Config, error), logger *slog.Logger) (m *deploy.Manager, stop func(), err error) {
 	var token []byte
 	if cfg.AdminTokenFile != "" {
-		var err error
 		if token, err = deploy.ReadToken(cfg.AdminTokenFile); err != nil {
-			return nil, withCode(exitUsage, err)
+			return nil, nil, withCode(exitUsage, err)
 		}
 	}
 	dir := ""
@@ -282,17 +282,23 @@ func startDeployments(ctx context.Context, srv *gateway.Server, cfg *gateway.Con
 		}}
 	if st != nil {
 		opts.Records, opts.Resolve = storeDeployments(st, dir)
-	} else {
+	} else if !cfg.State.Shared() {
 		logger.Warn("no module store (--store): deployment history is kept in memory only, and modules must be paths")
 	}
-	m, err := deploy.New(ctx, opts)
-	if err != nil {
-		return nil, withCode(exitFailure, err)
+	leave := func() {}
+	if cfg.State.Shared() {
+		if opts.Fleet, leave, err = joinFleet(ctx, cfg.State, opts.Records, logger); err != nil {
+			return nil, nil, withCode(exitFailure, err)
+		}
+	}
+	if m, err = deploy.New(ctx, opts); err != nil {
+		leave()
+		return nil, nil, withCode(exitFailure, err)
 	}
 	for p, h := range m.Handlers() {
 		srv.HandleAdmin(p, h)
 	}
-	return m, nil
+	return m, func() { m.Close(); leave() }, nil
 }
 
 // serveVerifier returns the gateway's module check for --trust: each

@@ -143,6 +143,10 @@ type Options struct {
 	Resolve Resolver
 	// Records keeps the deployment history; nil keeps it in memory only.
 	Records Records
+	// Fleet, when set, is the state a fleet of gateways shares: records
+	// go there (not to Records), and rollouts are decided by the replica
+	// holding its lease. See Fleet.
+	Fleet Fleet
 	// Token is the admin API's bearer token; nil makes the API read-only.
 	Token []byte
 	// Reload reloads the configuration (POST /v1/reload, SIGHUP): it
@@ -159,6 +163,8 @@ type Manager struct {
 	ro      gateway.Rollout
 	resolve Resolver
 	records Records
+	fleet   Fleet
+	mirror  *fleetMirror
 	token   []byte
 	reload  func(ctx context.Context) (*gateway.ReloadResult, error)
 	log     *slog.Logger
@@ -189,6 +195,11 @@ type routeState struct {
 	base   string
 	failed map[string]string // digest -> the deployment that failed it
 	run    *rollout
+	// remote is the deployment in progress that another replica of the
+	// fleet drives; refused says why this replica does not serve what
+	// the fleet's state says.
+	remote  string
+	refused string
 }
 
 // rollout is a deployment in progress.
@@ -200,6 +211,12 @@ type rollout struct {
 	done chan struct{}
 	// cancelled by a reload: the route is no longer the rollout's.
 	cancelled bool
+	// refusal carries a fleet replica's refusal of the version; stop is
+	// closed (and stopped set) when this replica lost the fleet's lease:
+	// the rollout stops deciding, without a word.
+	refusal chan string
+	stop    chan struct{}
+	stopped bool
 }
 
 // New starts a manager: it reads the records (marking deployments that
@@ -209,7 +226,7 @@ type rollout struct {
 // failed versions.
 func New(ctx context.Context, opts Options) (*Manager, error) {
 	m := &Manager{
-		srv: opts.Server, ro: opts.Rollout, resolve: opts.Resolve, records: opts.Records, token: opts.Token,
+		srv: opts.Server, ro: opts.Rollout, resolve: opts.Resolve, records: opts.Records, fleet: opts.Fleet, token: opts.Token,
 		reload: opts.Reload, log: opts.Logger, routes: map[string]*routeState{}, recs: map[string]*Record{},
 	}
 	if m.log == nil {
@@ -225,6 +242,14 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	}
 	for _, label := range m.srv.RouteLabels() {
 		m.routes[label] = m.newRouteState(label)
+	}
+	if m.fleet != nil {
+		m.records = m.fleet
+		if err := m.startFleet(ctx); err != nil {
+			m.Close()
+			return nil, fmt.Errorf("follow the fleet's state: %w", err)
+		}
+		return m, nil
 	}
 	list, err := m.records.List(ctx)
 	if err != nil {
@@ -328,6 +353,7 @@ func (m *Manager) prepare(ctx context.Context, route, ref, want string) (*gatewa
 func (m *Manager) Close() {
 	m.cancel()
 	m.wg.Wait()
+	m.closeFleet()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, rs := range m.routes {
@@ -352,38 +378,15 @@ func (m *Manager) Deploy(ctx context.Context, req Request) (Record, error) {
 		return Record{}, fmt.Errorf("%w: resolve %s: %v", ErrBadInput, req.Module, err)
 	}
 	sha := digest.SHA256Hex(src.Wasm)
+	if m.fleet != nil {
+		return m.deployFleet(ctx, req, src, sha)
+	}
 
 	m.mu.Lock()
-	rs := m.routes[req.Route]
-	if rs == nil {
-		m.mu.Unlock()
-		return Record{}, fmt.Errorf("%w: route %q", ErrNotFound, req.Route)
-	}
-	if rs.run != nil {
-		id := rs.run.rec.ID
-		m.mu.Unlock()
-		return Record{}, fmt.Errorf("%w: deployment %s is in progress on %s; promote or roll it back first", ErrConflict, id, req.Route)
-	}
-	if id, failed := rs.failed[sha]; failed && !req.RetryFailed {
-		m.mu.Unlock()
-		return Record{}, fmt.Errorf("%w: version sha256:%s failed on %s (deployment %s); deploy it again with retry_failed (--retry-failed) or promote that deployment", ErrConflict, sha, req.Route, id)
-	}
-	active, _, _, err := m.srv.Versions(req.Route)
+	rs, active, rec, err := m.newDeployment(req, sha, "trust, scan and compile")
 	if err != nil {
 		m.mu.Unlock()
-		return Record{}, fmt.Errorf("%w: %v", ErrNotFound, err)
-	}
-	if active.SHA256() == sha {
-		active.Release()
-		m.mu.Unlock()
-		return Record{}, fmt.Errorf("%w: sha256:%s is already active on %s", ErrConflict, sha, req.Route)
-	}
-	now := time.Now().UTC()
-	rec := &Record{
-		ID: newID(now), Route: req.Route, Module: req.Module, SHA256: sha, Strategy: req.Strategy,
-		CanaryPercent: req.CanaryPercent, RetryFailed: req.RetryFailed, State: Checking,
-		Previous: active.SHA256(), PreviousModule: active.Ref(), Base: rs.base, Created: now, Updated: now,
-		Steps: []Step{{Time: now, State: Checking, Detail: "trust, scan and compile"}},
+		return Record{}, err
 	}
 	// The route is reserved while the module is prepared: a second
 	// deployment waits for no lock, it is told of this one.
@@ -414,6 +417,38 @@ func (m *Manager) Deploy(ctx context.Context, req Request) (Record, error) {
 	m.wg.Add(1)
 	go m.run(ro)
 	return *rec, nil
+}
+
+// newDeployment checks that req (whose module hashes to sha) may start
+// on its route and returns the route's state, its active version (a
+// reference for the caller) and the new record, state checking. m.mu is
+// held.
+func (m *Manager) newDeployment(req Request, sha, detail string) (*routeState, *gateway.Version, *Record, error) {
+	rs := m.routes[req.Route]
+	if rs == nil {
+		return nil, nil, nil, fmt.Errorf("%w: route %q", ErrNotFound, req.Route)
+	}
+	if rs.run != nil {
+		return nil, nil, nil, fmt.Errorf("%w: deployment %s is in progress on %s; promote or roll it back first", ErrConflict, rs.run.rec.ID, req.Route)
+	}
+	if id, failed := rs.failed[sha]; failed && !req.RetryFailed {
+		return nil, nil, nil, fmt.Errorf("%w: version sha256:%s failed on %s (deployment %s); deploy it again with retry_failed (--retry-failed) or promote that deployment", ErrConflict, sha, req.Route, id)
+	}
+	active, _, _, err := m.srv.Versions(req.Route)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%w: %v", ErrNotFound, err)
+	}
+	if active.SHA256() == sha {
+		active.Release()
+		return nil, nil, nil, fmt.Errorf("%w: sha256:%s is already active on %s", ErrConflict, sha, req.Route)
+	}
+	now := time.Now().UTC()
+	return rs, active, &Record{
+		ID: newID(now), Route: req.Route, Module: req.Module, SHA256: sha, Strategy: req.Strategy,
+		CanaryPercent: req.CanaryPercent, RetryFailed: req.RetryFailed, State: Checking,
+		Previous: active.SHA256(), PreviousModule: active.Ref(), Base: rs.base, Created: now, Updated: now,
+		Steps: []Step{{Time: now, State: Checking, Detail: detail}},
+	}, nil
 }
 
 func strategyDetail(r *Record) string {
@@ -456,6 +491,7 @@ func (m *Manager) check(req *Request) error {
 func (m *Manager) run(ro *rollout) {
 	defer m.wg.Done()
 	defer close(ro.done)
+	defer m.releaseStopped(ro)
 	rec := ro.rec
 	rc, _ := m.srv.RouteConfig(rec.Route)
 
@@ -525,6 +561,11 @@ func (m *Manager) watch(ro *rollout, hc gateway.HealthCheck, prev func(time.Dura
 		select {
 		case <-m.ctx.Done():
 			m.finish(ro, Interrupt, "the gateway is stopping", "", nil)
+			return false
+		case <-ro.stop:
+			return false
+		case reason := <-ro.refusal:
+			m.finish(ro, RolledBack, reason, "replica_refused", nil)
 			return false
 		case c := <-ro.ctl:
 			switch c {
@@ -742,6 +783,11 @@ func (m *Manager) commandOrLock(ctx context.Context, id, cmd string) (rec *Recor
 		out, err = m.command(ctx, ro, cmd)
 		return nil, nil, true, out, err
 	}
+	if m.fleet != nil && !Final(rec.State) {
+		m.mu.Unlock()
+		out, err = m.forward(ctx, id, cmd)
+		return nil, nil, true, out, err
+	}
 	return rec, rs, false, Record{}, nil
 }
 
@@ -797,6 +843,8 @@ func copyRecord(r *Record) Record {
 type RouteStatus struct {
 	gateway.RouteInfo
 	Deployment string `json:"deployment,omitempty"`
+	// Fleet is there when the gateway is a replica of a fleet.
+	Fleet *FleetStatus `json:"fleet,omitempty"`
 }
 
 // Routes returns the routes with every version state: active and canary
@@ -821,6 +869,11 @@ func (m *Manager) Routes() []RouteStatus {
 			}
 			if rs.run != nil {
 				st.Deployment = rs.run.rec.ID
+			} else if rs.remote != "" {
+				st.Deployment = rs.remote
+			}
+			if m.fleet != nil {
+				st.Fleet = &FleetStatus{Replica: m.fleet.Replica(), Leader: m.fleet.Leading(), Refused: rs.refused}
 			}
 			if rs.previousSHA != "" {
 				st.Versions = append(st.Versions, gateway.VersionInfo{State: "previous", Module: rs.previousRef, SHA256: rs.previousSHA, Deployment: rs.previousDep})
@@ -905,6 +958,9 @@ func (m *Manager) transition(r *Record, state, detail string) {
 // persist writes a record; a failure is logged (the deployment goes on:
 // what the route serves matters more than its history).
 func (m *Manager) persist(r *Record) {
+	if m.fleet != nil && (r.Strategy == Reload || r.Strategy == Restore) {
+		return // this replica's own configuration: not the fleet's state
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := m.records.Put(ctx, copyRecord(r), m.serving(r.Route)); err != nil {
