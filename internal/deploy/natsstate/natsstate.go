@@ -54,6 +54,9 @@ type State struct {
 	local   deploy.Records
 	lease   *Lease
 	log     *slog.Logger
+	// reconnected is signalled when the connection comes back: a watch
+	// does not survive a server restart, so it is started again.
+	reconnected chan struct{}
 }
 
 var _ deploy.Fleet = (*State)(nil)
@@ -66,7 +69,7 @@ const claimStale = time.Minute
 // the latest value of each key) when it does not exist.
 func Open(ctx context.Context, opts Options) (*State, error) {
 	c := opts.Config
-	s := &State{replica: c.Replica, local: opts.Local, log: opts.Logger}
+	s := &State{replica: c.Replica, local: opts.Local, log: opts.Logger, reconnected: make(chan struct{}, 1)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -82,7 +85,13 @@ func Open(ctx context.Context, opts Options) (*State, error) {
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			s.log.Warn("NATS connection lost: serving the last applied state", "server", c.Server, "err", err)
 		}),
-		nats.ReconnectHandler(func(*nats.Conn) { s.log.Info("NATS connection back", "server", c.Server) })}
+		nats.ReconnectHandler(func(*nats.Conn) {
+			s.log.Info("NATS connection back: following the fleet's state again", "server", c.Server)
+			select {
+			case s.reconnected <- struct{}{}:
+			default:
+			}
+		})}
 	if c.Creds != "" {
 		nopts = append(nopts, nats.UserCredentials(c.Creds))
 	}
@@ -235,7 +244,8 @@ func (s *State) Refuse(ctx context.Context, id, reason string) error {
 
 // Run implements deploy.Fleet. The lease is stepped alongside (and
 // released when ctx ends); a lost watch (the server gone) is started again
-// every second, and its first values, already applied, are delivered
+// every second and at once after a reconnection (a watch does not survive
+// a server restart); its first values, already applied, are delivered
 // again.
 func (s *State) Run(ctx context.Context, h deploy.FleetHandler) error {
 	leases := make(chan bool, 16)
@@ -251,6 +261,9 @@ func (s *State) Run(ctx context.Context, h deploy.FleetHandler) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		if errors.Is(err, errReconnected) {
+			continue
+		}
 		s.log.Warn("watch of the fleet's state lost; retrying", "err", err)
 		select {
 		case <-ctx.Done():
@@ -259,6 +272,9 @@ func (s *State) Run(ctx context.Context, h deploy.FleetHandler) error {
 		}
 	}
 }
+
+// errReconnected ends a watch when the connection came back.
+var errReconnected = errors.New("reconnected")
 
 func (s *State) watch(ctx context.Context, h deploy.FleetHandler, leases <-chan bool, synced *bool) error {
 	w, err := s.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
@@ -274,6 +290,8 @@ func (s *State) watch(ctx context.Context, h deploy.FleetHandler, leases <-chan 
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-s.reconnected:
+			return errReconnected
 		case held := <-lc:
 			h.Lease(held)
 		case e, ok := <-w.Updates():
