@@ -72,6 +72,9 @@ type Config struct {
 	// State is where the deployment state lives (the state key): the
 	// local store, or a fleet's NATS JetStream bucket.
 	State StateConfig
+	// Tracing is where and how request traces are exported (the tracing
+	// block); Endpoint "" exports none.
+	Tracing Tracing
 	// Routes, in the order of the file.
 	Routes []Route
 }
@@ -263,6 +266,7 @@ type file struct {
 	ScanFailOn      string            `yaml:"scan_fail_on"`
 	Deploy          fileDeploy        `yaml:"deploy"`
 	State           string            `yaml:"state"`
+	Tracing         *fileTracing      `yaml:"tracing"`
 	Routes          []fileRoute       `yaml:"routes"`
 }
 
@@ -450,6 +454,9 @@ func ParseConfig(data []byte, name string, readModule func(path string) ([]byte,
 		return nil, err
 	}
 	if err := applyLimits(c, &f, &root, name); err != nil {
+		return nil, err
+	}
+	if err := applyTracing(c, f.Tracing, &root, name); err != nil {
 		return nil, err
 	}
 	if err := applyDeploy(c, &f, &root, name, dir); err != nil {

@@ -45,6 +45,8 @@ type reqState struct {
 	lease lease
 	// bodyLen is CONTENT_LENGTH: the body's length, -1 without a body.
 	bodyLen int64
+	// timing receives the run's phases when the request is traced.
+	timing *sandbox.Timing
 }
 
 // Buffers above this are dropped instead of pooled, so one large request
@@ -70,6 +72,7 @@ func (s *Server) putState(st *reqState) {
 	}
 	st.envBuf, st.envEnd = st.envBuf[:0], st.envEnd[:0]
 	st.resp.Reset()
+	st.timing = nil
 	s.states.Put(st)
 }
 
@@ -190,6 +193,12 @@ const stderrKeep = 2048
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := s.requestID()
+	var tr *reqTrace
+	if s.tracer != nil {
+		if w, tr = s.beginTrace(w, r, start, id); tr != nil {
+			defer tr.end()
+		}
+	}
 	h := w.Header()
 	h["X-Request-Id"] = []string{id}
 	if len(r.TransferEncoding) > 0 {
@@ -329,6 +338,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, r, rm, rt, http.StatusNotFound, id, start)
 		return
 	}
+	if tr != nil {
+		tr.rec.Route, tr.rec.SHA256 = rt.label, v.sha
+	}
 	keep := false // a run the sandbox abandoned keeps its version open
 	defer func() {
 		if !keep {
@@ -359,8 +371,20 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		stdin = r.Body
 	}
 	v.stats.inFlight.Add(1)
+	if tr != nil {
+		tr.rec.Admitted = time.Now()
+		// A run the sandbox abandons may still write its timing: each
+		// traced run gets its own, read only when the run returned.
+		tr.rec.RunStart, st.timing = tr.rec.Admitted, new(sandbox.Timing)
+	}
 	rep, err := s.run(ctx, rt, v, st, deadline, stdin)
 	v.stats.inFlight.Add(-1)
+	if tr != nil {
+		tr.rec.RunEnd = time.Now()
+		if rep != nil && !rep.Abandoned {
+			tr.timing = *st.timing
+		}
+	}
 	if rep == nil || rep.Abandoned || (rep.Violation != nil && rep.Violation.Kind == sandbox.KindTimeout) {
 		// Run may have returned while the guest still runs (the sandbox
 		// abandoned it): never hand its stdin and buffers to another
@@ -393,6 +417,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		// Its own outcome and metric; no violation, no audit record.
 		rt.requests.Add(1)
 		s.metrics.clientGone.WithLabelValues(rt.label).Inc()
+		if tr != nil {
+			tr.rec.Outcome = "client_closed"
+		}
 		what := "client_closed"
 		if s.forced.Load() {
 			what = "shutdown" // stopped at the shutdown deadline
@@ -405,6 +432,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		// The guest's output could not get body budget: the gateway is
 		// short of memory, the guest did nothing wrong.
 		s.refuse(rt, "body_budget")
+		if tr != nil {
+			tr.rec.Outcome, tr.rec.Kind = "refused", "body_budget"
+		}
 		s.log.LogAttrs(ctx, slog.LevelWarn, "response refused: body budget spent", slog.String("request_id", id), slog.String("route", rt.label))
 		if gone {
 			rt.requests.Add(1)
@@ -415,6 +445,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	status, kind, detail, evType := s.judge(rep, err, ctxErr, st)
+	if tr != nil {
+		tr.rec.Outcome, tr.rec.Kind = evType, kind
+	}
 	if status != 0 {
 		if gone {
 			detail += " (client gone)"
@@ -489,6 +522,7 @@ func (s *Server) run(ctx context.Context, rt *route, v *Version, st *reqState, d
 		Stdout:   &st.stdout,
 		Stderr:   &st.stderr,
 		Deadline: deadline,
+		Timing:   st.timing,
 		// The streams are the pooled in-memory buffers above.
 		NonBlocking: true,
 	}

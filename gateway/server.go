@@ -69,6 +69,9 @@ type Options struct {
 	Verify func(ctx context.Context, r Route) (*policy.Policy, error)
 	// Pprof serves net/http/pprof under /debug/pprof/ on the admin listener.
 	Pprof bool
+	// Tracer, when set, records the phases of each request (spans for
+	// queue and admission, instantiation, the run and the response).
+	Tracer Tracer
 
 	// compile replaces the sandbox in unit tests.
 	compile func(ctx context.Context, bin []byte, p policy.Policy) (module, error)
@@ -84,6 +87,9 @@ type Server struct {
 	ownsRT  bool
 	pprof   bool
 	metrics *metrics
+	tracer  Tracer
+	// observers receive every security event after it is recorded.
+	observers []func(audit.Event)
 
 	compile compileFunc
 	// fakeCompile: unit tests compile with a fake; the scan gate, which
@@ -163,6 +169,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Server, error) {
 		audit:     opts.Audit,
 		rt:        opts.Runtime,
 		pprof:     opts.Pprof,
+		tracer:    opts.Tracer,
 		metrics:   newMetrics(),
 		limiter:   newClientLimiter(cfg.RateLimit),
 		respLim:   wagi.Limits{MaxHeaderBytes: cfg.Response.MaxHeaderBytes, MaxHeaders: cfg.Response.MaxHeaders, MaxBody: cfg.Response.MaxBody},
@@ -254,18 +261,28 @@ func (s *Server) event(e audit.Event) {
 		}
 		s.log.LogAttrs(context.Background(), lvl, "audit event", attrs...)
 	}
-	if s.audit != nil {
-		s.stopMu.Lock()
-		defer s.stopMu.Unlock()
-		if s.stopped {
-			s.log.Error("audit record after server_stop not written", "type", e.Type, "request_id", e.RequestID)
-			return
-		}
-		if err := s.audit.Append(e); err != nil {
-			s.log.Error("audit log write failed", "err", err)
-		}
-		s.stopped = e.Type == audit.TypeServerStop
+	if s.audit != nil && !s.appendAudit(e) {
+		return
 	}
+	for _, f := range s.observers {
+		f(e)
+	}
+}
+
+// appendAudit writes e to the audit log; false when the log is closed for
+// the server's stop.
+func (s *Server) appendAudit(e audit.Event) bool {
+	s.stopMu.Lock()
+	defer s.stopMu.Unlock()
+	if s.stopped {
+		s.log.Error("audit record after server_stop not written", "type", e.Type, "request_id", e.RequestID)
+		return false
+	}
+	if err := s.audit.Append(e); err != nil {
+		s.log.Error("audit log write failed", "err", err)
+	}
+	s.stopped = e.Type == audit.TypeServerStop
+	return true
 }
 
 // Handler returns the public handler: the routes.
@@ -564,6 +581,11 @@ func (s *Server) RegisterMetrics(cs ...prometheus.Collector) error {
 	}
 	return nil
 }
+
+// Observe calls f with every security event the gateway records (the
+// events of the audit log), after it is recorded, on the goroutine that
+// recorded it: f must not block. Call it before Serve.
+func (s *Server) Observe(f func(audit.Event)) { s.observers = append(s.observers, f) }
 
 // Event writes a security event to the audit log (when there is one) and
 // the structured log, as the gateway's own events are.

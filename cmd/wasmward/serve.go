@@ -19,6 +19,7 @@ import (
 	"github.com/wasmward/wasmward/gateway"
 	"github.com/wasmward/wasmward/internal/deploy"
 	"github.com/wasmward/wasmward/internal/quickstart"
+	"github.com/wasmward/wasmward/internal/trace"
 	"github.com/wasmward/wasmward/policy"
 	"github.com/wasmward/wasmward/sandbox"
 	"github.com/wasmward/wasmward/trust"
@@ -199,7 +200,16 @@ func serve(ctx context.Context, s streams, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
-	srv, err := gateway.New(ctx, cfg, gateway.Options{Runtime: rt, Logger: logger, Audit: al, Pprof: f.pprof, Verify: verify})
+	tracer, err := trace.New(ctx, cfg.Tracing)
+	if err != nil {
+		return withCode(exitFailure, err)
+	}
+	gopts := gateway.Options{Runtime: rt, Logger: logger, Audit: al, Pprof: f.pprof, Verify: verify}
+	if tracer != nil {
+		gopts.Tracer = tracer
+		defer closeBounded(tracer.Shutdown)
+	}
+	srv, err := gateway.New(ctx, cfg, gopts)
 	if err != nil {
 		// A module refused by the trust gate exits 126, as `run` does; a
 		// trust file the configuration names but that cannot be read is a
