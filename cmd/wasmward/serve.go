@@ -19,6 +19,7 @@ import (
 	"github.com/wasmward/wasmward/gateway"
 	"github.com/wasmward/wasmward/internal/deploy"
 	"github.com/wasmward/wasmward/internal/quickstart"
+	"github.com/wasmward/wasmward/internal/statuspage"
 	"github.com/wasmward/wasmward/internal/trace"
 	"github.com/wasmward/wasmward/policy"
 	"github.com/wasmward/wasmward/sandbox"
@@ -226,6 +227,14 @@ func serve(ctx context.Context, s streams, f *serveFlags) error {
 		return err
 	}
 	defer stopDeployments()
+	page, err := statuspage.New(ctx, statuspage.Options{Server: srv, Deploy: mgr})
+	if err != nil {
+		return withCode(exitFailure, err)
+	}
+	defer page.Close()
+	for p, h := range page.Handlers() {
+		srv.HandleAdmin(p, h)
+	}
 	hupDone := make(chan struct{})
 	defer close(hupDone)
 	go func() {
