@@ -249,6 +249,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rt, pathInfo := s.match(r.URL.Path)
+	if tr != nil && rt != nil {
+		tr.rec.Route = rt.label
+	}
 	if !methodAllowed(rt, r.Method) {
 		h["Allow"] = []string{allowList(rt)}
 		if r.Method == http.MethodConnect {

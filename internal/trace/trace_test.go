@@ -59,7 +59,12 @@ func serve(t *testing.T, tr gateway.Tracer) string {
 
 func get(t *testing.T, url string, hdr map[string]string) int {
 	t.Helper()
-	req, _ := http.NewRequest("GET", url, nil)
+	return do(t, "GET", url, hdr)
+}
+
+func do(t *testing.T, method, url string, hdr map[string]string) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, nil)
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
@@ -93,6 +98,7 @@ func attrs(s sdktrace.ReadOnlySpan) map[attribute.Key]attribute.Value {
 func TestSpans(t *testing.T) {
 	tests := []struct {
 		name     string
+		method   string
 		path     string
 		status   int
 		outcome  string
@@ -101,17 +107,18 @@ func TestSpans(t *testing.T) {
 		errSpan  bool
 		sha256Of string
 	}{
-		{"ok", "/hello?secret-query", 200, "ok", "", []string{"queue", "instantiate", "run", "response"}, false, "gw_hello"},
-		{"violation", "/evil?memory", 502, "violation", "memory_limit", []string{"queue", "instantiate", "run", "response"}, true, "gw_evil"},
-		{"trap", "/evil?trap", 502, "trap", "trap", []string{"queue", "instantiate", "run", "response"}, true, "gw_evil"},
-		{"unmatched", "/nowhere", 404, "refused", "", []string{"queue"}, false, ""},
+		{"ok", "GET", "/hello?secret-query", 200, "ok", "", []string{"queue", "instantiate", "run", "response"}, false, "gw_hello"},
+		{"violation", "GET", "/evil?memory", 502, "violation", "memory_limit", []string{"queue", "instantiate", "run", "response"}, true, "gw_evil"},
+		{"trap", "GET", "/evil?trap", 502, "trap", "trap", []string{"queue", "instantiate", "run", "response"}, true, "gw_evil"},
+		{"unmatched", "GET", "/nowhere", 404, "refused", "", []string{"queue"}, false, ""},
+		{"refused on a route", "TRACE", "/hello", 405, "refused", "", []string{"queue"}, false, ""},
 	}
 	rec := tracetest.NewSpanRecorder()
 	url := serve(t, NewWithProcessor(rec, gateway.Tracing{SampleRatio: 1}))
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := len(rec.Ended())
-			st := get(t, url+tt.path, map[string]string{
+			st := do(t, tt.method, url+tt.path, map[string]string{
 				"Traceparent": "00-" + parentTrace + "-" + parentSpan + "-01",
 				"User-Agent":  "secret-header-value",
 			})
@@ -126,10 +133,10 @@ func TestSpans(t *testing.T) {
 				}
 			}
 			route := strings.SplitN(tt.path, "?", 2)[0]
-			if tt.outcome == "refused" {
+			if tt.name == "unmatched" {
 				route = "unmatched"
 			}
-			if root == nil || root.Name() != "GET "+route || len(spans) != len(tt.phases)+1 {
+			if root == nil || root.Name() != tt.method+" "+route || len(spans) != len(tt.phases)+1 {
 				t.Fatalf("spans %v: want a request span and %v", names(spans), tt.phases)
 			}
 			if got := root.SpanContext().TraceID().String(); got != parentTrace {
