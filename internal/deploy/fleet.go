@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/wasmward/wasmward/audit"
 	"github.com/wasmward/wasmward/gateway"
+	"github.com/wasmward/wasmward/internal/digest"
 )
 
 // Fleet is deployment state shared by a fleet of gateways (Options.Fleet):
@@ -296,7 +298,7 @@ func (m *Manager) fleetVersion(route, ref, sha string) (*gateway.Version, error)
 	m.mirror.mu.Unlock()
 	ctx, cancel := context.WithTimeout(m.ctx, 5*time.Minute)
 	defer cancel()
-	v, err := m.prepare(ctx, route, ref, sha)
+	v, err := m.prepareFleet(ctx, route, ref, sha)
 	if err != nil {
 		return nil, err
 	}
@@ -314,6 +316,22 @@ func (m *Manager) keepPending(v *gateway.Version) {
 		old.Release()
 	}
 	m.mirror.pending[v.SHA256()] = v
+}
+
+// prepareFleet prepares the version of a record: an oci:// module whose
+// digest the store holds already (a shared store, or fetched before) is
+// read from it by digest, verified, instead of fetched again; anything else
+// (or a digest the store lacks) is resolved from the record's reference.
+// Either way the bytes must hash to sha, and trust, scan and compile run on
+// them.
+func (m *Manager) prepareFleet(ctx context.Context, route, ref, sha string) (*gateway.Version, error) {
+	if strings.HasPrefix(ref, "oci://") {
+		if src, err := m.resolve(ctx, "sha256:"+sha); err == nil && digest.SHA256Hex(src.Wasm) == sha {
+			src.Ref = ref
+			return m.srv.Prepare(ctx, route, src)
+		}
+	}
+	return m.prepare(ctx, route, ref, sha)
 }
 
 // dropPending releases the version prepared ahead for sha.

@@ -22,6 +22,7 @@ import (
 	"github.com/wasmward/wasmward/internal/digest"
 	"github.com/wasmward/wasmward/internal/events/natstest"
 	"github.com/wasmward/wasmward/internal/fixture"
+	"github.com/wasmward/wasmward/internal/store"
 	"github.com/wasmward/wasmward/policy"
 	"github.com/wasmward/wasmward/sandbox"
 )
@@ -79,6 +80,11 @@ func modules(t *testing.T) string {
 
 func startReplica(t *testing.T, dir, url, name string, refuse string) *replica {
 	t.Helper()
+	return startReplicaWith(t, dir, url, name, refuse, deploy.FileResolver(dir))
+}
+
+func startReplicaWith(t *testing.T, dir, url, name string, refuse string, resolve deploy.Resolver) *replica {
+	t.Helper()
 	yml := fleetConfig + "state: " + url + "/fleet?lease_ttl=1s&replica=" + name + "\n"
 	cfg, err := gateway.ParseConfig([]byte(yml), name+".yaml", func(p string) ([]byte, error) {
 		return os.ReadFile(filepath.Join(dir, p))
@@ -106,7 +112,7 @@ func startReplica(t *testing.T, dir, url, name string, refuse string) *replica {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := deploy.New(ctx, deploy.Options{Server: srv, Rollout: cfg.Rollout, Resolve: deploy.FileResolver(dir), Fleet: st, Logger: log})
+	m, err := deploy.New(ctx, deploy.Options{Server: srv, Rollout: cfg.Rollout, Resolve: resolve, Fleet: st, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,6 +339,60 @@ func TestWatchResumesAfterServerRestart(t *testing.T) {
 			}
 		case <-end:
 			t.Fatal("a record written after the server restart never reached the watch")
+		}
+	}
+}
+
+// A deployment written straight into the bucket, of an oci:// module:
+// replicas whose store holds the record's digest serve it from there,
+// verified, without a registry (none is reachable here), and /v1/routes
+// still names the oci:// reference.
+func TestFleetOCIModuleFromStoreByDigest(t *testing.T) {
+	dir := modules(t)
+	url := natstest.Start(t)
+	v2 := fixture.Bytes(t, "dep_v2")
+	const ref = "oci://127.0.0.1:1/team/svc:v2"
+	var reps []*replica
+	for i := range 2 {
+		st, err := store.Open(filepath.Join(t.TempDir(), "store"), store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.PutBlob(context.Background(), v2); err != nil {
+			t.Fatal(err)
+		}
+		reps = append(reps, startReplicaWith(t, dir, url, fmt.Sprintf("s%d", i), "", deploy.StoreResolver(st, dir, nil)))
+	}
+	for end := time.Now().Add(10 * time.Second); !reps[0].st.Leading() && !reps[1].st.Leading(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("no replica took the lease")
+		}
+	}
+	v1, _ := reps[0].active(t)
+	now := time.Now().UTC()
+	rec := deploy.Record{ID: "d-" + now.Format("20060102T150405.000") + "-0000beef", Route: "/svc", Module: ref, SHA256: digest.SHA256Hex(v2),
+		Strategy: deploy.Replace, State: deploy.Checking, Previous: v1, Created: now, Updated: now,
+		Steps: []deploy.Step{{Time: now, State: deploy.Checking, Detail: "written to the bucket by a test"}}}
+	if err := reps[0].st.Claim(context.Background(), "/svc", rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := reps[0].st.Put(context.Background(), rec, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range reps {
+		if got := final(t, r, rec.ID); got.State != deploy.Succeeded {
+			t.Fatalf("%s: %s %q", r.st.Replica(), got.State, got.Reason)
+		}
+		for end := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if a, c := r.active(t); a == rec.SHA256 && c == "" {
+				break
+			}
+			if time.Now().After(end) {
+				t.Fatalf("%s does not serve the deployed version", r.st.Replica())
+			}
+		}
+		if mod := r.m.Routes()[0].Versions[0].Module; mod != ref {
+			t.Errorf("%s: the active version's module is %q, want %q", r.st.Replica(), mod, ref)
 		}
 	}
 }
