@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/wasmward/wasmward/audit"
+	"github.com/wasmward/wasmward/internal/alert"
 	"github.com/wasmward/wasmward/internal/httpfield"
 	"github.com/wasmward/wasmward/internal/yamlstrict"
 	"github.com/wasmward/wasmward/policy"
@@ -75,6 +76,9 @@ type Config struct {
 	// Tracing is where and how request traces are exported (the tracing
 	// block); Endpoint "" exports none.
 	Tracing Tracing
+	// Alerts are the alert rules, the alerting block and the default soft
+	// thresholds (docs/alerts.md).
+	Alerts alert.Config
 	// Routes, in the order of the file.
 	Routes []Route
 }
@@ -202,6 +206,9 @@ type Route struct {
 	// stdin as it arrives instead of buffering it first; the route's
 	// instance slot is held while it arrives.
 	StreamBody bool
+	// Soft are the route's soft thresholds (the defaults with the route's
+	// soft_thresholds over them); nil when none is set.
+	Soft *alert.Thresholds
 }
 
 // AdminOff as admin_listen (or --admin-listen) disables the admin listener.
@@ -267,6 +274,9 @@ type file struct {
 	Deploy          fileDeploy        `yaml:"deploy"`
 	State           string            `yaml:"state"`
 	Tracing         *fileTracing      `yaml:"tracing"`
+	Alerts          yaml.Node         `yaml:"alerts"`
+	Alerting        yaml.Node         `yaml:"alerting"`
+	SoftThresholds  yaml.Node         `yaml:"soft_thresholds"`
 	Routes          []fileRoute       `yaml:"routes"`
 }
 
@@ -328,6 +338,7 @@ type fileRoute struct {
 	StreamBody     bool       `yaml:"stream_body"`
 	Trust          RouteTrust `yaml:"trust"`
 	Health         fileHealth `yaml:"health"`
+	SoftThresholds yaml.Node  `yaml:"soft_thresholds"`
 	line           int
 }
 
@@ -568,7 +579,35 @@ func ParseConfig(data []byte, name string, readModule func(path string) ([]byte,
 		}
 		c.Routes = append(c.Routes, r)
 	}
+	if err := applyAlerts(c, &f, name, dir); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// applyAlerts validates the alerts, the alerting block and the soft
+// thresholds (internal/alert), and sets each route's thresholds.
+func applyAlerts(c *Config, f *file, name, dir string) error {
+	labels := make([]string, len(c.Routes))
+	for i, r := range c.Routes {
+		labels[i] = routeLabel(r)
+	}
+	var err error
+	if c.Alerts, err = alert.ParseConfig(alert.Nodes{Alerts: &f.Alerts, Alerting: &f.Alerting, SoftThresholds: &f.SoftThresholds}, name, dir, labels); err != nil {
+		return err
+	}
+	for i := range c.Routes {
+		t := c.Alerts.Soft
+		if n := &f.Routes[i].SoftThresholds; n.Kind != 0 {
+			if t, err = alert.ParseThresholds(n, name, fmt.Sprintf("routes[%d].soft_thresholds", i), t); err != nil {
+				return err
+			}
+		}
+		if !t.Zero() {
+			c.Routes[i].Soft = &t
+		}
+	}
+	return nil
 }
 
 // applyLimits copies the numeric settings of f into c, refusing what is out

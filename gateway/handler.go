@@ -350,6 +350,18 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			v.Release()
 		}
 	}()
+	ctx := r.Context()
+	if s.monitor != nil {
+		// One check at admission: a quarantined module starts no instance,
+		// and one quarantined while it runs is stopped (monitor.go).
+		var done func()
+		var ok bool
+		if ctx, done, ok = s.admitMonitored(ctx, v); !ok {
+			s.quarantinedReply(w, r, rt, rm, id, start)
+			return
+		}
+		defer done()
+	}
 
 	select {
 	case rt.sem <- struct{}{}:
@@ -363,7 +375,6 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	// which costs nothing, where a context.WithDeadline per request cost a
 	// timer and five allocations; ctx still ends the run if the client goes
 	// away.
-	ctx := r.Context()
 	s.appendEnv(st, r, rt, v, pathInfo, client)
 	st.stdin.Reset(st.body)
 	st.stdout.reset(s.respLim.MaxHeaderBytes + s.respLim.MaxBody)
@@ -411,6 +422,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	if s.monitor != nil && errors.Is(context.Cause(ctx), ErrQuarantined) {
+		// Stopped by an isolation: the isolate action audited it.
+		s.quarantinedReply(w, r, rt, rm, id, start)
+		return
+	}
 	// A client that went away still gets its run judged, audited, logged
 	// and counted; only the response is not written.
 	gone := r.Context().Err() != nil
@@ -470,6 +486,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			s.metrics.violations.WithLabelValues(rt.label, kind).Inc()
 		}
 		s.metrics.guestErrors.WithLabelValues(rt.label, kind).Inc()
+		if s.monitor != nil && probe == nil {
+			s.finished(rt, v, rep, id, ev.Client, status, kind, evType, start)
+		}
 		if gone {
 			rt.requests.Add(1)
 			rt.errors.Add(1)
@@ -486,6 +505,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		v.stats.add(st.resp.Status, "", time.Since(start))
 	}
 	s.respond(w, r, rt, &st.resp, id, start)
+	if s.monitor != nil && probe == nil {
+		s.finished(rt, v, rep, id, "", st.resp.Status, "", "", start)
+	}
 }
 
 // clientClosed reports whether a run whose client went away ended only

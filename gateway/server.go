@@ -105,6 +105,8 @@ type Server struct {
 	live   map[*Version]struct{}
 	// adminExt are handlers added to the admin listener (HandleAdmin).
 	adminExt []adminHandler
+	// monitor is the alert engine's hook (SetMonitor); nil: none.
+	monitor Monitor
 
 	unmatched *routeMetrics
 	limiter   *clientLimiter

@@ -36,6 +36,8 @@ type Version struct {
 	env     []string // the variables that do not change between requests
 	metered bool
 	timeout time.Duration // the policy's timeout (client_closed judgement)
+	limits  policy.Limits // the policy's limits (soft thresholds)
+	iso     atomic.Pointer[isolation]
 	refs    atomic.Int64
 	closed  chan struct{}
 	stats   window
@@ -246,10 +248,15 @@ var ErrNoRoute = errors.New("no such route")
 // route labelled label.
 func (s *Server) prepare(ctx context.Context, rc Route, label string) (*Version, error) {
 	sha := digest.SHA256Hex(rc.Wasm)
+	if s.monitor != nil && s.monitor.Quarantined(sha) {
+		s.event(audit.Event{Type: audit.TypeModuleRefused, Route: label, Module: rc.Module, SHA256: sha, Kind: "quarantined",
+			Detail: "the module is quarantined; an operator must release it first"})
+		return nil, fmt.Errorf("route %s: module %s refused: %w (release it first: wasmward quarantine release %.12s)", label, rc.Module, ErrQuarantined, sha)
+	}
 	if s.verify != nil {
 		p, err := s.verify(ctx, rc)
 		if err != nil {
-			s.event(audit.Event{Type: audit.TypeModuleRefused, Route: label, Module: rc.Module, SHA256: sha, Kind: string(sandbox.KindSignature), Detail: err.Error()})
+			s.moduleRefused(audit.Event{Type: audit.TypeModuleRefused, Route: label, Module: rc.Module, SHA256: sha, Kind: string(sandbox.KindSignature), Detail: err.Error()})
 			return nil, fmt.Errorf("route %s: module %s refused: %w", label, rc.Module, err)
 		}
 		if p != nil {
@@ -258,7 +265,7 @@ func (s *Server) prepare(ctx context.Context, rc Route, label string) (*Version,
 	}
 	if s.cfg.ScanFailOn != "" && !s.fakeCompile {
 		if err := s.scanGate(ctx, rc); err != nil {
-			s.event(audit.Event{Type: audit.TypeModuleRefused, Route: label, Module: rc.Module, SHA256: sha, Kind: "scan", Detail: err.Error()})
+			s.moduleRefused(audit.Event{Type: audit.TypeModuleRefused, Route: label, Module: rc.Module, SHA256: sha, Kind: "scan", Detail: err.Error()})
 			return nil, fmt.Errorf("route %s: module %s refused: %w", label, rc.Module, err)
 		}
 	}
@@ -279,7 +286,7 @@ func (s *Server) prepare(ctx context.Context, rc Route, label string) (*Version,
 		if errors.As(err, &ref) {
 			ev.Kind = string(ref.Violation.Kind)
 		}
-		s.event(ev)
+		s.moduleRefused(ev)
 		return nil, fmt.Errorf("route %s: compile %s: %w", label, rc.Module, err)
 	}
 	v := &Version{
@@ -291,8 +298,10 @@ func (s *Server) prepare(ctx context.Context, rc Route, label string) (*Version,
 		name:    path.Base(strings.ReplaceAll(rc.Module, "\\", "/")),
 		metered: rc.Policy.Limits.Fuel > 0,
 		timeout: rc.Policy.Limits.Timeout.Std(),
+		limits:  rc.Policy.Limits,
 		closed:  make(chan struct{}),
 	}
+	v.iso.Store(newIsolation())
 	v.refs.Store(1)
 	script := rc.Path
 	if script == "" {
