@@ -31,6 +31,9 @@ type metrics struct {
 	netReqs     *prometheus.CounterVec
 	netBytes    *prometheus.CounterVec
 	netDenied   *prometheus.CounterVec
+	// extra are the gateway's wasmward_* collectors and those added by
+	// Server.RegisterMetrics (Server.MetricNames).
+	extra []prometheus.Collector
 }
 
 func newMetrics() *metrics {
@@ -92,6 +95,8 @@ func newMetrics() *metrics {
 	m.reg.MustRegister(m.requests, m.duration, m.instance, m.inFlight, m.violations, m.memPeak,
 		m.fuel, m.rateLimited, m.refused, m.guestErrors, m.clientGone, m.connOpen, m.connRefused, m.connEvicted,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.extra = []prometheus.Collector{m.netReqs, m.netBytes, m.netDenied, m.requests, m.duration, m.instance, m.inFlight,
+		m.violations, m.memPeak, m.fuel, m.rateLimited, m.refused, m.guestErrors, m.clientGone, m.connOpen, m.connRefused, m.connEvicted}
 	return m
 }
 

@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sort"
+	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wasmward/wasmward/audit"
 	"github.com/wasmward/wasmward/internal/alert"
@@ -124,4 +128,35 @@ func (s *Server) moduleRefused(ev audit.Event) {
 func (s *Server) finished(rt *route, v *Version, rep *sandbox.Report, id, client string, status int, kind, evType string, start time.Time) {
 	s.monitor.Finished(&RunResult{Route: rt.label, Module: v.ref, SHA256: v.sha, RequestID: id, Client: client,
 		Status: status, Kind: kind, EventType: evType, Duration: time.Since(start), Report: rep, Limits: v.limits, Soft: rt.cfg.Soft})
+}
+
+// MetricNames returns the names of the metric families the gateway's
+// collectors and those added by RegisterMetrics export, whether or not
+// they have a series yet, sorted: what a rule or a dashboard may name.
+func (s *Server) MetricNames() []string {
+	cs := s.metrics.extra
+	seen := map[string]bool{}
+	ch := make(chan *prometheus.Desc, 64)
+	go func() {
+		for _, c := range cs {
+			c.Describe(ch)
+		}
+		close(ch)
+	}()
+	for d := range ch {
+		// Desc has no accessor: its String() is `Desc{fqName: "NAME", ...}`.
+		str := d.String()
+		if i := strings.Index(str, `fqName: "`); i >= 0 {
+			rest := str[i+len(`fqName: "`):]
+			if j := strings.IndexByte(rest, '"'); j > 0 {
+				seen[rest[:j]] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
 }

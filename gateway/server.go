@@ -580,6 +580,7 @@ func (s *Server) RegisterMetrics(cs ...prometheus.Collector) error {
 		if err := s.metrics.reg.Register(c); err != nil {
 			return fmt.Errorf("register metrics: %w", err)
 		}
+		s.metrics.extra = append(s.metrics.extra, c)
 	}
 	return nil
 }

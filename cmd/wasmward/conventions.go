@@ -55,6 +55,16 @@ var examples = map[string]string{
   wasmward deploy /api/... oci://registry.example/team/api:1.5 --canary 10% --token-file admin.token
   wasmward deploy /api sha256:4f2c... --retry-failed --admin http://10.0.0.5:9090 --token-file admin.token`,
 	"wasmward rollback": `  wasmward rollback /api --token-file admin.token`,
+	"wasmward alerts": `  wasmward alerts ls --state firing
+  wasmward alerts export --prometheus --config gateway.yaml > wasmward-rules.yaml`,
+	"wasmward alerts ls": `  wasmward alerts ls
+  wasmward alerts ls --state firing --json --admin http://10.0.0.5:9090`,
+	"wasmward alerts export": `  wasmward alerts export --prometheus --config gateway.yaml > wasmward-rules.yaml
+  promtool check rules wasmward-rules.yaml`,
+	"wasmward quarantine": `  wasmward quarantine ls
+  wasmward quarantine release 4f2c9a1b7e3d --token-file admin.token`,
+	"wasmward quarantine ls":      `  wasmward quarantine ls --json`,
+	"wasmward quarantine release": `  wasmward quarantine release 4f2c9a1b7e3d --token-file admin.token`,
 	"wasmward status": `  wasmward status
   wasmward status /api --history 20 --json`,
 	"wasmward audit": `  wasmward audit verify /var/log/wasmward/audit.log`,
@@ -76,26 +86,28 @@ var examples = map[string]string{
 // fileFlags are the flags that take a file (or, with a trailing "/", a
 // directory) name, by command path: shell completion offers paths for them.
 var fileFlags = map[string][]string{
-	"wasmward run":          {"policy", "report", "trust", "attestation", "state", "dir/"},
-	"wasmward scan":         {"policy", "osv/"},
-	"wasmward sbom":         {"osv/", "output"},
-	"wasmward bench":        {"policy", "request", "stdin", "compare"},
-	"wasmward fuzz":         {"policy", "corpus/"},
-	"wasmward check":        {"policy", "trust", "osv/", "corpus/"},
-	"wasmward keygen":       {"output-key-prefix"},
-	"wasmward sign":         {"key", "output", "detached", "bundle"},
-	"wasmward verify":       {"trust", "key", "detached", "sig", "bundle", "attestation"},
-	"wasmward attest":       {"policy", "key", "output", "append"},
-	"wasmward events":       {"policy"},
-	"wasmward serve":        {"config", "audit-log", "compilation-cache/", "trust", "state", "store/"},
-	"wasmward deploy":       {"token-file"},
-	"wasmward rollback":     {"token-file"},
-	"wasmward audit verify": {"anchor"},
-	"wasmward push":         {"key", "registry-config"},
-	"wasmward pull":         {"output", "trust", "registry-config", "store/"},
-	"wasmward store ls":     {"store/"},
-	"wasmward store gc":     {"store/"},
-	"wasmward store unpin":  {"store/"},
+	"wasmward run":                {"policy", "report", "trust", "attestation", "state", "dir/"},
+	"wasmward scan":               {"policy", "osv/"},
+	"wasmward sbom":               {"osv/", "output"},
+	"wasmward bench":              {"policy", "request", "stdin", "compare"},
+	"wasmward fuzz":               {"policy", "corpus/"},
+	"wasmward check":              {"policy", "trust", "osv/", "corpus/"},
+	"wasmward keygen":             {"output-key-prefix"},
+	"wasmward sign":               {"key", "output", "detached", "bundle"},
+	"wasmward verify":             {"trust", "key", "detached", "sig", "bundle", "attestation"},
+	"wasmward attest":             {"policy", "key", "output", "append"},
+	"wasmward events":             {"policy"},
+	"wasmward serve":              {"config", "audit-log", "compilation-cache/", "trust", "state", "store/"},
+	"wasmward deploy":             {"token-file"},
+	"wasmward rollback":           {"token-file"},
+	"wasmward alerts export":      {"config"},
+	"wasmward quarantine release": {"token-file"},
+	"wasmward audit verify":       {"anchor"},
+	"wasmward push":               {"key", "registry-config"},
+	"wasmward pull":               {"output", "trust", "registry-config", "store/"},
+	"wasmward store ls":           {"store/"},
+	"wasmward store gc":           {"store/"},
+	"wasmward store unpin":        {"store/"},
 }
 
 // applyConventions gives every command of root its Example, path completion

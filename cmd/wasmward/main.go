@@ -105,6 +105,8 @@ func newRoot(s streams) *cobra.Command {
 		newPushCmd(s),
 		newPullCmd(s),
 		newStoreCmd(s),
+		newAlertsCmd(s),
+		newQuarantineCmd(s),
 	)
 	applyConventions(root)
 	return root

@@ -222,12 +222,19 @@ func serve(ctx context.Context, s streams, f *serveFlags) error {
 		return withCode(exitRefused, err)
 	}
 	defer closeBounded(srv.Close)
+	// The alert monitor first: deployments are checked against its
+	// quarantine from their start.
+	mon, err := startMonitor(srv, cfg, f, st, logger)
+	if err != nil {
+		return err
+	}
 	mgr, stopDeployments, err := startDeployments(ctx, srv, cfg, st, f, load, logger)
 	if err != nil {
 		return err
 	}
 	defer stopDeployments()
-	page, err := statuspage.New(ctx, statuspage.Options{Server: srv, Deploy: mgr})
+	mon.SetDeployments(mgr)
+	page, err := statuspage.New(ctx, statuspage.Options{Server: srv, Deploy: mgr, Alerts: pageAlerts{mon}})
 	if err != nil {
 		return withCode(exitFailure, err)
 	}
@@ -235,6 +242,10 @@ func serve(ctx context.Context, s streams, f *serveFlags) error {
 	for p, h := range page.Handlers() {
 		srv.HandleAdmin(p, h)
 	}
+	stopFollow := followAlerts(mon, page.Kick)
+	defer stopFollow()
+	mon.Start(ctx)
+	defer mon.Close()
 	hupDone := make(chan struct{})
 	defer close(hupDone)
 	go func() {

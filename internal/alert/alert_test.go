@@ -336,6 +336,9 @@ func TestSubscribe(t *testing.T) {
 	}
 	stop()
 	stop()
+	if _, open := <-ch; open {
+		t.Fatal("the channel is still open after stop")
+	}
 	_ = slow
 }
 

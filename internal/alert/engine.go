@@ -169,6 +169,7 @@ type Engine struct {
 	smu    sync.RWMutex
 	series map[seriesKey]*series
 
+	emitMu     sync.Mutex // orders the reports of transitions
 	mu         sync.Mutex // guards alerts, subs, routeRules
 	alerts     map[string]*instance
 	routeRules map[string][]int
@@ -360,7 +361,8 @@ func (e *Engine) SetFindings(route, sha, module string, n int) {
 }
 
 // Reset forgets the samples of a route's module (a restart gives it a
-// clean slate); its alerts then resolve as their windows allow.
+// clean slate) and resolves its pending and firing alerts, so that they
+// fire again, and act again, if the module misbehaves again.
 func (e *Engine) Reset(route, sha string) {
 	if s := e.get(route, sha, false); s != nil {
 		s.mu.Lock()
@@ -371,6 +373,28 @@ func (e *Engine) Reset(route, sha string) {
 		clear(s.hist)
 		s.mu.Unlock()
 	}
+	now := e.now()
+	var out []Transition
+	e.mu.Lock()
+	for id, in := range e.alerts {
+		if in.a.Route != route || in.a.SHA256 != sha {
+			continue
+		}
+		from := in.a.State
+		switch from {
+		case Pending:
+			in.a.State, in.a.Since = Inactive, now
+			delete(e.alerts, id)
+		case Firing:
+			in.a.State, in.a.Since, in.a.ResolvedAt = Resolved, now, now
+		default:
+			continue
+		}
+		in.a.Value = 0
+		out = append(out, Transition{Alert: in.a, From: from})
+	}
+	e.mu.Unlock()
+	e.emit(out)
 }
 
 // Kick asks Run to evaluate soon.
@@ -529,6 +553,19 @@ func (e *Engine) Evaluate() {
 		}
 	}
 	e.expire(now)
+	e.mu.Unlock()
+	e.emit(out)
+}
+
+// emit reports transitions to the callback and the subscribers. Called
+// without e.mu; emitMu keeps transitions in order across callers.
+func (e *Engine) emit(out []Transition) {
+	if len(out) == 0 {
+		return
+	}
+	e.emitMu.Lock()
+	defer e.emitMu.Unlock()
+	e.mu.Lock()
 	subs := make([]chan Transition, 0, len(e.subs))
 	for _, c := range e.subs {
 		subs = append(subs, c)
@@ -672,7 +709,8 @@ func (e *Engine) Snapshot() []Alert {
 // Subscribe returns a channel that receives every transition from now on
 // (buffered with buf places; a transition that finds it full is dropped
 // for that subscriber and counted in Dropped, so a slow subscriber never
-// holds the engine) and the function that ends the subscription.
+// holds the engine) and the function that ends the subscription and
+// closes the channel.
 func (e *Engine) Subscribe(buf int) (<-chan Transition, func()) {
 	c := make(chan Transition, max(buf, 1))
 	e.mu.Lock()
@@ -683,9 +721,13 @@ func (e *Engine) Subscribe(buf int) (<-chan Transition, func()) {
 	var once sync.Once
 	return c, func() {
 		once.Do(func() {
+			// emitMu: no transition is being sent while c closes.
+			e.emitMu.Lock()
 			e.mu.Lock()
 			delete(e.subs, id)
 			e.mu.Unlock()
+			close(c)
+			e.emitMu.Unlock()
 		})
 	}
 }

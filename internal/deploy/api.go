@@ -65,12 +65,17 @@ func ReadToken(path string) ([]byte, error) {
 	return tok, nil
 }
 
-// auth admits a request carrying the admin token. The token is compared as
-// SHA-256 digests in constant time and never logged.
-func (m *Manager) auth(h http.HandlerFunc) http.Handler {
-	want := sha256.Sum256(m.token)
+// auth admits a request carrying the admin token (RequireToken).
+func (m *Manager) auth(h http.HandlerFunc) http.Handler { return RequireToken(m.token, h) }
+
+// RequireToken admits a request carrying "Authorization: Bearer TOKEN"
+// with the admin token: 401 without it, 403 when there is no token (the
+// API is read-only). The token is compared as SHA-256 digests in constant
+// time and never logged. Every admin API's changes go through it.
+func RequireToken(token []byte, h http.HandlerFunc) http.Handler {
+	want := sha256.Sum256(token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if m.token == nil {
+		if token == nil {
 			writeErr(w, http.StatusForbidden, ErrReadOnly)
 			return
 		}
@@ -84,6 +89,12 @@ func (m *Manager) auth(h http.HandlerFunc) http.Handler {
 		h(w, r)
 	})
 }
+
+// WriteJSON writes v as the admin API's JSON answer with status code.
+func WriteJSON(w http.ResponseWriter, code int, v any) { writeJSON(w, code, v) }
+
+// WriteError writes the admin API's JSON error answer ({"error": ...}).
+func WriteError(w http.ResponseWriter, code int, err error) { writeErr(w, code, err) }
 
 func (m *Manager) serveRoutes(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, struct {
@@ -212,6 +223,12 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string { return fmt.Sprintf("admin API: %s (HTTP %d)", e.Message, e.Status) }
+
+// Call sends a request to the admin API (path p, body and answer as
+// JSON; nil for none) with the token; an error answer is an *APIError.
+func (c *Client) Call(ctx context.Context, method, p string, body, out any) error {
+	return c.do(ctx, method, p, body, out)
+}
 
 func (c *Client) do(ctx context.Context, method, p string, body, out any) error {
 	var rd io.Reader
