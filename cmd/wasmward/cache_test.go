@@ -1,11 +1,18 @@
 package main
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
+	"github.com/wasmward/wasmward/audit"
 	"github.com/wasmward/wasmward/internal/fixture"
 )
 
@@ -61,5 +68,73 @@ func TestRunCacheDir(t *testing.T) {
 				t.Errorf("%d %q, want exit %d and one line saying %q", code, stderr, exitUsage, tc.err)
 			}
 		})
+	}
+}
+
+// TestServeCacheRejected: `serve` with a compile cache whose entry was
+// tampered with (one byte flipped) between two starts logs the rejection
+// as a warning, appends a cache_rejected record (the entry's module digest
+// and path) to the audit log, recompiles, and the route serves.
+func TestServeCacheRejected(t *testing.T) {
+	dir := t.TempDir()
+	cache, key := filepath.Join(dir, "cache"), filepath.Join(dir, "keys", "cache.key")
+	cfg := "cache_dir: " + cache + "\ncache_key: " + key
+	p := startServe(t, cfg, nil, "")
+	p.hello(t)
+	p.signal(t, syscall.SIGTERM)
+	if code := p.wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("first serve exited %d\n%s", code, p.stderrText())
+	}
+	es, _ := filepath.Glob(filepath.Join(cache, "*.entry"))
+	if len(es) != 1 {
+		t.Fatalf("entries %v, want 1 (the hello route's)", es)
+	}
+	b, err := os.ReadFile(es[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0x01
+	if err := os.WriteFile(es[0], b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	p = startServe(t, cfg, nil, "")
+	p.hello(t) // recompiled, not loaded
+	p.signal(t, syscall.SIGTERM)
+	if code := p.wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("second serve exited %d\n%s", code, p.stderrText())
+	}
+	sum := sha256.Sum256(fixture.Bytes(t, "gw_hello"))
+	sha := hex.EncodeToString(sum[:])
+	stderr := p.stderrText()
+	if !strings.Contains(stderr, "level=WARN") || !strings.Contains(stderr, "compile cache entry rejected, deleted and recompiled") ||
+		!strings.Contains(stderr, "sha256="+sha) || !strings.Contains(stderr, "MAC mismatch") {
+		t.Errorf("no warning naming the entry's module and the reason:\n%s", stderr)
+	}
+	var rejected []audit.Event
+	for _, line := range strings.Split(strings.TrimSpace(string(readFile(t, p.audit))), "\n") {
+		var ev audit.Event
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("audit line %q: %v", line, err)
+		}
+		if ev.Type == audit.TypeCacheRejected {
+			rejected = append(rejected, ev)
+		}
+	}
+	if len(rejected) != 1 || rejected[0].SHA256 != sha || !strings.HasPrefix(rejected[0].Detail, es[0]+": ") ||
+		!strings.Contains(rejected[0].Detail, "MAC mismatch") {
+		t.Fatalf("cache_rejected records %+v, want one for %s naming %s", rejected, sha, es[0])
+	}
+	if code, out, errOut := gwCLI(context.Background(), "audit", "verify", p.audit); code != 0 {
+		t.Fatalf("audit verify: %d %s %s", code, out, errOut)
+	}
+	// The recompiled code was stored again, authenticated: a third start
+	// loads it without a warning.
+	p = startServe(t, cfg, nil, "")
+	p.hello(t)
+	p.signal(t, syscall.SIGTERM)
+	p.wait(t, 10*time.Second)
+	if s := p.stderrText(); strings.Contains(s, "rejected") {
+		t.Fatalf("warm start after recompiling warned:\n%s", s)
 	}
 }
