@@ -15,14 +15,17 @@ import (
 )
 
 // TestMemoryCleanAcrossRequests: linear memory is reused across requests
-// (pooled buffers, sandbox/memory.go), and a request never sees what an
-// earlier one left there. Request N fills all of its linear memory (grown
-// to 512 KiB) with a secret and sets a global; request N+1 dumps all of
-// its linear memory, which must equal, byte for byte, the memory of a
-// fresh instance in a runtime of its own (the initial image: the data
-// segments, zeros, the global's initial value). Sequential and concurrent.
+// (the module's image buffers restored on return, sandbox/memimage.go;
+// zeroed pooled buffers past them, sandbox/memory.go), and a request never
+// sees what an earlier one left there. Request N fills all of its linear
+// memory (grown to 512 KiB, or at its initial 128 KiB) with a secret and
+// sets a global; request N+1 dumps all of its linear memory, which must
+// equal, byte for byte, the memory of a fresh instance in a runtime of its
+// own (the initial image: the data segments, zeros, the global's initial
+// value). Sequential and concurrent.
 func TestMemoryCleanAcrossRequests(t *testing.T) {
-	// The reference: a fresh runtime, nothing pooled, one run.
+	// The references: a fresh runtime, nothing pooled, one run each of
+	// the dump at 8 pages ("d") and at the initial 2 ("D").
 	rt, err := sandbox.New(context.Background(), sandbox.NewConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -32,16 +35,20 @@ func TestMemoryCleanAcrossRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ref bytes.Buffer
-	rep, err := m.Run(context.Background(), sandbox.Invocation{Stdin: strings.NewReader("d"), Stdout: &ref})
-	if err != nil || rep.Outcome != sandbox.OutcomeExit || rep.ExitCode != 0 {
-		t.Fatalf("reference run: %v %+v", err, rep)
-	}
 	const hdr = "Content-Type: application/octet-stream\n\n"
-	image, ok := bytes.CutPrefix(ref.Bytes(), []byte(hdr))
-	if !ok || len(image) != 8<<16 || binary.LittleEndian.Uint32(image[48:]) != 7 ||
-		!bytes.Equal(image[70000:70026], []byte("initial image, second page")) {
-		t.Fatalf("reference image: %d bytes, global %d", len(image), binary.LittleEndian.Uint32(image[48:]))
+	image := map[string][]byte{}
+	for cmd, pages := range map[string]int{"d": 8, "D": 2} {
+		var ref bytes.Buffer
+		rep, err := m.Run(context.Background(), sandbox.Invocation{Stdin: strings.NewReader(cmd), Stdout: &ref})
+		if err != nil || rep.Outcome != sandbox.OutcomeExit || rep.ExitCode != 0 {
+			t.Fatalf("reference run: %v %+v", err, rep)
+		}
+		img, ok := bytes.CutPrefix(ref.Bytes(), []byte(hdr))
+		if !ok || len(img) != pages<<16 || binary.LittleEndian.Uint32(img[48:]) != 7 ||
+			!bytes.Equal(img[70000:70026], []byte("initial image, second page")) {
+			t.Fatalf("reference image %q: %d bytes", cmd, len(img))
+		}
+		image[cmd] = img
 	}
 
 	g := startGW(t, `
@@ -52,16 +59,21 @@ routes:
     module: `+fixture.Path(t, "gw_memimage")+`
     max_concurrency: 64
 `)
+	// Every order of secret and dump sizes: the secret in the initial
+	// image's buffer or in a grown one, the dump in either.
+	seq := []string{"s", "d", "S", "D", "s", "D", "S", "d"}
 	round := func() string {
-		if r := g.do("POST", "/m", strings.NewReader("s")); r.status != 200 || r.body != "secret written\n" {
-			return "secret: " + r.body
-		}
-		r := g.do("POST", "/m", strings.NewReader("d"))
-		if r.status != 200 {
-			return r.body
-		}
-		if got := []byte(r.body); !bytes.Equal(got, image) {
-			return describeDiff(got, image)
+		for i := 0; i < len(seq); i += 2 {
+			if r := g.do("POST", "/m", strings.NewReader(seq[i])); r.status != 200 || r.body != "secret written\n" {
+				return "secret: " + r.body
+			}
+			r := g.do("POST", "/m", strings.NewReader(seq[i+1]))
+			if r.status != 200 {
+				return r.body
+			}
+			if got := []byte(r.body); !bytes.Equal(got, image[seq[i+1]]) {
+				return seq[i] + " then " + seq[i+1] + ": " + describeDiff(got, image[seq[i+1]])
+			}
 		}
 		return ""
 	}

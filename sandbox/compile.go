@@ -67,6 +67,10 @@ type Module struct {
 	// engine's stack cannot hold that many of the module's largest frames.
 	depth uint32
 
+	// image is the initial linear memory when the module's data segments
+	// were moved out of the compiled module into it (memimage.go).
+	image *memImage
+
 	states   sync.Pool      // *runState
 	inflight sync.WaitGroup // guest goroutines of this module still running
 
@@ -175,7 +179,8 @@ func (r *Runtime) Compile(ctx context.Context, bin []byte, p policy.Policy) (*Mo
 		// cannot rewrite.
 		return nil, refuse(KindInvalidModule, "%v", err)
 	}
-	settings := fmt.Sprintf("fuel=metered stack_depth=%d memory=%d", m.depth, uint64(p.Limits.Memory))
+	m.image, inst = newMemImage(mod, bin, inst)
+	settings := fmt.Sprintf("fuel=metered stack_depth=%d memory=%d image=%t", m.depth, uint64(p.Limits.Memory), m.image != nil)
 	cm, err := r.compileModule(ctx, inst, m.sha, settings)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -33,6 +33,10 @@ type linearMemory struct {
 	max     uint64 // the memory's own maximum, from Allocate
 	mapped  bool   // buf is a reservation (reserve), not from the pool
 	inUse   bool
+	// img is the module's memory image (nil: none); imaged marks a buf
+	// that came from it, which goes back to it.
+	img    *memImage
+	imaged bool
 
 	// On the primary: the bytes of all the instance's memories, and the
 	// most they held.
@@ -45,8 +49,9 @@ type linearMemory struct {
 // the function table every C or Rust program declares.
 const tableAllowance = 64 << 10
 
-func (lm *linearMemory) reset(pool *memPool, limit uint64) {
+func (lm *linearMemory) reset(pool *memPool, img *memImage, limit uint64) {
 	lm.pool, lm.limit, lm.peak, lm.total, lm.buf, lm.inUse, lm.mapped = pool, limit, 0, 0, nil, false, false
+	lm.img, lm.imaged = img, false
 }
 
 // release returns the buffer if wazero did not free it.
@@ -86,6 +91,10 @@ func (lm *linearMemory) Reallocate(size uint64) []byte {
 	switch {
 	case size <= uint64(cap(lm.buf)):
 		lm.buf = lm.buf[:size]
+	case lm.buf == nil && lm.img != nil && lm.primary == nil && size == lm.img.minBytes:
+		// Instantiation: the module's data segments were moved into its
+		// image (memimage.go).
+		lm.buf, lm.imaged = lm.img.get(size), true
 	default:
 		want := max(size, min(2*uint64(cap(lm.buf)), lm.limit))
 		var nb []byte
@@ -94,6 +103,9 @@ func (lm *linearMemory) Reallocate(size uint64) []byte {
 		}
 		if nb == nil {
 			nb = lm.pool.get(size, want)
+		}
+		if lm.buf == nil && lm.img != nil && lm.primary == nil {
+			copy(nb, lm.img.data) // not instantiation's size (wazero always asks for it): never without the image
 		}
 		copy(nb, lm.buf)
 		lm.freeBuf()
@@ -131,6 +143,9 @@ func (lm *linearMemory) reserve(size uint64) []byte {
 func (lm *linearMemory) freeBuf() {
 	switch {
 	case lm.buf == nil:
+	case lm.imaged:
+		lm.img.put(lm.buf)
+		lm.imaged = false
 	case lm.mapped:
 		releaseMemory(lm.buf[:cap(lm.buf)])
 		lm.mapped = false

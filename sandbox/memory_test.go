@@ -11,7 +11,7 @@ func TestMemoryPoolZeroes(t *testing.T) {
 	st := &runState{}
 	for round := range 50 {
 		lm := &linearMemory{st: st}
-		lm.reset(pool, 8<<20)
+		lm.reset(pool, nil, 8<<20)
 		b := lm.Reallocate(65536 * uint64(1+round%3))
 		for _, size := range []uint64{3 << 16, 17 << 16, 40 << 16} {
 			nb := lm.Reallocate(size)
@@ -40,7 +40,7 @@ func TestMemoryPoolZeroes(t *testing.T) {
 		}
 	}
 	lm := &linearMemory{st: st}
-	lm.reset(pool, 8<<20)
+	lm.reset(pool, nil, 8<<20)
 	b := lm.Reallocate(40 << 16)
 	for i, c := range b[:cap(b)] {
 		if c != 0 {

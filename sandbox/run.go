@@ -603,7 +603,7 @@ func (st *runState) begin(ctx context.Context, start time.Time, in Invocation) e
 	st.viol = nil
 	st.stdout.reset(in.Stdout, uint64(lim.Output))
 	st.stderr.reset(in.Stderr, uint64(lim.Output))
-	st.mem.reset(m.rt.memPool, uint64(lim.Memory))
+	st.mem.reset(m.rt.memPool, m.image, uint64(lim.Memory))
 	if st.rnd != nil {
 		st.rnd.Seed(seedBytes(m.seed))
 	}
