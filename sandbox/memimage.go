@@ -94,9 +94,11 @@ func newMemImage(mod *wasm.Module, orig, inst []byte) (*memImage, []byte) {
 		if d.Mode == wasm.ModeActive {
 			off, _ := d.Offset.ConstInt()
 			copy(img[uint32(off):], d.Init)
-			if !mod.HasDataCount {
-				continue // no memory.init or data.drop can name it
-			}
+		}
+		if !mod.HasDataCount {
+			continue // no memory.init or data.drop can name a segment
+		}
+		if d.Mode == wasm.ModeActive {
 			// An empty passive segment behaves as a dropped active one
 			// does after instantiation: memory.init traps unless the length is 0.
 			payload = append(payload, 1, 0)
