@@ -605,11 +605,15 @@ func (s *Server) judge(rep *sandbox.Report, err, ctxErr error, st *reqState) (st
 // respond writes a validated guest response.
 func (s *Server) respond(w http.ResponseWriter, r *http.Request, rt *route, resp *wagi.Response, id string, start time.Time) {
 	h := w.Header()
-	delete(h, "X-Request-Id") // set first for early errors; the gateway's value wins
+	idv := h["X-Request-Id"] // set first for early errors; the gateway's value wins
+	delete(h, "X-Request-Id")
 	for _, f := range resp.Header {
 		h[f.Name] = append(h[f.Name], f.Value)
 	}
-	h["X-Request-Id"] = []string{id}
+	if len(idv) != 1 || idv[0] != id {
+		idv = []string{id}
+	}
+	h["X-Request-Id"] = idv
 	if len(resp.Dropped) > 0 {
 		s.log.LogAttrs(r.Context(), slog.LevelDebug, "dropped guest headers", slog.String("route", rt.label),
 			slog.String("request_id", id), slog.Any("headers", resp.Dropped))
@@ -832,8 +836,10 @@ func rawPathInfo(r *http.Request, rt *route) string {
 }
 
 func hostPort(r *http.Request) (string, string) {
-	if h, p, err := net.SplitHostPort(r.Host); err == nil {
-		return h, p
+	if strings.IndexByte(r.Host, ':') >= 0 { // without one, SplitHostPort fails, allocating its error
+		if h, p, err := net.SplitHostPort(r.Host); err == nil {
+			return h, p
+		}
 	}
 	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		if _, p, err := net.SplitHostPort(la.String()); err == nil {

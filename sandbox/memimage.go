@@ -26,27 +26,25 @@ type memImage struct {
 	pool     sync.Pool
 }
 
-// get returns a buffer of length size holding the image, zero past it.
-func (im *memImage) get(size uint64) []byte {
-	if b, ok := im.pool.Get().(*[]byte); ok {
-		return (*b)[:size]
+// get returns a buffer of length size holding the image, zero past it,
+// and the handle to give back with it to put.
+func (im *memImage) get(size uint64) ([]byte, *[]byte) {
+	if h, ok := im.pool.Get().(*[]byte); ok {
+		return (*h)[:size], h
 	}
 	b := make([]byte, size, im.class)
 	copy(b, im.data)
-	return b
+	return b, new([]byte)
 }
 
 // put restores b, a buffer from get that an instance used (and may have
-// grown within its capacity), and pools it: only b[:len(b)] was ever
-// reachable, the rest of the capacity is still zero.
-func (im *memImage) put(b []byte) {
-	if uint64(cap(b)) != im.class {
-		return
-	}
+// grown within its capacity), and pools it with its handle h: only
+// b[:len(b)] was ever reachable, the rest of the capacity is still zero.
+func (im *memImage) put(b []byte, h *[]byte) {
 	copy(b, im.data)
 	clear(b[len(im.data):])
-	b = b[:0]
-	im.pool.Put(&b)
+	*h = b[:0]
+	im.pool.Put(h)
 }
 
 // newMemImage returns the memory image of mod and inst (mod instrumented:

@@ -37,6 +37,7 @@ type linearMemory struct {
 	// that came from it, which goes back to it.
 	img    *memImage
 	imaged bool
+	imgH   *[]byte // the pool handle of an imaged buf
 
 	// On the primary: the bytes of all the instance's memories, and the
 	// most they held.
@@ -94,7 +95,8 @@ func (lm *linearMemory) Reallocate(size uint64) []byte {
 	case lm.buf == nil && lm.img != nil && lm.primary == nil && size == lm.img.minBytes:
 		// Instantiation: the module's data segments were moved into its
 		// image (memimage.go).
-		lm.buf, lm.imaged = lm.img.get(size), true
+		lm.buf, lm.imgH = lm.img.get(size)
+		lm.imaged = true
 	default:
 		want := max(size, min(2*uint64(cap(lm.buf)), lm.limit))
 		var nb []byte
@@ -144,8 +146,8 @@ func (lm *linearMemory) freeBuf() {
 	switch {
 	case lm.buf == nil:
 	case lm.imaged:
-		lm.img.put(lm.buf)
-		lm.imaged = false
+		lm.img.put(lm.buf, lm.imgH)
+		lm.imaged, lm.imgH = false, nil
 	case lm.mapped:
 		releaseMemory(lm.buf[:cap(lm.buf)])
 		lm.mapped = false

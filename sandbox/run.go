@@ -110,8 +110,11 @@ type runState struct {
 	mem linearMemory
 	rnd *mrand.ChaCha8 // seeded random, reseeded per run
 
-	cfg     wazero.ModuleConfig // m.base plus this state's writers, sleep and random
-	sleepFn sys.Nanosleep
+	cfg wazero.ModuleConfig // m.base plus this state's writers, sleep, random and clocks
+	// wall and mono are the fixed clocks' last readings (policy clock
+	// "fixed"), reset by begin.
+	wall, mono atomic.Int64
+	sleepFn    sys.Nanosleep
 
 	// argv and the environment, NUL-terminated, with each string's offset.
 	argBuf, envBuf   []byte
@@ -155,6 +158,12 @@ func (m *Module) newState() *runState {
 	st.sleepFn = st.nanosleep
 	cfg := m.base.WithStdout(&st.stdout).WithStderr(&st.stderr).WithStdin(&st.stdin).
 		WithNanosleep(st.sleepFn).WithOsyield(func() {})
+	if m.policy.Capabilities.Clock != policy.ClockReal {
+		// wazero's fixed clocks, as its defaults are, but reset per run
+		// (begin) instead of allocated per instance.
+		cfg = cfg.WithWalltime(st.fixedWalltime, sys.ClockResolution(time.Microsecond)).
+			WithNanotime(st.fixedNanotime, sys.ClockResolution(time.Nanosecond))
+	}
 	if m.seeded {
 		st.rnd = mrand.NewChaCha8(seedBytes(m.seed))
 		cfg = cfg.WithRandSource(st.rnd)
@@ -164,6 +173,21 @@ func (m *Module) newState() *runState {
 	st.cfg = cfg
 	return st
 }
+
+// fakeEpochNanos is the first reading of the fixed wall clock: midnight
+// UTC 2022-01-01, as wazero's own fixed clock.
+const fakeEpochNanos = 1640995200 * int64(time.Second)
+
+// fixedWalltime and fixedNanotime are the clocks of policy clock "fixed":
+// wazero's fixed clocks (the wall clock starts at fakeEpochNanos, the
+// monotonic one at 0, each reading 1 ms after the previous), one per run
+// state instead of two closures allocated per instance.
+func (st *runState) fixedWalltime() (sec int64, nsec int32) {
+	t := st.wall.Add(int64(time.Millisecond))
+	return t / 1e9, int32(t % 1e9)
+}
+
+func (st *runState) fixedNanotime() int64 { return st.mono.Add(int64(time.Millisecond)) }
 
 func seedBytes(n int64) (s [32]byte) {
 	binary.LittleEndian.PutUint64(s[:], uint64(n))
@@ -607,6 +631,8 @@ func (st *runState) begin(ctx context.Context, start time.Time, in Invocation) e
 	if st.rnd != nil {
 		st.rnd.Seed(seedBytes(m.seed))
 	}
+	st.wall.Store(fakeEpochNanos - int64(time.Millisecond))
+	st.mono.Store(-int64(time.Millisecond))
 	st.stdin.src, st.stdin.pump = nil, nil
 	switch {
 	case in.Stdin != nil:
@@ -681,6 +707,11 @@ func (st *runState) fuelUsed(left int64) uint64 {
 // classify says what the guest call that ended with err did: its outcome,
 // the violation (recorded first, or in err), the exit code and the trap.
 func (st *runState) classify(err error) (outcome Outcome, viol *Violation, exitCode int, trap string) {
+	if err == nil && st.viol == nil && !st.tableDenied {
+		// Before the declarations below, which errors.As makes escape: the
+		// common outcome costs no allocation.
+		return OutcomeExit, nil, 0, ""
+	}
 	var exit *sys.ExitError
 	var v *violationError
 	engineOverflow := err != nil && isStackOverflow(err)
