@@ -189,6 +189,12 @@ func (st *runState) fixedWalltime() (sec int64, nsec int32) {
 
 func (st *runState) fixedNanotime() int64 { return st.mono.Add(int64(time.Millisecond)) }
 
+// resetClocks makes the fixed clocks' next readings their first.
+func (st *runState) resetClocks() {
+	st.wall.Store(fakeEpochNanos - int64(time.Millisecond))
+	st.mono.Store(-int64(time.Millisecond))
+}
+
 func seedBytes(n int64) (s [32]byte) {
 	binary.LittleEndian.PutUint64(s[:], uint64(n))
 	copy(s[8:], "wasmward seeded random")
@@ -631,8 +637,7 @@ func (st *runState) begin(ctx context.Context, start time.Time, in Invocation) e
 	if st.rnd != nil {
 		st.rnd.Seed(seedBytes(m.seed))
 	}
-	st.wall.Store(fakeEpochNanos - int64(time.Millisecond))
-	st.mono.Store(-int64(time.Millisecond))
+	st.resetClocks()
 	st.stdin.src, st.stdin.pump = nil, nil
 	switch {
 	case in.Stdin != nil:
