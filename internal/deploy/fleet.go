@@ -77,12 +77,15 @@ type fleetMirror struct {
 	// pending are versions prepared for deployments in progress that this
 	// replica does not drive, by digest (one reference held each).
 	pending map[string]*gateway.Version
+	// cmds are operators' commands to deployments not driven here (yet):
+	// a replica that adopts one later obeys it.
+	cmds map[string]string
 }
 
 // startFleet follows the fleet's state: it returns once every record the
 // fleet holds has been applied.
 func (m *Manager) startFleet(ctx context.Context) error {
-	m.mirror = &fleetMirror{pending: map[string]*gateway.Version{}}
+	m.mirror = &fleetMirror{pending: map[string]*gateway.Version{}, cmds: map[string]string{}}
 	synced := make(chan struct{})
 	var once sync.Once
 	m.wg.Add(1)
@@ -243,6 +246,9 @@ func (m *Manager) applyRecord(r Record) {
 		rs.remote = ""
 	}
 	m.dropPending(r.SHA256)
+	m.mirror.mu.Lock()
+	delete(m.mirror.cmds, r.ID)
+	m.mirror.mu.Unlock()
 	switch r.State {
 	case Succeeded:
 		if rs.activeDep != r.ID {
@@ -428,6 +434,12 @@ func (m *Manager) drive(id string) {
 	ro := &rollout{rec: r, v: v, old: active, ctl: make(chan string, 1), done: make(chan struct{}),
 		refusal: make(chan string, 1), stop: make(chan struct{})}
 	rs.run, rs.remote = ro, ""
+	m.mirror.mu.Lock()
+	if op, ok := m.mirror.cmds[id]; ok {
+		ro.ctl <- op
+		delete(m.mirror.cmds, id)
+	}
+	m.mirror.mu.Unlock()
 	m.srv.Event(audit.Event{Type: "deployment", Route: route, Module: ref, SHA256: sha,
 		Detail: fmt.Sprintf("deployment %s started (%s) by lease holder %s", id, strategyDetail(r), m.fleet.Replica())})
 	m.wg.Add(1)
@@ -443,6 +455,12 @@ func (m *Manager) fleetCommand(id, op string) {
 		case ro.ctl <- op:
 		default:
 		}
+		return
+	}
+	if r := m.recs[id]; r == nil || !Final(r.State) {
+		m.mirror.mu.Lock()
+		m.mirror.cmds[id] = op
+		m.mirror.mu.Unlock()
 	}
 }
 

@@ -396,3 +396,39 @@ func TestFleetOCIModuleFromStoreByDigest(t *testing.T) {
 		}
 	}
 }
+
+// An operator's rollback of a canary in progress, asked of a replica that
+// does not hold the lease, goes to the holder, and the call returns the
+// outcome: rolled back by an operator, everywhere.
+func TestFleetOperatorRollbackForwarded(t *testing.T) {
+	dir := modules(t)
+	url := natstest.Start(t)
+	r0 := startReplica(t, dir, url, "r0", "")
+	for end := time.Now().Add(10 * time.Second); !r0.st.Leading(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("r0 never took the free lease")
+		}
+	}
+	r1 := startReplica(t, dir, url, "r1", "")
+	v1, _ := r0.active(t)
+	rec, err := r1.m.Deploy(context.Background(), deploy.Request{Route: "/svc", Module: "dep_v2.wasm", CanaryPercent: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	got, err := r1.m.Rollback(ctx, rec.ID)
+	if err != nil || got.State != deploy.RolledBack || got.Reason != "rolled back by an operator" {
+		t.Fatalf("rollback through r1: %s %q %v", got.State, got.Reason, err)
+	}
+	for _, r := range []*replica{r0, r1} {
+		for end := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if a, c := r.active(t); a == v1 && c == "" {
+				break
+			}
+			if time.Now().After(end) {
+				t.Fatalf("%s does not serve the old version alone after the rollback", r.st.Replica())
+			}
+		}
+	}
+}
