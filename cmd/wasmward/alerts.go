@@ -16,7 +16,6 @@ import (
 	"github.com/wasmward/wasmward/internal/deploy"
 	"github.com/wasmward/wasmward/internal/monitor"
 	"github.com/wasmward/wasmward/internal/quarantine"
-	"github.com/wasmward/wasmward/internal/statuspage"
 )
 
 // startMonitor builds the alert monitor of srv (soft thresholds, rules,
@@ -66,63 +65,6 @@ func alertingConfigured(cfg *gateway.Config) bool {
 		}
 	}
 	return false
-}
-
-// pageAlerts shows the monitor's alerts and quarantines on the status page.
-type pageAlerts struct{ m *monitor.Monitor }
-
-// Alerts implements statuspage.AlertSource: the pending and firing alerts.
-func (p pageAlerts) Alerts() []statuspage.Alert {
-	var out []statuspage.Alert
-	for _, a := range p.m.Engine().Snapshot() {
-		if a.State != alert.Pending && a.State != alert.Firing {
-			continue
-		}
-		sig := string(a.Signal)
-		if a.Kind != "" {
-			sig += "/" + a.Kind
-		}
-		out = append(out, statuspage.Alert{Name: a.Rule, Severity: string(a.Severity), State: string(a.State), Route: a.Route,
-			SHA256: a.SHA256, Action: string(a.Action), Since: a.Since, Detail: fmt.Sprintf("%s %g (threshold %g)", sig, a.Value, a.Threshold)})
-	}
-	return out
-}
-
-// Quarantines implements statuspage.AlertSource.
-func (p pageAlerts) Quarantines() []statuspage.Quarantine {
-	q := p.m.Quarantine()
-	if q == nil {
-		return nil
-	}
-	var out []statuspage.Quarantine
-	for _, e := range q.List() {
-		sq := statuspage.Quarantine{ID: e.SHA256, SHA256: e.SHA256, Module: e.Module, Reason: e.Reason, Since: e.Since}
-		if e.Route != "" {
-			sq.Routes = []string{e.Route}
-		}
-		out = append(out, sq)
-	}
-	return out
-}
-
-// followAlerts calls kick after every alert transition and quarantine
-// change, until the returned function is called.
-func followAlerts(m *monitor.Monitor, kick func()) func() {
-	if q := m.Quarantine(); q != nil {
-		q.OnChange(kick)
-	}
-	ch, stop := m.Engine().Subscribe(64)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for range ch {
-			kick()
-		}
-	}()
-	return func() {
-		stop()
-		<-done
-	}
 }
 
 func newAlertsCmd(s streams) *cobra.Command {

@@ -234,7 +234,7 @@ func serve(ctx context.Context, s streams, f *serveFlags) error {
 	}
 	defer stopDeployments()
 	mon.SetDeployments(mgr)
-	page, err := statuspage.New(ctx, statuspage.Options{Server: srv, Deploy: mgr, Alerts: pageAlerts{mon}})
+	page, err := statuspage.New(ctx, statuspage.Options{Server: srv, Deploy: mgr, Monitor: mon})
 	if err != nil {
 		return withCode(exitFailure, err)
 	}
@@ -242,8 +242,6 @@ func serve(ctx context.Context, s streams, f *serveFlags) error {
 	for p, h := range page.Handlers() {
 		srv.HandleAdmin(p, h)
 	}
-	stopFollow := followAlerts(mon, page.Kick)
-	defer stopFollow()
 	mon.Start(ctx)
 	defer mon.Close()
 	hupDone := make(chan struct{})

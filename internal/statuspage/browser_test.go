@@ -71,8 +71,11 @@ func (c *consoleErrors) get() []string {
 
 // TestBrowser drives the page in headless Chromium against a real
 // gateway: it loads with no console error, shows a violation within
-// seconds of the request that caused it, and its rollback button (with
-// the operator's token) rolls a deployment back through the admin API.
+// seconds of the request that caused it and a firing alert (with the
+// quarantine its isolate action made) within seconds of the triggering
+// requests; with the operator's token its rollback button rolls a
+// deployment back and its release button frees the quarantined module,
+// through the admin API.
 func TestBrowser(t *testing.T) {
 	bin := browserPath(t)
 	t0 := time.Now()
@@ -134,6 +137,28 @@ func TestBrowser(t *testing.T) {
 	}
 	t.Logf("violation shown %v after the request", time.Since(start).Round(time.Millisecond))
 
+	// Two more traps fire the rule (three in a minute), which isolates the
+	// module: the alert, the quarantine and the route's health appear.
+	evil := digest.SHA256Hex(fixture.Bytes(t, "gw_evil"))
+	start = time.Now()
+	for range 2 {
+		if st := e.get(t, "/evil?trap"); st != 502 {
+			t.Fatalf("trap: %d", st)
+		}
+	}
+	wctx, cancelW = context.WithTimeout(ctx, 5*time.Second)
+	err = chromedp.Do(wctx, chromedp.WaitVisible(chromedp.CSS(`#alerts tr[data-alert="repeated-traps"][data-state="firing"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#quarantines tr[data-quarantine="`+evil+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#routes tr[data-route="/evil"][data-health="quarantined"]`)))
+	cancelW()
+	if err != nil {
+		t.Fatalf("the firing alert and the quarantine did not appear within 5s: %v", err)
+	}
+	t.Logf("firing alert and quarantine shown %v after the triggering requests", time.Since(start).Round(time.Millisecond))
+	if st := e.get(t, "/evil?hello"); st != 503 {
+		t.Fatalf("a quarantined route answered %d, want 503", st)
+	}
+
 	// Roll back from the page with the operator's token.
 	if err := chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.CSS(`#token`), testToken),
@@ -152,6 +177,21 @@ func TestBrowser(t *testing.T) {
 	}
 	if !strings.Contains(versions, "active "+v1[:12]) {
 		t.Errorf("the page shows %q, want v1 active", versions)
+	}
+
+	// Release the quarantine from the page: the module serves again.
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`#quarantines tr[data-quarantine="`+evil+`"] button.release`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`#quarantines tr[data-quarantine="`+evil+`"]`)),
+	); err != nil {
+		msg, _ := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS(`#message`)))
+		t.Fatalf("release from the page: %v (message %q, console %q)", err, msg, ce.get())
+	}
+	if q := e.mon.Quarantine(); q.Quarantined(evil) {
+		t.Fatal("the module is still quarantined after the page released it")
+	}
+	if st := e.get(t, "/evil?hello"); st != 200 {
+		t.Fatalf("after the release /evil answered %d, want 200", st)
 	}
 	if errs := ce.get(); len(errs) > 0 {
 		t.Fatalf("console errors: %q", errs)

@@ -11,6 +11,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/wasmward/wasmward/internal/deploy"
 )
 
 // dashboardFile is the Grafana dashboard shipped in the repository.
@@ -157,6 +160,15 @@ func exported(t *testing.T, url string) map[string]bool {
 	return names
 }
 
+func waitFor(t *testing.T, what string, f func() bool) {
+	t.Helper()
+	for end := time.Now().Add(10 * time.Second); !f(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
 // TestDashboard: every query of the Grafana dashboard names only metrics
 // a running gateway exports, once requests, violations, a deployment and
 // a rollback made its series exist, and calls only PromQL functions.
@@ -167,8 +179,18 @@ func TestDashboard(t *testing.T) {
 	if _, err := e.m.Rollback(context.Background(), id); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{"/svc", "/evil?trap", "/evil?memory", "/nowhere"} {
+	// Three traps fire the isolating rule (an alert, an action, a
+	// quarantine); "/evil?hello" writes its answer: a soft event.
+	for _, p := range []string{"/svc", "/evil?hello", "/evil?memory", "/evil?trap", "/evil?trap", "/evil?trap", "/nowhere"} {
 		e.get(t, p)
+	}
+	waitFor(t, "the isolation", func() bool { return e.mon.Quarantine().Len() == 1 })
+	// A deployment of a module that does not compile is refused.
+	if err := os.WriteFile(filepath.Join(e.dir, "bad.wasm"), []byte("\x00asm\x01\x00\x00\x00\x01\xff"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if rec, err := e.m.Deploy(context.Background(), deploy.Request{Route: "/svc", Module: "bad.wasm"}); err == nil && rec.State != deploy.Refused {
+		t.Fatalf("deploying a malformed module: %s, want refused", rec.State)
 	}
 	req, _ := http.NewRequest(http.MethodTrace, e.pub+"/svc", nil)
 	if resp, err := http.DefaultClient.Do(req); err != nil {
@@ -176,7 +198,12 @@ func TestDashboard(t *testing.T) {
 	} else if resp.Body.Close(); resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Fatalf("TRACE: %d", resp.StatusCode)
 	}
-	have := exported(t, e.admin+"/metrics")
+	var have map[string]bool
+	// The isolation's action is counted just after the quarantine holds it.
+	waitFor(t, "the action's metric", func() bool {
+		have = exported(t, e.admin+"/metrics")
+		return have["wasmward_alert_actions_total"]
+	})
 
 	used := map[string]bool{}
 	check := func(where, expr string) {
@@ -209,7 +236,8 @@ func TestDashboard(t *testing.T) {
 	}
 	// What the dashboard must show (issue 14 item 4).
 	for _, m := range []string{"wasmward_requests_total", "wasmward_request_duration_seconds_bucket", "wasmward_instance_duration_seconds_bucket",
-		"wasmward_violations_total", "wasmward_guest_errors_total", "wasmward_deployments_total", "wasmward_rollbacks_total"} {
+		"wasmward_violations_total", "wasmward_guest_errors_total", "wasmward_deployments_total", "wasmward_rollbacks_total",
+		"wasmward_soft_events_total", "wasmward_alerts", "wasmward_quarantined", "wasmward_alert_actions_total"} {
 		if !used[m] {
 			t.Errorf("no panel shows %s", m)
 		}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/wasmward/wasmward/gateway"
 	"github.com/wasmward/wasmward/internal/deploy"
 	"github.com/wasmward/wasmward/internal/fixture"
+	"github.com/wasmward/wasmward/internal/monitor"
 )
 
 const testToken = "0123456789abcdef-status-token"
@@ -27,6 +29,9 @@ listen: 127.0.0.1:0
 rate_limit: {requests_per_second: 0}
 drain_delay: 0s
 shutdown_timeout: 5s
+alerting: {state_dir: STATE, retry_after: 30s}
+alerts:
+  - {name: repeated-traps, when: {signal: traps, over: 1m, count: 3}, routes: [/evil], severity: high, action: isolate}
 deploy:
   health_interval: 40ms
   window: 5s
@@ -39,6 +44,7 @@ routes:
   - route: /evil
     module: gw_evil.wasm
     policy: {limits: {memory: 16MiB}}
+    soft_thresholds: {host_calls: {wasi_snapshot_preview1.fd_write: 1}}
 `
 
 // env is a gateway serving on loopback with the deployment manager and
@@ -47,6 +53,7 @@ type env struct {
 	dir   string
 	srv   *gateway.Server
 	m     *deploy.Manager
+	mon   *monitor.Monitor
 	page  *Page
 	pub   string
 	admin string
@@ -61,7 +68,8 @@ func newEnv(t *testing.T, o Options) *env {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, "gateway.yaml"), []byte(testConfig), 0o600); err != nil {
+	cfgText := strings.ReplaceAll(testConfig, "STATE", filepath.Join(dir, "state"))
+	if err := os.WriteFile(filepath.Join(dir, "gateway.yaml"), []byte(cfgText), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := gateway.LoadConfig(filepath.Join(dir, "gateway.yaml"))
@@ -85,7 +93,16 @@ func newEnv(t *testing.T, o Options) *env {
 	for p, h := range m.Handlers() {
 		srv.HandleAdmin(p, h)
 	}
-	o.Server, o.Deploy = srv, m
+	mon, err := monitor.New(monitor.Options{Server: srv, Config: cfg.Alerts, Resolve: deploy.FileResolver(dir),
+		Token: []byte(testToken), Logger: log, Install: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, h := range mon.Handlers() {
+		srv.HandleAdmin(p, h)
+	}
+	mon.SetDeployments(m)
+	o.Server, o.Deploy, o.Monitor = srv, m, mon
 	page, err := New(ctx, o)
 	if err != nil {
 		t.Fatal(err)
@@ -101,15 +118,17 @@ func newEnv(t *testing.T, o Options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mon.Start(ctx)
 	done := make(chan struct{})
 	go func() { srv.Serve(ctx, pl, adl); close(done) }()
-	e := &env{dir: dir, srv: srv, m: m, page: page, pub: "http://" + pl.Addr().String(), admin: "http://" + adl.Addr().String()}
+	e := &env{dir: dir, srv: srv, m: m, mon: mon, page: page, pub: "http://" + pl.Addr().String(), admin: "http://" + adl.Addr().String()}
 	var once sync.Once
 	e.stop = func() {
 		once.Do(func() {
 			cancel()
 			<-done
 			page.Close()
+			mon.Close()
 			m.Close()
 			srv.Close(context.Background())
 			al.Close()

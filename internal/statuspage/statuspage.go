@@ -30,6 +30,7 @@ import (
 	"github.com/wasmward/wasmward/audit"
 	"github.com/wasmward/wasmward/gateway"
 	"github.com/wasmward/wasmward/internal/deploy"
+	"github.com/wasmward/wasmward/internal/monitor"
 )
 
 //go:embed static
@@ -87,7 +88,11 @@ type Options struct {
 	// Deploy, when set, gives the routes' version states and the
 	// deployments; the page's rollback buttons need it.
 	Deploy *deploy.Manager
-	// Alerts, when set, gives the alerts and quarantines.
+	// Monitor, when set, gives the alerts and quarantines (it replaces
+	// Alerts), and the page follows their changes as they happen.
+	Monitor *monitor.Monitor
+	// Alerts, when set, gives the alerts and quarantines; call Kick when
+	// they change.
 	Alerts AlertSource
 	// MaxStreams bounds the event streams open at once (503 past it).
 	MaxStreams int
@@ -172,6 +177,10 @@ func New(ctx context.Context, o Options) (*Page, error) {
 	p := &Page{o: o, kick: make(chan struct{}, 1), subs: map[*stream]struct{}{}}
 	p.ctx, p.cancel = context.WithCancel(ctx)
 	o.Server.Observe(p.observe)
+	if o.Monitor != nil {
+		p.o.Alerts = monitorSource{o.Monitor}
+		p.follow(o.Monitor)
+	}
 	p.wg.Add(1)
 	go p.publish()
 	return p, nil

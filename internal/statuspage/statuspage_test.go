@@ -191,3 +191,53 @@ func TestStateJSON(t *testing.T) {
 		t.Fatalf("route %+v", s.Routes[0])
 	}
 }
+
+// TestStreamAlerts: three traps fire the isolating rule; the stream
+// carries the firing alert and the quarantine (the route's health says
+// quarantined) without waiting for the poll, and a release through the
+// admin API is pushed too.
+func TestStreamAlerts(t *testing.T) {
+	e := newEnv(t, Options{Poll: time.Hour})
+	_, br := openStream(t, e)
+	if s := nextState(t, br); !s.AlertsEnabled || len(s.Alerts) != 0 || len(s.Quarantines) != 0 {
+		t.Fatalf("first state: %+v", s)
+	}
+	for range 3 {
+		e.get(t, "/evil?trap")
+	}
+	var s State
+	for end := time.Now().Add(5 * time.Second); len(s.Quarantines) == 0 || len(s.Alerts) == 0; {
+		if time.Now().After(end) {
+			t.Fatalf("no quarantine and firing alert on the stream within 5s: %+v", s)
+		}
+		s = nextState(t, br)
+	}
+	a, q := s.Alerts[0], s.Quarantines[0]
+	if a.Name != "repeated-traps" || a.State != "firing" || a.Route != "/evil" || a.Severity != "high" || a.Action != "isolate" {
+		t.Errorf("alert %+v", a)
+	}
+	if q.ID != q.SHA256 || q.SHA256 != e.activeSHA(t, "/evil") {
+		t.Errorf("quarantine %+v", q)
+	}
+	for _, r := range s.Routes {
+		if r.Route == "/evil" && r.Health != "quarantined" {
+			t.Errorf("/evil health %s, want quarantined", r.Health)
+		}
+	}
+	req, _ := http.NewRequest("POST", e.admin+"/v1/quarantine/"+q.ID+"/release", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("release: %d", resp.StatusCode)
+	}
+	for end := time.Now().Add(5 * time.Second); len(s.Quarantines) != 0; {
+		if time.Now().After(end) {
+			t.Fatal("the release did not reach the stream within 5s")
+		}
+		s = nextState(t, br)
+	}
+}
