@@ -149,6 +149,10 @@ func (m *Module) Instantiate(ctx context.Context, name string, data any) (*Insta
 // input (the event bytes) where the guest asked for it.
 func (in *Instance) Memory() api.Memory { return in.mod.Memory() }
 
+// Global returns the instance's exported global called name, nil when
+// there is none. Snapshots read the state an initialisation left through it.
+func (in *Instance) Global(name string) api.Global { return in.mod.ExportedGlobal(name) }
+
 // Broken returns why the instance may not be called again ("" while it may).
 func (in *Instance) Broken() string { return in.broken }
 

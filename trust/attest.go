@@ -53,11 +53,23 @@ func Attest(key *PrivateKey, module string, bin []byte, pol policy.Policy) ([]by
 	if err != nil {
 		return nil, fmt.Errorf("attest: encode policy: %w", err)
 	}
+	return AttestPredicate(key, module, bin, PredicateType, pred)
+}
+
+// AttestPredicate returns a DSSE envelope (JSON) holding an in-toto
+// Statement v1 about bin, named module, with the JSON predicate of type
+// predicateType, signed with key as Attest signs. It is for statements
+// other than capability manifests (the provenance of a snapshot);
+// VerifyAttestation accepts only PredicateType.
+func AttestPredicate(key *PrivateKey, module string, bin []byte, predicateType string, predicate json.RawMessage) ([]byte, error) {
+	if !json.Valid(predicate) {
+		return nil, errors.New("attest: the predicate is not JSON")
+	}
 	st := statement{
 		Type:          StatementType,
 		Subject:       []subject{{Name: module, Digest: map[string]string{"sha256": digest.SHA256Hex(bin)}}},
-		PredicateType: PredicateType,
-		Predicate:     pred,
+		PredicateType: predicateType,
+		Predicate:     predicate,
 	}
 	payload, err := json.Marshal(&st)
 	if err != nil {

@@ -47,6 +47,9 @@ var examples = map[string]string{
   wasmward verify app.wasm --format cosign --key release.pub --bundle app.wasm.bundle`,
 	"wasmward attest": `  wasmward attest app.wasm --policy app-policy.yaml --key ci.key -o app.intoto.json
   wasmward attest app.wasm --append app.intoto.json --key release.key -o app.intoto.json`,
+	"wasmward snapshot": `  wasmward snapshot app.wasm -o app.snap.wasm
+  wasmward snapshot app.wasm -o app.snap.wasm --init-func wizer.initialize -r _start=wizer.resume
+  wasmward snapshot app.wasm -o app.snap.wasm --policy init.yaml --sign ci.key --attest app.snap.intoto.json`,
 	"wasmward events": `  wasmward events examples/count.wasm --source ndjson:events.ndjson --sink ndjson:- --dead-letter ndjson:dead.ndjson
   wasmward events count.wasm --policy events.yaml --source 'nats://127.0.0.1:4222/EVENTS?consumer=count' --sink nats://127.0.0.1:4222/counts --dead-letter nats://127.0.0.1:4222/dead`,
 	"wasmward serve": `  wasmward serve
@@ -96,6 +99,7 @@ var fileFlags = map[string][]string{
 	"wasmward sign":               {"key", "output", "detached", "bundle"},
 	"wasmward verify":             {"trust", "key", "detached", "sig", "bundle", "attestation"},
 	"wasmward attest":             {"policy", "key", "output", "append"},
+	"wasmward snapshot":           {"output", "policy", "sign", "attest"},
 	"wasmward events":             {"policy"},
 	"wasmward serve":              {"config", "audit-log", "compilation-cache/", "trust", "state", "store/"},
 	"wasmward deploy":             {"token-file"},

@@ -95,6 +95,7 @@ func newRoot(s streams) *cobra.Command {
 		newSignCmd(s),
 		newVerifyCmd(s),
 		newAttestCmd(s),
+		newSnapshotCmd(s),
 		newServeCmd(s),
 		newEventsCmd(s),
 		newDeployCmd(s),
