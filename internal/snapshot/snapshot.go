@@ -269,9 +269,14 @@ func globalIndex(m *wasm.Module, defined int) int { return m.ImportCount(wasm.Ex
 // capture: table contents and sizes (tables hold references, which no
 // initialiser can write back), and the dropped state of segments.
 func checkCode(m *wasm.Module, i int) error {
-	ir := m.Code[i].Body.Instrs()
+	body := m.Code[i].Body
+	ir := body.Instrs()
 	var in wasm.Instr
-	for ir.Next(&in) {
+	for {
+		at := body.Offset + ir.Offset()
+		if !ir.Next(&in) {
+			break
+		}
 		switch in.Op {
 		case wasm.OpTableSet, wasm.OpTableGrow, wasm.OpTableFill, wasm.OpTableCopy, wasm.OpTableInit,
 			wasm.OpElemDrop, wasm.OpDataDrop:
@@ -280,7 +285,7 @@ func checkCode(m *wasm.Module, i int) error {
 				what = "which segments were dropped cannot be captured"
 			}
 			return fmt.Errorf("snapshot: %w: function %d uses %s at offset %#x: %s", ErrRefused,
-				m.ImportCount(wasm.ExternFunc)+i, in.Op, ir.Offset(), what)
+				m.ImportCount(wasm.ExternFunc)+i, in.Op, at, what)
 		}
 	}
 	if err := ir.Err(); err != nil {
