@@ -37,4 +37,3 @@ func TestDiffSections(t *testing.T) {
 		t.Errorf("error %v, want one about the second module", err)
 	}
 }
-
