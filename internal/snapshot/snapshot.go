@@ -343,11 +343,15 @@ func initialise(ctx context.Context, probe []byte, pol policy.Policy, p *plan, r
 	}
 	defer in.Close(context.WithoutCancel(ctx))
 	st := &state{}
-	if err := in.Call(ctx, &sandbox.Call{Function: p.initFunc}, &st.report); err != nil {
-		return nil, fmt.Errorf("snapshot: %w: %w", ErrInit, err)
-	}
-	if st.report.Failed() {
-		return nil, fmt.Errorf("snapshot: %w: %s: %s", ErrInit, p.initFunc, st.report.Reason())
+	// A reactor's _initialize ran when the instance was made; named as the
+	// init export, it is not called a second time.
+	if p.initFunc != "_initialize" {
+		if err := in.Call(ctx, &sandbox.Call{Function: p.initFunc}, &st.report); err != nil {
+			return nil, fmt.Errorf("snapshot: %w: %w", ErrInit, err)
+		}
+		if st.report.Failed() {
+			return nil, fmt.Errorf("snapshot: %w: %s: %s", ErrInit, p.initFunc, st.report.Reason())
+		}
 	}
 	if p.memory {
 		mem := in.Memory()

@@ -312,3 +312,55 @@ func TestRenames(t *testing.T) {
 		})
 	}
 }
+
+// A Go reactor (-buildmode=c-shared) snapshotted after its _initialize (the
+// Go runtime's start-up and package init) answers as the original does,
+// and its runs no longer pay for the runtime's start-up.
+func TestGoReactorAfterInitialize(t *testing.T) {
+	rt := newRuntime(t)
+	orig := fixture.Bytes(t, "snap_goreactor")
+	res, err := Snapshot(context.Background(), orig, Options{Runtime: rt, InitFunc: "_initialize"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Init.FuelUsed != 0 {
+		t.Errorf("_initialize was called again after instantiation (%d fuel)", res.Init.FuelUsed)
+	}
+	p := policy.Default()
+	p.Limits.Fuel = 1 << 40
+	type out struct {
+		results []uint64
+		fuel    uint64
+	}
+	invoke := func(bin []byte) out {
+		mod, err := rt.Compile(context.Background(), bin, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = mod.Close(context.Background()) }()
+		rep, err := mod.Run(context.Background(), sandbox.Invocation{Function: "next"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Outcome != sandbox.OutcomeExit || rep.Violation != nil {
+			t.Fatalf("next: %s %v %s", rep.Outcome, rep.Violation, rep.Trap)
+		}
+		return out{rep.Results, rep.FuelUsed}
+	}
+	a, b := invoke(orig), invoke(res.Module)
+	if len(a.results) != 1 || a.results[0] != 2 || len(b.results) != 1 || b.results[0] != 2 {
+		t.Fatalf("next() = %v from the original, %v from the snapshot; want [2] (1*1 + 1)", a.results, b.results)
+	}
+	if b.fuel*100 > a.fuel {
+		t.Errorf("a run of the snapshot used %d fuel, of the original %d: the Go runtime's start-up was not skipped", b.fuel, a.fuel)
+	}
+	m, err := wasm.Decode(res.Module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range m.Exports {
+		if x.Name == "_initialize" {
+			t.Error("the snapshot still exports _initialize")
+		}
+	}
+}
