@@ -168,4 +168,8 @@ if [ -n "$prof_pid" ]; then
   wait "$prof_pid" || true
   echo
   go tool pprof -top -nodecount=30 "$tmp/wasmward" "$tmp/cpu.pprof" 2>/dev/null | head -40
+  echo
+  echo "monitoring and tracing in the profile (cumulative):"
+  go tool pprof -top -cum -nodecount=400 "$tmp/wasmward" "$tmp/cpu.pprof" 2>/dev/null |
+    grep -E 'internal/(monitor|alert|trace|statuspage)|opentelemetry|gateway\.\(\*Server\)\.(beginTrace|monitor)' | head -20 || true
 fi
