@@ -326,21 +326,9 @@ func (s *Server) scanGate(ctx context.Context, rc Route) error {
 		return err
 	}
 	res := scan.Scan(ctx, rc.Module, rc.Wasm, scan.Options{Policy: &rc.Policy})
-	if !res.AtLeast(sev) {
+	first := res.Blocking(sev)
+	if first == "" {
 		return nil
-	}
-	var first string
-	n := 0
-	for _, f := range res.Findings {
-		if f.Severity >= sev {
-			if n == 0 {
-				first = f.RuleID + " " + f.Message
-			}
-			n++
-		}
-	}
-	if n > 1 {
-		first += fmt.Sprintf(" (and %d more)", n-1)
 	}
 	return &sandbox.Refusal{Violation: sandbox.Violation{Kind: "scan",
 		Detail: fmt.Sprintf("scan finding at or above scan_fail_on %s: %s", sev, first)}}

@@ -63,6 +63,8 @@ type Module struct {
 	sites        []CoverageSite
 	counters     int
 	counterNames []string
+	cmpNames     [][2]string // per comparison slot: its operands' globals
+	cmp32        int         // slots before this one compare i32s
 	// depth is the call depth enforced: the policy's, or less when the
 	// engine's stack cannot hold that many of the module's largest frames.
 	depth uint32
@@ -168,7 +170,7 @@ func (r *Runtime) Compile(ctx context.Context, bin []byte, p policy.Policy) (*Mo
 			break
 		}
 	}
-	inst, sites, err := instrumentMode(bin, m.depth, uint64(p.Limits.Memory), r.cfg.coverage)
+	inst, cmap, err := instrumentMode(bin, m.depth, uint64(p.Limits.Memory), r.cfg.coverage)
 	if err != nil {
 		var le *meter.LimitError
 		if errors.As(err, &le) {
@@ -200,7 +202,7 @@ func (r *Runtime) Compile(ctx context.Context, bin []byte, p policy.Policy) (*Mo
 	}
 	m.compiled = cm
 	if r.cfg.coverage {
-		m.setCoverage(sites)
+		m.setCoverage(cmap)
 	}
 	m.exports = cm.ExportedFunctions()
 	if m.usesNet {

@@ -38,6 +38,19 @@ type Coverage struct {
 	// Stack is the trap's call stack as wazero reports it, innermost frame
 	// first (function names, or $index); empty for other outcomes.
 	Stack []string
+	// Cmps holds the operands of the i32/i64 eq/ne comparisons the run
+	// made that differed, one per comparison slot (the comparison that
+	// wrote it last), in slot order: what the input was compared with
+	// (see meter.CmpGlobals). A fuzzer puts B where it finds A in the
+	// input (or the reverse) to pass the comparison.
+	Cmps []Cmp
+}
+
+// Cmp is the two operands of a comparison and their width in bytes (4 for
+// i32, 8 for i64).
+type Cmp struct {
+	A, B uint64
+	Size uint8
 }
 
 // CoverageSites returns the coverage sites of a module compiled with
@@ -48,10 +61,10 @@ func (m *Module) CoverageSites() []CoverageSite { return m.sites }
 // length of Coverage.Counters after a run.
 func (m *Module) CounterCount() int { return m.counters }
 
-func (m *Module) setCoverage(sites []meter.Site) {
-	m.sites = make([]CoverageSite, len(sites))
+func (m *Module) setCoverage(cmap *meter.Map) {
+	m.sites = make([]CoverageSite, len(cmap.Sites))
 	n := 0
-	for i, s := range sites {
+	for i, s := range cmap.Sites {
 		m.sites[i] = CoverageSite{Func: s.Func, Offset: s.Offset, Counter: s.Counter}
 		n = max(n, s.Counter+1)
 	}
@@ -59,6 +72,11 @@ func (m *Module) setCoverage(sites []meter.Site) {
 	m.counterNames = make([]string, meter.CounterGlobals(n))
 	for g := range m.counterNames {
 		m.counterNames[g] = meter.CounterGlobal(g)
+	}
+	m.cmp32 = cmap.Cmp32
+	m.cmpNames = make([][2]string, cmap.Cmp32+cmap.Cmp64)
+	for k := range m.cmpNames {
+		m.cmpNames[k][0], m.cmpNames[k][1] = meter.CmpGlobals(k)
 	}
 }
 
@@ -72,6 +90,20 @@ func (m *Module) readCoverage(mod api.Module, err error, c *Coverage) {
 		}
 		for lane := 0; lane < 4 && len(c.Counters) < m.counters; lane++ {
 			c.Counters = append(c.Counters, uint16(v>>(16*lane)))
+		}
+	}
+	c.Cmps = c.Cmps[:0]
+	for k, names := range m.cmpNames {
+		ga, gb := mod.ExportedGlobal(names[0]), mod.ExportedGlobal(names[1])
+		if ga == nil || gb == nil {
+			continue
+		}
+		cmp := Cmp{A: ga.Get(), B: gb.Get(), Size: 8}
+		if k < m.cmp32 {
+			cmp.A, cmp.B, cmp.Size = uint64(uint32(cmp.A)), uint64(uint32(cmp.B)), 4
+		}
+		if cmp.A != cmp.B {
+			c.Cmps = append(c.Cmps, cmp)
 		}
 	}
 	c.Last = -1

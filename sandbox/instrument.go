@@ -93,9 +93,9 @@ func instrument(bin []byte, depth uint32, memLimit uint64) ([]byte, error) {
 	return out, err
 }
 
-// instrumentMode is instrument, with edge-coverage counters when coverage
-// is set (it then returns the coverage sites).
-func instrumentMode(bin []byte, depth uint32, memLimit uint64, coverage bool) ([]byte, []meter.Site, error) {
+// instrumentMode is instrument, with edge-coverage counters and comparison
+// slots when coverage is set (it then returns where they are).
+func instrumentMode(bin []byte, depth uint32, memLimit uint64, coverage bool) ([]byte, *meter.Map, error) {
 	opt := meter.Options{
 		StackDepth:       depth,
 		MaxNesting:       maxNesting,

@@ -541,7 +541,7 @@ func (st *runState) execute() {
 	st.setEnv(in.Env)
 
 	if c := in.Coverage; c != nil {
-		c.Counters, c.Last, c.Stack = c.Counters[:0], -1, c.Stack[:0]
+		c.Counters, c.Last, c.Stack, c.Cmps = c.Counters[:0], -1, c.Stack[:0], c.Cmps[:0]
 	}
 	mod, err := st.instantiate(ictx)
 	instantiated := time.Now()

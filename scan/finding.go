@@ -110,6 +110,27 @@ func (r *Result) AtLeast(s Severity) bool {
 	return ok && m >= s
 }
 
+// Blocking returns, when a finding has severity s or higher, one line
+// naming the first such finding (rule and message) and how many more there
+// are; "" when none does. It is what a gate that refuses modules at a
+// severity (serve's scan_fail_on, events --scan-fail-on) reports.
+func (r *Result) Blocking(s Severity) string {
+	var first string
+	n := 0
+	for _, f := range r.Findings {
+		if f.Severity >= s {
+			if n == 0 {
+				first = f.RuleID + " " + f.Message
+			}
+			n++
+		}
+	}
+	if n > 1 {
+		first += fmt.Sprintf(" (and %d more)", n-1)
+	}
+	return first
+}
+
 // Add appends findings made outside Scan (check's signature, benchmark and
 // fuzzing results, under the rules WW8xx) and keeps the order Scan
 // guarantees: severity (highest first), then offset, then rule.

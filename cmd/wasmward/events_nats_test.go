@@ -18,6 +18,28 @@ import (
 	"github.com/wasmward/wasmward/internal/fixture"
 )
 
+// eventStreams starts a NATS server with JetStream and creates the streams
+// EVENTS (events.>) and OUT (out.>, dead.>) on it.
+func eventStreams(t *testing.T) (string, jetstream.JetStream) {
+	t.Helper()
+	url := natstest.Start(t)
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, subj := range map[string][]string{"EVENTS": {"events.>"}, "OUT": {"out.>", "dead.>"}} {
+		if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: name, Subjects: subj}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return url, js
+}
+
 // TestEventsScaleOut runs three `wasmward events` processes on one durable
 // JetStream consumer, SIGKILLs one mid-stream and checks that every
 // event's output reaches the output stream, that the dead-letter subject
@@ -28,22 +50,8 @@ func TestEventsScaleOut(t *testing.T) {
 		total = 900
 		batch = 8
 	)
-	url := natstest.Start(t)
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	url, js := eventStreams(t)
 	ctx := context.Background()
-	for name, subj := range map[string][]string{"EVENTS": {"events.>"}, "OUT": {"out.>", "dead.>"}} {
-		if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: subj}); err != nil {
-			t.Fatal(err)
-		}
-	}
 	poison := map[string]bool{}
 	for i := 0; i < total; i++ {
 		ev := fmt.Sprintf("d:%d", i) // about a million units of fuel, then emit the id

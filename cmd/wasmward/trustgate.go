@@ -22,10 +22,16 @@ type trustFlags struct {
 }
 
 func (t *trustFlags) register(fl *pflag.FlagSet) {
+	t.registerSignatures(fl)
+	fl.BoolVar(&t.requireAttestation, "require-attestation", false, "refuse modules without a signed capability manifest (needs --trust; also the trust policy's require_attestation)")
+}
+
+// registerSignatures registers the flags of the gate's signature and
+// version checks only: for a command that runs no attested modules.
+func (t *trustFlags) registerSignatures(fl *pflag.FlagSet) {
 	fl.StringVar(&t.policy, "trust", "", "verify modules against this trust policy (YAML) before compiling them")
 	fl.StringVar(&t.state, "state", "", "version state file: refuse versions older than one accepted before (needs --trust)")
 	fl.BoolVar(&t.allowDowngrade, "allow-downgrade", false, "accept an older version than the state file records (needs --state)")
-	fl.BoolVar(&t.requireAttestation, "require-attestation", false, "refuse modules without a signed capability manifest (needs --trust; also the trust policy's require_attestation)")
 }
 
 // check refuses flag combinations that would silently do nothing: a trust
@@ -34,7 +40,7 @@ func (t *trustFlags) register(fl *pflag.FlagSet) {
 func (t *trustFlags) check(fl *pflag.FlagSet, others ...string) error {
 	if t.policy == "" {
 		for _, n := range append([]string{"state", "allow-downgrade", "require-attestation"}, others...) {
-			if fl.Changed(n) {
+			if fl.Lookup(n) != nil && fl.Changed(n) {
 				return usageErr("--%s needs --trust FILE", n)
 			}
 		}

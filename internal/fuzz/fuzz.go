@@ -63,8 +63,8 @@ type Options struct {
 	// reach new coverage are added to it, findings go to Dir/crashes.
 	// "" keeps everything in memory (Result still lists the findings).
 	Dir string
-	// Blind ignores coverage: every input is a mutation of a seed. The
-	// baseline that shows what coverage buys.
+	// Blind ignores coverage and comparison operands: every input is a
+	// mutation of a seed. The baseline that shows what feedback buys.
 	Blind bool
 	// Module and PolicyFile name the module and policy files in the
 	// reproduction commands (Module defaults to "MODULE").
@@ -138,7 +138,19 @@ type fuzzer struct {
 	found  map[string]*Finding
 	order  []*Finding
 	execs  int64
+	// tokens is the dictionary: operands of the failed comparisons of the
+	// kept inputs' runs (encoded in their narrowest width, both byte
+	// orders), first maxTokens distinct ones; seenTok indexes it.
+	tokens  [][]byte
+	seenTok map[string]bool
 }
+
+// maxTokens bounds the dictionary; maxEntryCmps the failed comparisons kept
+// per corpus input.
+const (
+	maxTokens    = 512
+	maxEntryCmps = 256
+)
 
 // entry is a corpus input and, for requests, the field whose mutation
 // produced it (-1 for seeds): mutating it again is likeliest to go further
@@ -146,7 +158,8 @@ type fuzzer struct {
 type entry struct {
 	data  []byte
 	field int
-	feats []int32 // the features the input reaches (counter*8 + bucket bit)
+	feats []int32       // the features the input reaches (counter*8 + bucket bit)
+	cmps  []sandbox.Cmp // the comparisons its run made that failed
 }
 
 // outcome is what one execution did.
@@ -155,6 +168,7 @@ type outcome struct {
 	newCov  bool
 	cov     []uint16
 	feats   []int32
+	cmps    []sandbox.Cmp
 }
 
 type worker struct {
@@ -187,7 +201,7 @@ func Run(ctx context.Context, bin []byte, opt Options) (*Result, error) {
 	defer mod.Close(context.Background())
 	f := &fuzzer{opt: opt, mod: mod, sites: mod.CoverageSites(), found: map[string]*Finding{},
 		rng:  rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x9e3779b97f4a7c15)),
-		seen: make([]uint8, mod.CounterCount()), hits: make([]uint32, 8*mod.CounterCount())}
+		seen: make([]uint8, mod.CounterCount()), hits: make([]uint32, 8*mod.CounterCount()), seenTok: map[string]bool{}}
 	if opt.Target.Kind == Invoke {
 		sig, ok := mod.Export(opt.Target.Function)
 		if !ok {
@@ -237,7 +251,7 @@ func Run(ctx context.Context, bin []byte, opt Options) (*Result, error) {
 				f.record(ctx, workers[0], batch[i], o.finding)
 			}
 			if isSeed || (o.newCov && !opt.Blind) {
-				if err := f.keep(entry{batch[i], fields[i], o.feats}); err != nil {
+				if err := f.keep(entry{batch[i], fields[i], o.feats, o.cmps}); err != nil {
 					return nil, err
 				}
 			}
@@ -314,8 +328,12 @@ func (f *fuzzer) generate(n int) ([][]byte, []int) {
 			field = parent.field
 		}
 		other := f.corpus[f.rng.IntN(len(f.corpus))]
+		h := hints{cmps: parent.cmps, tokens: f.tokens}
+		if f.opt.Blind {
+			h = hints{}
+		}
 		if f.opt.Target.Kind != Request {
-			out, fields = append(out, mutateBytes(f.rng, parent.data, other.data)), append(fields, -1)
+			out, fields = append(out, mutateBytes(f.rng, parent.data, other.data, h)), append(fields, -1)
 			continue
 		}
 		pr, _ := wagireq.Parse(parent.data)
@@ -323,7 +341,7 @@ func (f *fuzzer) generate(n int) ([][]byte, []int) {
 		if pr == nil {
 			continue
 		}
-		mr, used := mutateRequest(f.rng, pr, or, field)
+		mr, used := mutateRequest(f.rng, pr, or, field, h)
 		_, data := canonical(mr.Marshal())
 		if data == nil {
 			data = parent.data // the mutation made no valid request: run the parent again
@@ -346,6 +364,7 @@ func (f *fuzzer) runBatch(ctx context.Context, workers []*worker, inputs [][]byt
 			for i := range next {
 				outs[i] = f.exec(ctx, w, inputs[i])
 				outs[i].cov = append([]uint16(nil), w.cov.Counters...)
+				outs[i].cmps = append([]sandbox.Cmp(nil), w.cov.Cmps[:min(len(w.cov.Cmps), maxEntryCmps)]...)
 			}
 		}(w)
 	}
@@ -528,9 +547,23 @@ func (f *fuzzer) record(ctx context.Context, w *worker, data []byte, fd *Finding
 	}
 }
 
-// keep adds an input to the corpus (and its directory).
+// keep adds an input to the corpus (and its directory), and its failed
+// comparisons' operands to the dictionary.
 func (f *fuzzer) keep(e entry) error {
 	f.corpus = append(f.corpus, e)
+	for _, c := range e.cmps {
+		for _, v := range []uint64{c.A, c.B} {
+			w := minWidth(v, c.Size)
+			for _, big := range []bool{false, true} {
+				tok := encode(v, w, big)
+				if len(f.tokens) >= maxTokens || f.seenTok[string(tok)] {
+					continue
+				}
+				f.seenTok[string(tok)] = true
+				f.tokens = append(f.tokens, tok)
+			}
+		}
+	}
 	data := e.data
 	if f.opt.Dir == "" {
 		return nil

@@ -3,8 +3,8 @@ package fuzz
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,78 +20,107 @@ func fuzzPolicy() policy.Policy {
 	return p
 }
 
-// magicBudget is the executions both runs of TestCoverageBeatsRandom get:
-// what a CI job affords (~15 s on the 2-core box). With seed 3 the
-// coverage-guided run finds the trap after ~17 300; blind mutation needs
-// the four bytes at once (about one chance in 95^4 per input).
-const magicBudget = 20000
+// beatSeeds are the seeds TestCoverageBeatsRandom runs every case with:
+// each must find the bug, whatever the seed.
+var beatSeeds = []uint64{1, 2, 3, 4, 5, 6}
 
-// TestCoverageBeatsRandom: fz_magic traps only when the request body starts
-// with "WARD", compared one byte at a time. Coverage feedback keeps each
-// input that matches one more byte, so the fuzzer climbs the comparison;
-// the same number of blind mutations of the seed does not find it.
+// TestCoverageBeatsRandom: bugs behind multi-byte comparisons, found by
+// the coverage-guided fuzzer for every seed of beatSeeds within a budget a
+// CI job affords, and not by the same number of blind mutations of the
+// seed input (about one chance in 95^4 per input for "WARD", 2^-96 for
+// fz_cmp's 12 bytes). fz_magic compares "WARD" one byte at a time (edge
+// coverage alone climbs that, slowly: 2 of 4 seeds in 25 000 executions
+// before the comparison slots); fz_cmp compares 4 and then 8 bytes in one
+// instruction each (edge coverage sees nothing until all match), from
+// standard input and from an exported function's arguments: only the
+// comparison operands (replaceOperand) find those. Budgets are about twice
+// the slowest seed's need (measured: fz_magic 103-1423 executions, fz_cmp
+// stdin 101-482, invoke 36-151).
 func TestCoverageBeatsRandom(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs 2x20000 executions")
+		t.Skip("runs 36 fuzzing campaigns")
 	}
-	bin := fixture.Bytes(t, "fz_magic")
-	dir := t.TempDir()
 	tests := []struct {
-		name      string
-		blind     bool
-		wantTrap  bool
-		corpusDir string
+		name    string
+		fixture string
+		target  Target
+		budget  int64
+		// input checks the minimised input; repro what the reproduction
+		// command must contain.
+		input string
+		repro []string
 	}{
-		{"coverage", false, true, filepath.Join(dir, "cov")},
-		{"blind", true, false, filepath.Join(dir, "blind")},
+		{"bytewise/request", "fz_magic", Target{Kind: Request}, 3000, "WARD",
+			[]string{"wasmward run", "fz_magic.wasm", "--stdin inherit", ".body"}},
+		{"wide/stdin", "fz_cmp", Target{Kind: Stdin}, 1000, "WARD\x01#Eg\x89\xab\xcd\xef",
+			[]string{"wasmward run", "fz_cmp.wasm", "--stdin inherit", ".bin"}},
+		{"wide/invoke", "fz_cmp", Target{Kind: Invoke, Function: "check"}, 400, "",
+			[]string{"--invoke check fz_cmp.wasm -- 6287397006809825262 324478056"}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			res, err := Run(context.Background(), bin, Options{Target: Target{Kind: Request}, Policy: fuzzPolicy(),
-				Executions: magicBudget, Seed: 3, Workers: 2, Blind: tt.blind, Dir: tt.corpusDir, Module: "fz_magic.wasm"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Executions != magicBudget {
-				t.Errorf("executions = %d, want %d", res.Executions, magicBudget)
-			}
-			var trap *Finding
-			for _, f := range res.Findings {
-				if f.Kind == "trap" {
-					trap = f
+		bin := fixture.Bytes(t, tt.fixture)
+		for _, seed := range beatSeeds {
+			for _, blind := range []bool{false, true} {
+				name := fmt.Sprintf("%s/seed%d/guided", tt.name, seed)
+				if blind {
+					name = fmt.Sprintf("%s/seed%d/blind", tt.name, seed)
 				}
+				t.Run(name, func(t *testing.T) {
+					dir := t.TempDir()
+					res, err := Run(context.Background(), bin, Options{Target: tt.target, Policy: fuzzPolicy(),
+						Executions: tt.budget, Seed: seed, Workers: 2, Blind: blind, Dir: dir, Module: tt.fixture + ".wasm"})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if res.Executions != tt.budget {
+						t.Errorf("executions = %d, want %d", res.Executions, tt.budget)
+					}
+					var trap *Finding
+					for _, f := range res.Findings {
+						if f.Kind == "trap" {
+							trap = f
+						}
+					}
+					if blind {
+						if trap != nil {
+							t.Fatalf("blind mutation found the trap (exec %d): the case does not show what feedback buys", trap.Exec)
+						}
+						return
+					}
+					if trap == nil {
+						t.Fatalf("no trap in %d executions (corpus %d, features %d, findings %d)", tt.budget, res.Corpus, res.Features, len(res.Findings))
+					}
+					t.Logf("found at execution %d of %d", trap.Exec, tt.budget)
+					if !strings.Contains(trap.Detail, "out of bounds memory access") {
+						t.Errorf("detail = %q", trap.Detail)
+					}
+					in := trap.Input
+					if tt.target.Kind == Request {
+						r, err := wagireq.Parse(in)
+						if err != nil {
+							t.Fatal(err)
+						}
+						in = r.Body
+						body, err := os.ReadFile(strings.TrimSuffix(trap.File, ".http") + ".body")
+						if err != nil || string(body) != tt.input {
+							t.Errorf("crash body file = %q, %v", body, err)
+						}
+					}
+					if tt.input != "" && string(in) != tt.input {
+						t.Errorf("minimised input = %+q, want %+q", in, tt.input)
+					}
+					saved, err := os.ReadFile(trap.File)
+					if err != nil || !bytes.Equal(saved, trap.Input) {
+						t.Errorf("crash input file: %v", err)
+					}
+					for _, want := range tt.repro {
+						if !strings.Contains(trap.Repro, want) {
+							t.Errorf("repro = %q, want it to contain %q", trap.Repro, want)
+						}
+					}
+				})
 			}
-			t.Logf("%s: %.0f execs/s, corpus %d, features %d, findings %d", tt.name, res.ExecsPerSecond(), res.Corpus, res.Features, len(res.Findings))
-			if (trap != nil) != tt.wantTrap {
-				t.Fatalf("trap found = %v, want %v (findings %+v)", trap != nil, tt.wantTrap, res.Findings)
-			}
-			if trap == nil {
-				return
-			}
-			r, err := wagireq.Parse(trap.Input)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Minimised to exactly the magic; located in magic()'s caller (main,
-			// inlined) at the out-of-bounds store's block.
-			if string(r.Body) != "WARD" {
-				t.Errorf("minimised body = %q, want %q", r.Body, "WARD")
-			}
-			if !strings.Contains(trap.Detail, "out of bounds memory access") {
-				t.Errorf("detail = %q", trap.Detail)
-			}
-			body, err := os.ReadFile(filepath.Join(tt.corpusDir, "crashes", strings.TrimSuffix(filepath.Base(trap.File), ".http")+".body"))
-			if err != nil || string(body) != "WARD" {
-				t.Errorf("crash body file = %q, %v", body, err)
-			}
-			saved, err := os.ReadFile(trap.File)
-			if err != nil || !bytes.Equal(saved, trap.Input) {
-				t.Errorf("crash input file: %v", err)
-			}
-			if !strings.Contains(trap.Repro, "wasmward run") || !strings.Contains(trap.Repro, "fz_magic.wasm") || !strings.HasSuffix(trap.Repro, ".body") {
-				t.Errorf("repro = %q", trap.Repro)
-			}
-		})
+		}
 	}
 }
 

@@ -32,16 +32,17 @@ func Instrument(bin []byte, opt Options) ([]byte, error) {
 	return out, err
 }
 
-// InstrumentCoverage is Instrument plus edge-coverage counters (see
-// coverage.go and docs/metering.md, "Coverage"): the output also exports
-// LastSiteGlobal and one i32 counter global per site (CounterGlobal), and
-// the sites are returned in order of their ids. Fuel costs are the same as
-// Instrument's: the counters are not charged.
-func InstrumentCoverage(bin []byte, opt Options) ([]byte, []Site, error) {
+// InstrumentCoverage is Instrument plus edge-coverage counters and
+// comparison-operand slots (see coverage.go and docs/metering.md,
+// "Coverage mode"): the output also exports LastSiteGlobal, the counter
+// globals (CounterGlobal) and the comparison slots' globals (CmpGlobals);
+// the Map lists the sites in order of their ids and the slots. Fuel costs
+// are the same as Instrument's: the counters and slots are not charged.
+func InstrumentCoverage(bin []byte, opt Options) ([]byte, *Map, error) {
 	return instrument(bin, opt, true)
 }
 
-func instrument(bin []byte, opt Options, cov bool) ([]byte, []Site, error) {
+func instrument(bin []byte, opt Options, cov bool) ([]byte, *Map, error) {
 	depth := opt.StackDepth
 	if depth == 0 {
 		depth = policy.DefaultStackDepth
@@ -119,7 +120,7 @@ func instrument(bin []byte, opt Options, cov bool) ([]byte, []Site, error) {
 		// The table and memory globals always exist in coverage mode, so
 		// the coverage globals' indices are fixed before any body is
 		// rewritten.
-		rw.cov = &coverage{last: lay.fuelGlobal + 5}
+		rw.cov = newCoverage(m, lay.fuelGlobal+5)
 	}
 	if err := checkModuleIndices(m, &rw.limits); err != nil {
 		return nil, nil, fmt.Errorf("instrument: %w", err)
@@ -214,7 +215,7 @@ func instrument(bin []byte, opt Options, cov bool) ([]byte, []Site, error) {
 		return nil, nil, fmt.Errorf("instrument: encode module: %w", err)
 	}
 	if cov {
-		return out, rw.cov.sites, nil
+		return out, &Map{Sites: rw.cov.sites, Cmp32: rw.cov.n32, Cmp64: rw.cov.n64}, nil
 	}
 	return out, nil, nil
 }

@@ -549,6 +549,9 @@ func (r *bodyRewriter) emit(dst, code []byte, offset int, wrapper []byte, s scra
 				dst = r.appendTableGrow(dst, rec.index, s)
 				break
 			}
+			if r.cov != nil {
+				dst = r.cov.appendCmp(r, dst, rec.op)
+			}
 			dst = append(dst, code[rec.start:rec.end]...)
 		}
 		if rec.depthFix {
