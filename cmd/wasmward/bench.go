@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -77,7 +78,7 @@ func newBenchCmd(s streams) *cobra.Command {
 			if compare == "" {
 				res, err := bench.Run(cmd.Context(), bin, opt)
 				if err != nil {
-					return withCode(exitFailure, err)
+					return withCode(benchExit(err), err)
 				}
 				if asJSON {
 					err = writeJSON(w, res)
@@ -92,7 +93,7 @@ func newBenchCmd(s streams) *cobra.Command {
 			}
 			c, err := bench.Compare(cmd.Context(), bin, other, opt)
 			if err != nil {
-				return withCode(exitFailure, err)
+				return withCode(benchExit(err), err)
 			}
 			if asJSON {
 				err = writeJSON(w, c)
@@ -122,6 +123,15 @@ func newBenchCmd(s streams) *cobra.Command {
 	f.Uint64Var(&seed, "seed", 1, "seed of the bootstrap resampling")
 	f.BoolVar(&asJSON, "json", false, "print the results as JSON")
 	return cmd
+}
+
+// benchExit is the exit status of a failed benchmark: 2 for a workload
+// the caller got wrong (no such export, wrong arguments), 1 otherwise.
+func benchExit(err error) int {
+	if errors.Is(err, bench.ErrWorkload) {
+		return exitUsage
+	}
+	return exitFailure
 }
 
 // parsePercent parses "5%" or "5" as 0.05 ("" is 0).

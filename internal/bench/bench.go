@@ -8,6 +8,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -201,10 +202,10 @@ func measure(ctx context.Context, bins [][]byte, opt Options) ([]*Result, error)
 			in.Timing = &tm
 			rep, err := s.mod.Run(ctx, in)
 			if err != nil {
-				return nil, fmt.Errorf("bench: iteration %d: %w", it+1, err)
+				return nil, fmt.Errorf("bench: %s: %w", iterName(it, opt.Warmup), err)
 			}
 			if bad := failed(rep); bad != "" {
-				return nil, fmt.Errorf("bench: iteration %d: the module %s (a benchmark measures successful runs)", it+1, bad)
+				return nil, fmt.Errorf("bench: %s: the module %s (a benchmark measures successful runs)", iterName(it, opt.Warmup), bad)
 			}
 			if it < 0 {
 				continue
@@ -222,6 +223,15 @@ func measure(ctx context.Context, bins [][]byte, opt Options) ([]*Result, error)
 			Run: stats(s.run), Total: stats(s.total), Fuel: stats(s.fuel), PeakMemory: stats(s.mem), total: s.total}
 	}
 	return res, nil
+}
+
+// iterName names iteration it of the loop that starts at -warmup:
+// "warm-up iteration 1" .. "warm-up iteration W", then "iteration 1" ...
+func iterName(it, warmup int) string {
+	if it < 0 {
+		return fmt.Sprintf("warm-up iteration %d", it+warmup+1)
+	}
+	return fmt.Sprintf("iteration %d", it+1)
 }
 
 // failed says how a run did not succeed, or "".
@@ -256,26 +266,31 @@ func compileOnce(ctx context.Context, cfg sandbox.Config, bin []byte, p policy.P
 	return d, nil
 }
 
+// ErrWorkload is wrapped by the errors of a workload the module cannot
+// run: no such export, the wrong number of arguments, an argument that is
+// no value of its parameter's type. The caller's mistake, not the module's.
+var ErrWorkload = errors.New("invalid workload")
+
 // params parses the workload's arguments by the export's signature.
 func params(m *sandbox.Module, w Workload) ([]uint64, error) {
 	if w.Function == "" {
 		if len(w.Args) > 0 && w.Request != nil {
-			return nil, fmt.Errorf("bench: a WAGI request takes no arguments")
+			return nil, fmt.Errorf("bench: %w: a WAGI request takes no arguments", ErrWorkload)
 		}
 		return nil, nil
 	}
 	sig, ok := m.Export(w.Function)
 	if !ok {
-		return nil, fmt.Errorf("bench: the module exports no function %q", w.Function)
+		return nil, fmt.Errorf("bench: %w: the module exports no function %q", ErrWorkload, w.Function)
 	}
 	if len(sig.Params) != len(w.Args) {
-		return nil, fmt.Errorf("bench: %s takes %d arguments, got %d", w.Function, len(sig.Params), len(w.Args))
+		return nil, fmt.Errorf("bench: %w: %s takes %d arguments, got %d", ErrWorkload, w.Function, len(sig.Params), len(w.Args))
 	}
 	ps := make([]uint64, len(w.Args))
 	for i, a := range w.Args {
 		v, err := sandbox.EncodeValue(sig.Params[i], a)
 		if err != nil {
-			return nil, fmt.Errorf("bench: argument %d: %w", i+1, err)
+			return nil, fmt.Errorf("bench: %w: argument %d: %w", ErrWorkload, i+1, err)
 		}
 		ps[i] = v
 	}

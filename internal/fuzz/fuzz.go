@@ -662,7 +662,13 @@ func (f *fuzzer) repro(fd *Finding) (string, string) {
 	if f.opt.PolicyFile != "" {
 		args = append(args, "--policy", f.opt.PolicyFile)
 	}
-	args = append(args, "--timeout", f.opt.Policy.Limits.Timeout.Std().String())
+	// run's deadline bounds compilation too, which the fuzzer did once,
+	// outside every input's: only a timeout finding needs the per-input
+	// deadline, elsewhere the policy's (never shorter) keeps a loaded
+	// machine from refusing the module before it runs.
+	if fd.Kind == "violation" && fd.Violation == string(sandbox.KindTimeout) {
+		args = append(args, "--timeout", f.opt.Policy.Limits.Timeout.Std().String())
+	}
 	stdinFile := ""
 	if f.opt.Target.Kind != Invoke {
 		args = append(args, "--stdin", "inherit")
