@@ -112,12 +112,22 @@ func (s *eventState) emit(c sandbox.HostCall, subject string, ptr, n uint32) {
 	s.outputs = append(s.outputs, Message{Subject: subject, Data: c.Read("emit", ptr, n)})
 }
 
+// maxKVKey bounds a key's bytes (before the prefix), as 256 bounds an
+// emit_to subject.
+const maxKVKey = 256
+
 // kvKeyRe is what a JetStream key-value key may hold.
 var kvKeyRe = regexp.MustCompile(`^[-/_=a-zA-Z0-9]+(\.[-/_=a-zA-Z0-9]+)*$`)
 
 // kvKey reads the guest's key and returns it under the module's prefix,
 // charging its bytes to the event's budget.
 func (s *eventState) kvKey(c sandbox.HostCall, fn string, ptr, n uint32) string {
+	if n > maxKVKey {
+		// A longer key would make the key-value store's request fail
+		// (the server's control line bound), a host failure for what is
+		// the guest's doing.
+		c.Stop(sandbox.KindCapabilityDenied, fmt.Sprintf("%s: key of %d bytes, above %d", fn, n, maxKVKey))
+	}
 	s.kvCharge(c, fn, uint64(n))
 	k := string(c.View(fn+" key", ptr, n))
 	if !kvKeyRe.MatchString(k) {

@@ -21,7 +21,34 @@ const (
 	HeaderSubject = "Wasmward-Subject"
 	// HeaderAttempts is how often a dead letter's event was delivered.
 	HeaderAttempts = "Wasmward-Attempts"
+	// HeaderTruncated is the original length of a dead letter's event when
+	// only its first truncatedBytes are kept (see natsSink.DeadLetter).
+	HeaderTruncated = "Wasmward-Truncated"
 )
+
+// ErrUnpublishable is wrapped by a sink's error for outputs the sink can
+// never store (larger than the server's max_payload): the Loop dead-letters
+// the event with it instead of retrying, which would fail the same way
+// until the worker gave up and every other worker after it.
+var ErrUnpublishable = errors.New("unpublishable output")
+
+// truncatedBytes is how much of an event a dead letter keeps when the
+// whole would not fit the server's max_payload (as for an oversized NDJSON
+// line).
+const truncatedBytes = 4096
+
+// msgSize is what a message counts against the server's max_payload: its
+// data and its headers as the client encodes them ("NATS/1.0\r\n", a
+// "Key: value\r\n" line per value, "\r\n").
+func msgSize(m *nats.Msg) int {
+	n := len(m.Data) + len("NATS/1.0\r\n\r\n")
+	for k, vs := range m.Header {
+		for _, v := range vs {
+			n += len(k) + len(": \r\n") + len(v)
+		}
+	}
+	return n
+}
 
 // natsSource is a durable pull consumer of a JetStream stream.
 type natsSource struct {
@@ -95,6 +122,8 @@ type natsSink struct {
 
 func (s *natsSink) Publish(ctx context.Context, d *Delivery, msgs []Message) error {
 	s.futs = s.futs[:0]
+	out := make([]*nats.Msg, len(msgs))
+	limit := s.js.Conn().MaxPayload()
 	for i := range msgs {
 		subj := msgs[i].Subject
 		if subj == "" {
@@ -107,9 +136,20 @@ func (s *natsSink) Publish(ctx context.Context, d *Delivery, msgs []Message) err
 			// duplicate window instead of stored twice.
 			m.Header.Set(jetstream.MsgIDHeader, d.dedup+"/"+strconv.Itoa(i))
 		}
+		// Checked for all before any is published: an event is
+		// dead-lettered whole, not half published.
+		if n := msgSize(m); limit > 0 && int64(n) > limit {
+			return fmt.Errorf("%w: output %d to %s is %d bytes with its headers, above the server's max_payload of %d", ErrUnpublishable, i+1, subj, n, limit)
+		}
+		out[i] = m
+	}
+	for _, m := range out {
 		f, err := s.js.PublishMsgAsync(m)
+		if errors.Is(err, nats.ErrMaxPayload) {
+			err = fmt.Errorf("%w: %w", ErrUnpublishable, err)
+		}
 		if err != nil {
-			return fmt.Errorf("publish to %s: %w", subj, err)
+			return fmt.Errorf("publish to %s: %w", m.Subject, err)
 		}
 		s.futs = append(s.futs, f)
 	}
@@ -140,6 +180,14 @@ func (s *natsSink) DeadLetter(ctx context.Context, d *Delivery, reason string) e
 	if d.dedup != "" {
 		m.Header.Set(jetstream.MsgIDHeader, d.dedup+"/dead")
 	}
+	// An event that fit the source's max_payload may not, with these
+	// headers, fit the dead-letter subject's: a dead letter that can never
+	// be stored would leave the event unacknowledged forever, killing every
+	// worker it reaches. It keeps its beginning instead.
+	if limit := s.js.Conn().MaxPayload(); limit > 0 && int64(msgSize(m)) > limit && len(m.Data) > truncatedBytes {
+		m.Header.Set(HeaderTruncated, strconv.Itoa(len(m.Data)))
+		m.Data = m.Data[:truncatedBytes]
+	}
 	f, err := s.js.PublishMsgAsync(m)
 	if err != nil {
 		return fmt.Errorf("publish to %s: %w", s.subject, err)
@@ -163,7 +211,12 @@ func (k natsKV) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	return e.Value(), true, nil
 }
 
+// Put stores value; a value the server can never take (above its
+// max_payload) is ErrUnpublishable.
 func (k natsKV) Put(ctx context.Context, key string, value []byte) error {
 	_, err := k.kv.Put(ctx, key, value)
+	if errors.Is(err, nats.ErrMaxPayload) {
+		return fmt.Errorf("%w: %w", ErrUnpublishable, err)
+	}
 	return err
 }

@@ -98,12 +98,24 @@ func keyToken(s string) string {
 // recycle or an exhausted instance budget).
 func (p *Processor) Replaced() uint64 { return p.replaced }
 
-// subjectAllowed reports whether emit_to may name subj.
+// subjectAllowed reports whether emit_to may name subj: a subject the
+// policy's events.subjects match. A subject in the server's own
+// namespaces ("$JS.API...", "$KV.BUCKET.KEY", "$SYS...", "_INBOX...": a
+// first token starting with "$" or equal to "_INBOX") is matched only by
+// a pattern that spells that first token out: a wildcard pattern such as
+// ">" or "*.>" grants application subjects, not JetStream's API (deleting
+// streams), other modules' key-value keys (past the kv prefix) or other
+// clients' replies.
 func (p *Processor) subjectAllowed(subj string) bool {
 	if policy.CheckSubject(subj, false) != nil {
 		return false
 	}
+	first, _, _ := strings.Cut(subj, ".")
+	reserved := strings.HasPrefix(first, "$") || first == "_INBOX"
 	for _, pat := range p.pol.Events.Subjects {
+		if pfirst, _, _ := strings.Cut(pat, "."); reserved && pfirst != first {
+			continue
+		}
 		if policy.MatchSubject(pat, subj) {
 			return true
 		}
@@ -246,6 +258,13 @@ func (p *Processor) process(ctx context.Context, data []byte, res *Result, mayRe
 		for _, k := range st.putOrder {
 			if err := p.kv.Put(ctx, k, st.puts[k]); err != nil {
 				p.drop(ctx) // its counters saw an event whose effects are not stored
+				if errors.Is(err, ErrUnpublishable) {
+					// It would fail the same way every time: the event's
+					// fault, dead-lettered, not the store's.
+					res.Reason = fmt.Sprintf("kv_put %s: %v", k, err)
+					res.Duration = time.Since(start)
+					return false, nil
+				}
 				return false, fmt.Errorf("kv_put %s: %w", k, err)
 			}
 		}

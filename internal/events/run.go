@@ -117,12 +117,17 @@ func (l *Loop) Run(ctx context.Context) (st Stats, err error) {
 				return st, nil
 			}
 		}
-		if reason != "" {
+		if reason == "" && len(res.Outputs) > 0 {
+			err = l.retry(ctx, d, "publish", func() error { return l.Sink.Publish(ctx, d, res.Outputs) })
+			if errors.Is(err, ErrUnpublishable) {
+				reason, err = err.Error(), nil
+			} else {
+				st.Outputs += uint64(len(res.Outputs))
+			}
+		}
+		if reason != "" && err == nil {
 			err = l.retry(ctx, d, "dead-letter", func() error { return l.DeadLetter.DeadLetter(ctx, d, reason) })
 			st.DeadLettered++
-		} else if len(res.Outputs) > 0 {
-			err = l.retry(ctx, d, "publish", func() error { return l.Sink.Publish(ctx, d, res.Outputs) })
-			st.Outputs += uint64(len(res.Outputs))
 		}
 		if err != nil {
 			return st, err
@@ -144,7 +149,7 @@ func (l *Loop) retry(ctx context.Context, d *Delivery, what string, f func() err
 		if err == nil {
 			return nil
 		}
-		if i >= l.Retries || ctx.Err() != nil {
+		if i >= l.Retries || ctx.Err() != nil || errors.Is(err, ErrUnpublishable) {
 			return fmt.Errorf("%s %s: %w", what, d.ID, err)
 		}
 		if l.Log != nil {
