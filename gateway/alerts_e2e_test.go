@@ -70,7 +70,7 @@ func startAlerting(t *testing.T, yml, state string, opts monitor.Options) *agw {
 	if err := os.WriteFile(tokFile, []byte(g.token), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range []string{"gw_hello", "gw_evil", "gw_creep"} {
+	for _, n := range []string{"gw_hello", "gw_evil", "gw_creep", "dep_v1"} {
 		yml = strings.ReplaceAll(yml, "fixture:"+n, fixture.Path(t, n))
 	}
 	yml = strings.ReplaceAll(yml, "STATE", state)
@@ -654,5 +654,59 @@ routes:
 	}
 	if want := `sum by (route) (increase(wasmward_violations_total{route=~"/evil(/.*)?",kind="memory_limit"}[1m])) >= 3`; groups.Groups[0].Rules[0].Expr != want {
 		t.Fatalf("expr %q, want %q", groups.Groups[0].Rules[0].Expr, want)
+	}
+}
+
+// rollback goes through the deployment machinery: a deployed version that
+// violates is rolled back to the version it replaced (the deployment is
+// then rolled_back), and the route serves the previous version again.
+func TestAlertsRollbackThroughDeployments(t *testing.T) {
+	g := startAlerting(t, `
+deploy: {health_interval: 100ms, step_interval: 200ms, min_requests: 1000}
+alerts:
+  - name: bad-deploy
+    when: {signal: violations, over: 1m, count: 2}
+    routes: [/svc]
+    severity: high
+    action: rollback
+routes:
+  - route: /svc
+    module: fixture:dep_v1
+    policy: {limits: {memory: 16MiB}}
+`, "", monitor.Options{})
+	mgr, err := deploy.New(context.Background(), deploy.Options{Server: g.srv, Rollout: gateway.Rollout{HealthInterval: 100 * time.Millisecond,
+		Window: time.Minute, MinRequests: 1000, MaxErrorRate: 1, MaxViolationRate: 1, MaxTrapRate: 1, Tolerance: 1000,
+		CanarySteps: []int{100}, StepInterval: 200 * time.Millisecond}, Resolve: deploy.FileResolver("")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mgr.Close()
+	g.mon.SetDeployments(mgr)
+	rec, err := mgr.Deploy(context.Background(), deploy.Request{Route: "/svc", Module: fixture.Path(t, "gw_evil"), Strategy: deploy.Replace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.waitFor("the deployment to succeed", func() bool {
+		r, _ := mgr.Get(rec.ID)
+		return r.State == deploy.Succeeded
+	})
+	if r := g.get("/svc?status418"); r.status != 418 {
+		t.Fatalf("deployed version: %d", r.status)
+	}
+	for range 2 {
+		if r := g.get("/svc?memory"); r.status != 502 {
+			t.Fatalf("violation: %d", r.status)
+		}
+	}
+	g.waitFor("the rollback", func() bool {
+		r, _ := mgr.Get(rec.ID)
+		return r.State == deploy.RolledBack
+	})
+	if r := g.get("/svc?status418"); r.status != 200 || r.body != "v1\n" {
+		t.Fatalf("after rollback: %d %q", r.status, r.body)
+	}
+	g.waitFor("the action's audit record", func() bool { return len(g.auditRecords(monitor.TypeAction)) == 1 })
+	if ev := g.auditRecords(monitor.TypeAction)[0]; ev.Kind != "rollback" || !strings.Contains(ev.Detail, "deployment "+rec.ID+" rolled back") {
+		t.Fatalf("action record %+v", ev)
 	}
 }
