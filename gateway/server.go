@@ -205,11 +205,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Server, error) {
 			s.rt, s.ownsRT = rt, true
 		}
 		s.compile = func(ctx context.Context, bin []byte, p policy.Policy) (module, error) {
-			m, err := s.rt.Compile(ctx, bin, p)
-			if err != nil {
-				return nil, err
-			}
-			return m, nil
+			return compileHandler(ctx, s.rt, bin, p)
 		}
 	}
 	var routes []*route

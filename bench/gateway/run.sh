@@ -3,6 +3,8 @@
 #   native  a plain Go net/http hello handler (built here from bench/gateway/native),
 #   c       the gateway serving the C hello handler (internal/fixture/src/c/gw_hello.c),
 #   go      the same gateway serving the Go wasip1 hello handler (gw_hello_go),
+#   goreactor the same gateway serving the Go hello handler built as a reactor
+#           (gw_reactor_go: initialised once, a fresh instance of its snapshot per request),
 # and prints a Markdown table of req/s, p50, p99 and the ratios to native.
 #
 #   bench/gateway/run.sh                 # 10s per target, 64 connections, wrk with 1 and then 2 threads
@@ -42,12 +44,15 @@ routes:
   - route: /go
     module: $PWD/internal/fixture/wasm/gw_hello_go.wasm
     max_concurrency: 1024
+  - route: /goreactor
+    module: $PWD/internal/fixture/wasm/gw_reactor_go.wasm
+    max_concurrency: 1024
 YAML
 
 "$tmp/native" -listen 127.0.0.1:18080 & pids+=($!)
 env ${GW_GOGC:+GOGC=$GW_GOGC} "$tmp/wasmward" serve --config "$tmp/gw.yaml" --log-level warn --pprof 2>"$tmp/gw.log" & pids+=($!)
 for url in http://127.0.0.1:18080/ http://127.0.0.1:18081/c; do
-  for _ in $(seq 100); do curl -sf "$url" >/dev/null && break; sleep 0.1; done
+  for _ in $(seq 1200); do curl -sf "$url" >/dev/null && break; sleep 0.1; done
   curl -sf "$url" >/dev/null || { echo "not serving: $url" >&2; cat "$tmp/gw.log" >&2; exit 1; }
 done
 
@@ -90,6 +95,7 @@ for t in $THREADS; do
   fi
   read -r c_rps c_p50 c_p99 c_cpu < <(bench c http://127.0.0.1:18081/c "${pids[1]}")
   read -r g_rps g_p50 g_p99 g_cpu < <(bench go http://127.0.0.1:18081/go "${pids[1]}")
+  read -r r_rps r_p50 r_p99 r_cpu < <(bench goreactor http://127.0.0.1:18081/goreactor "${pids[1]}")
 
   ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f%%", 100 * a / b }'; }
   times() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1fx", a / b }'; }
@@ -101,6 +107,9 @@ for t in $THREADS; do
   echo "| native Go net/http hello | $n_rps | $n_p50 ms | $n_p99 ms | 100% | $n_cpu µs | 1.0x |"
   echo "| gateway, C hello (gw_hello) | $c_rps | $c_p50 ms | $c_p99 ms | $(ratio "$c_rps" "$n_rps") | $c_cpu µs | $(times "$c_cpu" "$n_cpu") |"
   echo "| gateway, Go wasip1 hello (gw_hello_go) | $g_rps | $g_p50 ms | $g_p99 ms | $(ratio "$g_rps" "$n_rps") | $g_cpu µs | $(times "$g_cpu" "$n_cpu") |"
+  echo "| gateway, Go reactor hello (gw_reactor_go) | $r_rps | $r_p50 ms | $r_p99 ms | $(ratio "$r_rps" "$n_rps") | $r_cpu µs | $(times "$r_cpu" "$n_cpu") |"
+  echo
+  echo "Go reactor vs Go command: $(times "$r_rps" "$g_rps") the req/s"
 done
 if [ -n "${PROFILE:-}" ]; then
   wait "$prof_pid" || true
