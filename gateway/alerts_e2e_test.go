@@ -70,7 +70,7 @@ func startAlerting(t *testing.T, yml, state string, opts monitor.Options) *agw {
 	if err := os.WriteFile(tokFile, []byte(g.token), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range []string{"gw_hello", "gw_evil", "gw_creep", "dep_v1"} {
+	for _, n := range []string{"gw_hello", "gw_evil", "gw_creep", "dep_v1", "sbom_dep"} {
 		yml = strings.ReplaceAll(yml, "fixture:"+n, fixture.Path(t, n))
 	}
 	yml = strings.ReplaceAll(yml, "STATE", state)
@@ -708,5 +708,49 @@ routes:
 	g.waitFor("the action's audit record", func() bool { return len(g.auditRecords(monitor.TypeAction)) == 1 })
 	if ev := g.auditRecords(monitor.TypeAction)[0]; ev.Kind != "rollback" || !strings.Contains(ev.Detail, "deployment "+rec.ID+" rolled back") {
 		t.Fatalf("action record %+v", ev)
+	}
+}
+
+// findings: the served module's SBOM is matched against the OSV directory
+// at start (none: no alert) and again when the directory changes (the
+// advisories arrive: the alert fires, the gauge says how many).
+func TestAlertsFindingsWhenOSVChanges(t *testing.T) {
+	osv := t.TempDir()
+	g := startAlerting(t, `
+alerting: {osv_dir: `+osv+`, osv_poll: 100ms}
+alerts:
+  - {name: vulnerable, when: {signal: findings}, severity: critical, action: notify}
+routes:
+  - route: /dep
+    module: fixture:sbom_dep
+`, "", monitor.Options{})
+	time.Sleep(500 * time.Millisecond)
+	if a := g.alerts().Alerts; len(a) != 0 {
+		t.Fatalf("alerts with no advisories: %+v", a)
+	}
+	src := filepath.Join("..", "sbom", "testdata", "osv")
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(osv, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g.waitFor("the findings alert", func() bool { return g.firing("vulnerable") != nil })
+	a := g.firing("vulnerable")
+	if a.Route != "/dep" || a.Value < 1 {
+		t.Fatalf("alert %+v", a)
+	}
+	if v := g.metric(`wasmward_dependency_findings{route="/dep",sha256="` + a.SHA256 + `"}`); v != a.Value {
+		t.Fatalf("findings gauge %v, alert value %v", v, a.Value)
 	}
 }
