@@ -135,3 +135,23 @@ func TestSnapshotCLIErrors(t *testing.T) {
 		})
 	}
 }
+
+// A snapshot that fails leaves an existing output file as it was: the file
+// is written atomically, and only once the snapshot is complete.
+func TestSnapshotFailureKeepsExistingOutput(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.wasm")
+	_ = os.WriteFile(out, []byte("previous snapshot"), 0o644)
+	_ = os.WriteFile(filepath.Join(dir, "tiny.yaml"), []byte("limits:\n  fuel: 10\n"), 0o644)
+	code, _, e := trustRun(t, "snapshot", fixture.Path(t, "snap_heavy"), "-o", out, "--policy", filepath.Join(dir, "tiny.yaml"))
+	if code != 1 || !strings.Contains(e, "fuel_exhausted") {
+		t.Fatalf("exit %d %q, want 1 and fuel_exhausted", code, e)
+	}
+	if b, _ := os.ReadFile(out); string(b) != "previous snapshot" {
+		t.Errorf("the output file holds %q, want it untouched", b)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		t.Errorf("%d files in the output directory, want 2 (no temporary left)", len(entries))
+	}
+}
