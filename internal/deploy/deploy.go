@@ -619,14 +619,17 @@ func (m *Manager) breach(cur, prev gateway.Signals) (string, string) {
 		return "", ""
 	}
 	judgePrev := prev.Requests >= m.ro.MinRequests
+	// A violation or a trap is answered with a 5xx too: the specific
+	// signals are judged first, so a rollback names what went wrong
+	// (trap_rate, not error_rate) and each threshold keeps its meaning.
 	for _, x := range []struct {
 		name, signal string
 		n, pn        int
 		max          float64
 	}{
-		{"5xx rate", "error_rate", cur.Errors, prev.Errors, m.ro.MaxErrorRate},
 		{"violation rate", "violation_rate", cur.Violations, prev.Violations, m.ro.MaxViolationRate},
 		{"trap rate", "trap_rate", cur.Traps, prev.Traps, m.ro.MaxTrapRate},
+		{"5xx rate", "error_rate", cur.Errors, prev.Errors, m.ro.MaxErrorRate},
 	} {
 		r, pr := cur.Rate(x.n), prev.Rate(x.pn)
 		if r > x.max && (!judgePrev || r > pr*m.ro.Tolerance) {

@@ -59,7 +59,7 @@ routes:
 func newEnv(t *testing.T, cfgText string, token bool, st *store.Store) *env {
 	t.Helper()
 	dir := t.TempDir()
-	for _, n := range []string{"dep_v1", "dep_v2", "dep_broken", "dep_trap"} {
+	for _, n := range []string{"dep_v1", "dep_v2", "dep_broken", "dep_trap", "dep_violate", "dep_traplive", "dep_slow"} {
 		if err := os.WriteFile(filepath.Join(dir, n+".wasm"), fixture.Bytes(t, n), 0o600); err != nil {
 			t.Fatal(err)
 		}
