@@ -212,29 +212,16 @@ module applies the policy's rules to its bytes again.`,
 	return cmd
 }
 
-// verifyPulled accepts art when a cosign-style signature of the artefact
-// verifies with a key of pol, or else when the module's embedded
-// signatures satisfy pol. A refusal exits 126.
+// verifyPulled accepts art when oci.VerifyPublisher does (a cosign-style
+// signature by a key of pol, or embedded signatures pol accepts). A refusal
+// exits 126.
 func verifyPulled(ctx context.Context, c *oci.Client, art oci.Artifact, pol *trust.Policy, file string) (string, error) {
-	signers, cerr := c.Verify(ctx, art, pol.Keys())
-	if cerr == nil {
-		return "cosign signature by " + strings.Join(signers, ", "), nil
+	how, err := c.VerifyPublisher(ctx, art, pol)
+	switch {
+	case err == nil:
+		return how, nil
+	case errors.Is(err, oci.ErrUnsigned):
+		return "", withCode(exitRefused, fmt.Errorf("%w (trust policy %s)", err, file))
 	}
-	if !errors.Is(cerr, oci.ErrUnsigned) {
-		return "", withCode(exitFailure, cerr)
-	}
-	g := &trust.Gate{Policy: pol}
-	adm, eerr := g.Admit(ctx, trust.Material{Module: art.Module})
-	if eerr == nil && adm.Signature.Signed && len(adm.Signature.Signers) > 0 {
-		names := make([]string, len(adm.Signature.Signers))
-		for i, sg := range adm.Signature.Signers {
-			names[i] = sg.Name
-		}
-		return fmt.Sprintf("embedded signature of %q by %s", adm.Name, strings.Join(names, ", ")), nil
-	}
-	why := "the module carries no signature the policy accepts"
-	if eerr != nil {
-		why = eerr.Error()
-	}
-	return "", withCode(exitRefused, fmt.Errorf("refused %s: not signed by a key of %s (%v; embedded: %s)", art.Ref, file, cerr, why))
+	return "", withCode(exitFailure, err)
 }

@@ -133,8 +133,15 @@ func serve(ctx context.Context, s streams, f *serveFlags) error {
 	}
 	var st *moduleStore
 	if f.store != "" {
+		var pol *trust.Policy
+		if f.trust.policy != "" {
+			var err error
+			if pol, err = trust.LoadPolicy(f.trust.policy); err != nil {
+				return withCode(exitUsage, err)
+			}
+		}
 		var err error
-		if st, err = openStore(f.store); err != nil {
+		if st, err = openStore(f.store, pol); err != nil {
 			return withCode(exitUsage, err)
 		}
 	}

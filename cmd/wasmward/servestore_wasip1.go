@@ -7,6 +7,7 @@ import (
 
 	"github.com/wasmward/wasmward/gateway"
 	"github.com/wasmward/wasmward/internal/deploy"
+	"github.com/wasmward/wasmward/trust"
 )
 
 // moduleStore stands in for the module store, which the wasip1 build
@@ -15,7 +16,7 @@ type moduleStore struct{}
 
 var errNoStore = errors.New("the module store is not available in the wasip1 build")
 
-func openStore(string) (*moduleStore, error) { return nil, errNoStore }
+func openStore(string, *trust.Policy) (*moduleStore, error) { return nil, errNoStore }
 
 func loadConfigStore(string, *moduleStore) (*gateway.Config, error) { return nil, errNoStore }
 

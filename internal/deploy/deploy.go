@@ -27,6 +27,7 @@ import (
 	"github.com/wasmward/wasmward/audit"
 	"github.com/wasmward/wasmward/gateway"
 	"github.com/wasmward/wasmward/internal/digest"
+	"github.com/wasmward/wasmward/internal/store"
 )
 
 // Strategies.
@@ -69,6 +70,12 @@ var (
 	ErrRefused  = errors.New("refused")
 	ErrBadInput = errors.New("bad request")
 	ErrReadOnly = errors.New("the admin API is read-only: the configuration names no admin_token_file")
+	// ErrUntrusted is wrapped by a Resolver's error when the trust policy
+	// refused what a reference names before its bytes were stored or
+	// compiled (an OCI artefact published by no trusted key): the
+	// deployment is recorded as refused and audited (module_refused, kind
+	// signature).
+	ErrUntrusted = errors.New("refused by the trust policy")
 )
 
 // Request asks for a deployment.
@@ -374,6 +381,12 @@ func (m *Manager) Deploy(ctx context.Context, req Request) (Record, error) {
 		return Record{}, err
 	}
 	src, err := m.resolve(ctx, req.Module)
+	switch {
+	case errors.Is(err, ErrUntrusted):
+		return m.refuseResolved(req, "signature", err)
+	case errors.Is(err, store.ErrDigestMismatch):
+		return m.refuseResolved(req, "digest", err)
+	}
 	if err != nil {
 		return Record{}, fmt.Errorf("%w: resolve %s: %v", ErrBadInput, req.Module, err)
 	}
@@ -449,6 +462,31 @@ func (m *Manager) newDeployment(req Request, sha, detail string) (*routeState, *
 		Previous: active.SHA256(), PreviousModule: active.Ref(), Base: rs.base, Created: now, Updated: now,
 		Steps: []Step{{Time: now, State: Checking, Detail: detail}},
 	}, nil
+}
+
+// refuseResolved records and audits (module_refused, kind) a deployment
+// whose module was refused while it was resolved: by the trust policy
+// (kind signature) or because the content fetched did not match its digest
+// (kind digest). Nothing was stored or compiled and the route serves what
+// it served.
+func (m *Manager) refuseResolved(req Request, kind string, err error) (Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rs := m.routes[req.Route]
+	if rs == nil {
+		return Record{}, fmt.Errorf("%w: route %q", ErrNotFound, req.Route)
+	}
+	now := time.Now().UTC()
+	rec := &Record{ID: newID(now), Route: req.Route, Module: req.Module, Strategy: req.Strategy, CanaryPercent: req.CanaryPercent,
+		RetryFailed: req.RetryFailed, State: Checking, Base: rs.base, Created: now, Updated: now,
+		Steps: []Step{{Time: now, State: Checking, Detail: "resolve and verify the publisher"}}}
+	m.add(rec)
+	reason := fmt.Sprintf("resolve %s: %v", req.Module, err)
+	m.transition(rec, Refused, reason)
+	m.srv.Event(audit.Event{Type: audit.TypeModuleRefused, Route: req.Route, Module: req.Module, Kind: kind, Detail: reason})
+	m.metrics.deployments.WithLabelValues(req.Route, Refused).Inc()
+	m.persist(rec)
+	return *rec, fmt.Errorf("%w: %s", ErrRefused, reason)
 }
 
 func strategyDetail(r *Record) string {

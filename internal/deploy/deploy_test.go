@@ -58,6 +58,12 @@ routes:
 
 func newEnv(t *testing.T, cfgText string, token bool, st *store.Store) *env {
 	t.Helper()
+	return newEnvOCI(t, cfgText, token, st, nil)
+}
+
+// newEnvOCI is newEnv whose store resolves oci:// references with fetcher.
+func newEnvOCI(t *testing.T, cfgText string, token bool, st *store.Store, fetcher store.Fetcher) *env {
+	t.Helper()
 	dir := t.TempDir()
 	for _, n := range []string{"dep_v1", "dep_v2", "dep_broken", "dep_trap", "dep_violate", "dep_traplive", "dep_slow"} {
 		if err := os.WriteFile(filepath.Join(dir, n+".wasm"), fixture.Bytes(t, n), 0o600); err != nil {
@@ -99,7 +105,7 @@ func newEnv(t *testing.T, cfgText string, token bool, st *store.Store) *env {
 	var records Records
 	resolve := FileResolver(dir)
 	if st != nil {
-		records, resolve = StoreRecords{S: st}, StoreResolver(st, dir, nil)
+		records, resolve = StoreRecords{S: st}, StoreResolver(st, dir, fetcher)
 	}
 	m, err := New(ctx, Options{Server: srv, Rollout: cfg.Rollout, Resolve: resolve, Records: records, Token: tok, Logger: log,
 		Reload: func(ctx context.Context) (*gateway.ReloadResult, error) {

@@ -5,10 +5,12 @@ package deploy
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 
 	"github.com/wasmward/wasmward/gateway"
+	"github.com/wasmward/wasmward/internal/oci"
 	"github.com/wasmward/wasmward/internal/store"
 )
 
@@ -55,11 +57,16 @@ func (r StoreRecords) List(ctx context.Context) ([]Record, error) {
 
 // StoreResolver resolves module references through the module store: a
 // path (relative ones against dir) is read and stored, sha256:HEX read
-// from the store (verified), oci://... fetched with opts.OCI and stored.
-// A path module's trust material is looked for next to it.
-func StoreResolver(s *store.Store, dir string, oci store.Fetcher) Resolver {
+// from the store (verified), oci://... fetched with fetcher and stored.
+// An artefact the fetcher refuses as unsigned (oci.ErrUnsigned: its
+// publisher is not trusted) is an error wrapping ErrUntrusted. A path
+// module's trust material is looked for next to it.
+func StoreResolver(s *store.Store, dir string, fetcher store.Fetcher) Resolver {
 	return func(ctx context.Context, ref string) (gateway.ModuleSource, error) {
-		res, err := s.Resolve(ctx, ref, store.ResolveOptions{BaseDir: dir, OCI: oci})
+		res, err := s.Resolve(ctx, ref, store.ResolveOptions{BaseDir: dir, OCI: fetcher})
+		if errors.Is(err, oci.ErrUnsigned) {
+			return gateway.ModuleSource{}, fmt.Errorf("%w: %w", ErrUntrusted, err)
+		}
 		if err != nil {
 			return gateway.ModuleSource{}, err
 		}

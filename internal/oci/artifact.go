@@ -210,7 +210,7 @@ func (c *Client) Pull(ctx context.Context, ref string) (Artifact, error) {
 		return Artifact{}, describe("pull", r, err)
 	}
 	if r.Digest != "" && desc.Digest.String() != r.Digest {
-		return Artifact{}, fmt.Errorf("pull %s: the registry returned manifest %s, not the pinned %s", ref, desc.Digest, r.Digest)
+		return Artifact{}, fmt.Errorf("pull %s: %w: the registry returned manifest %s, not the pinned %s", ref, store.ErrDigestMismatch, desc.Digest, r.Digest)
 	}
 	var man ocispec.Manifest
 	if err := json.Unmarshal(manJSON, &man); err != nil {
@@ -252,7 +252,7 @@ func (c *Client) Pull(ctx context.Context, ref string) (Artifact, error) {
 		return Artifact{}, describe("pull", r, err)
 	}
 	if store.DigestOf(art.Module) != art.ModuleDigest {
-		return Artifact{}, fmt.Errorf("pull %s: the module's content does not match the layer digest %s", ref, layer.Digest)
+		return Artifact{}, fmt.Errorf("pull %s: %w: the module's content does not match the layer digest %s", ref, store.ErrDigestMismatch, layer.Digest)
 	}
 	if _, _, err := wasmKind(art.Module); err != nil {
 		return Artifact{}, fmt.Errorf("pull %s: layer %s: %w", ref, layer.Digest, err)
@@ -279,7 +279,7 @@ func fetchManifest(ctx context.Context, repo *remote.Repository, reference strin
 		return ocispec.Descriptor{}, nil, fmt.Errorf("manifest over the %d-byte limit", maxManifest)
 	}
 	if desc.Digest.Algorithm() != digest.SHA256 || digest.FromBytes(b) != desc.Digest {
-		return ocispec.Descriptor{}, nil, fmt.Errorf("manifest content does not match its digest %s", desc.Digest)
+		return ocispec.Descriptor{}, nil, fmt.Errorf("%w: manifest content does not match its digest %s", store.ErrDigestMismatch, desc.Digest)
 	}
 	return desc, b, nil
 }
@@ -296,7 +296,7 @@ func fetchBlob(ctx context.Context, repo *remote.Repository, desc ocispec.Descri
 		return nil, err
 	}
 	if int64(len(b)) != desc.Size || digest.FromBytes(b) != desc.Digest {
-		return nil, fmt.Errorf("blob %s: content does not match its digest and size", desc.Digest)
+		return nil, fmt.Errorf("blob %s: %w (or its size)", desc.Digest, store.ErrDigestMismatch)
 	}
 	return b, nil
 }

@@ -224,11 +224,49 @@ func (c *Client) Verify(ctx context.Context, art Artifact, keys map[string]*trus
 	return signers, nil
 }
 
-// Fetcher adapts a Client to store.Fetcher: it pulls, and when Keys is
-// not nil, refuses an artefact that Verify does not accept.
+// VerifyPublisher decides whether art was published by someone pol
+// trusts: a cosign-style signature of the artefact that verifies with one
+// of pol's ECDSA/RSA keys (Verify), or else signatures embedded in the
+// module that pol accepts (trust.Gate.Admit without a version state, so
+// nothing is recorded). It returns how art was accepted. A refusal wraps
+// ErrUnsigned and says what was found on both sides; any other error (the
+// registry unreachable) is returned as it is.
+//
+// It checks who published the artefact: running or deploying the module
+// applies pol's rules to its bytes again.
+func (c *Client) VerifyPublisher(ctx context.Context, art Artifact, pol *trust.Policy) (string, error) {
+	signers, cerr := c.Verify(ctx, art, pol.Keys())
+	if cerr == nil {
+		return "cosign signature by " + strings.Join(signers, ", "), nil
+	}
+	if !errors.Is(cerr, ErrUnsigned) {
+		return "", cerr
+	}
+	g := &trust.Gate{Policy: pol}
+	adm, eerr := g.Admit(ctx, trust.Material{Module: art.Module})
+	if eerr == nil && adm.Signature.Signed && len(adm.Signature.Signers) > 0 {
+		names := make([]string, len(adm.Signature.Signers))
+		for i, sg := range adm.Signature.Signers {
+			names[i] = sg.Name
+		}
+		return fmt.Sprintf("embedded signature of %q by %s", adm.Name, strings.Join(names, ", ")), nil
+	}
+	why := "the module carries no signature the policy accepts"
+	if eerr != nil {
+		why = eerr.Error()
+	}
+	return "", fmt.Errorf("refused %s: not published by a key of the trust policy (%w; embedded: %s)", art.Ref, cerr, why)
+}
+
+// Fetcher adapts a Client to store.Fetcher: it pulls, and refuses (an
+// error wrapping ErrUnsigned) an artefact that Verify does not accept with
+// Keys, when Keys is not nil, or that VerifyPublisher does not accept with
+// Policy, when Policy is not nil. The refusal happens before Fetch returns,
+// so a refused module is never stored nor compiled.
 type Fetcher struct {
 	Client *Client
 	Keys   map[string]*trust.PublicKey
+	Policy *trust.Policy
 }
 
 // Fetch implements store.Fetcher.
@@ -239,6 +277,11 @@ func (f Fetcher) Fetch(ctx context.Context, ref string) (store.Fetched, error) {
 	}
 	if f.Keys != nil {
 		if _, err := f.Client.Verify(ctx, art, f.Keys); err != nil {
+			return store.Fetched{}, err
+		}
+	}
+	if f.Policy != nil {
+		if _, err := f.Client.VerifyPublisher(ctx, art, f.Policy); err != nil {
 			return store.Fetched{}, err
 		}
 	}

@@ -150,7 +150,7 @@ func (s *Store) Resolve(ctx context.Context, ref string, opts ResolveOptions) (R
 			return Resolved{}, fmt.Errorf("module %s: %w", ref, err)
 		}
 		if r.Digest != "" && f.Manifest != r.Digest {
-			return Resolved{}, fmt.Errorf("module %s: the registry returned manifest %s, not the pinned %s", ref, f.Manifest, r.Digest)
+			return Resolved{}, fmt.Errorf("module %s: %w: the registry returned manifest %s, not the pinned %s", ref, ErrDigestMismatch, f.Manifest, r.Digest)
 		}
 		res.Bytes, res.Manifest, res.Pinned = f.Bytes, f.Manifest, f.Ref
 	}

@@ -59,6 +59,13 @@ var ErrNotFound = errors.New("not found")
 // digest; the error names the digest.
 var ErrCorrupt = errors.New("blob is corrupt")
 
+// ErrDigestMismatch is returned (wrapped) when content fetched for a
+// module reference does not have the digest that names it: a pinned
+// manifest that is not the pin, a manifest, layer or blob whose bytes do
+// not hash to their descriptor. The content was altered on the way or the
+// reference lies; nothing fetched is stored.
+var ErrDigestMismatch = errors.New("content does not match its digest")
+
 // Options configure Open. The zero value is valid.
 type Options struct {
 	// LockTimeout bounds the wait for the state database's file lock held
