@@ -176,3 +176,16 @@ func TestOCIDeployChecksThePublisher(t *testing.T) {
 		}
 	}
 }
+
+func TestOCIName(t *testing.T) {
+	for ref, want := range map[string]string{
+		"registry.example/team/api:1.4":                            "api",
+		"registry.example/team/api:1.4@sha256:" + sha(t, "dep_v1"): "api",
+		"registry.example/api@sha256:" + sha(t, "dep_v1"):          "api",
+		"localhost:5000/svc":                                       "svc",
+	} {
+		if got := ociName(ref); got != want {
+			t.Errorf("ociName(%q) = %q, want %q", ref, got, want)
+		}
+	}
+}

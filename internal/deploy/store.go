@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path"
 	"path/filepath"
+	"strings"
 
 	"github.com/wasmward/wasmward/gateway"
 	"github.com/wasmward/wasmward/internal/oci"
@@ -60,7 +62,8 @@ func (r StoreRecords) List(ctx context.Context) ([]Record, error) {
 // from the store (verified), oci://... fetched with fetcher and stored.
 // An artefact the fetcher refuses as unsigned (oci.ErrUnsigned: its
 // publisher is not trusted) is an error wrapping ErrUntrusted. A path
-// module's trust material is looked for next to it.
+// module's trust material is looked for next to it; an OCI module is
+// named for the trust gate after its repository (ociName).
 func StoreResolver(s *store.Store, dir string, fetcher store.Fetcher) Resolver {
 	return func(ctx context.Context, ref string) (gateway.ModuleSource, error) {
 		res, err := s.Resolve(ctx, ref, store.ResolveOptions{BaseDir: dir, OCI: fetcher})
@@ -71,6 +74,9 @@ func StoreResolver(s *store.Store, dir string, fetcher store.Fetcher) Resolver {
 			return gateway.ModuleSource{}, err
 		}
 		src := gateway.ModuleSource{Ref: ref, Wasm: res.Bytes}
+		if res.Ref.Kind == store.RefOCI {
+			src.Trust.Name = ociName(res.Ref.OCI)
+		}
 		if res.Ref.Kind == store.RefPath {
 			src.Trust.ModuleFile = res.Ref.Path
 			if dir != "" && !filepath.IsAbs(res.Ref.Path) {
@@ -79,4 +85,17 @@ func StoreResolver(s *store.Store, dir string, fetcher store.Fetcher) Resolver {
 		}
 		return src, nil
 	}
+}
+
+// ociName is the caller name of an OCI module for the trust gate, as a
+// file's base name is for a path: the repository's last element, without
+// tag or digest (registry.example/team/api:1.4@sha256:... is "api"). A
+// signed name in the module wins over it, as over a file name.
+func ociName(ref string) string {
+	name, _, _ := strings.Cut(ref, "@")
+	name = path.Base(name)
+	if i := strings.LastIndex(name, ":"); i >= 0 {
+		name = name[:i]
+	}
+	return name
 }
