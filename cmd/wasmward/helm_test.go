@@ -342,8 +342,14 @@ func TestHelmChartRendered(t *testing.T) {
 				pm, _ := peer.(obj)
 				empty := len(pm) == 0 || dig(pm, "ipBlock") != nil
 				for _, k := range []string{"podSelector", "namespaceSelector"} {
-					if s, ok := pm[k].(obj); ok && len(s) == 0 {
-						empty = true // an empty selector selects everything
+					if _, ok := pm[k]; !ok {
+						continue
+					}
+					// A selector without labels or expressions selects everything.
+					ml, _ := dig(pm, k, "matchLabels").(obj)
+					me, _ := dig(pm, k, "matchExpressions").([]any)
+					if len(ml) == 0 && len(me) == 0 {
+						empty = true
 					}
 				}
 				if empty {
