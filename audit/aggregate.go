@@ -11,7 +11,7 @@ const MaxAggregateKeys = 4096
 // aggKey is what makes two events identical for aggregation: everything
 // but the request ID.
 type aggKey struct {
-	typ, route, module, sha, client, kind, detail string
+	typ, route, module, sha, client, kind, detail, tenant string
 }
 
 // agg is one run of identical events: the first was written, n more came
@@ -25,7 +25,7 @@ type agg struct {
 
 func aggregatable(typ string) bool {
 	switch typ {
-	case TypeViolation, TypeTrap, TypeBadResponse, TypeHostError:
+	case TypeViolation, TypeTrap, TypeBadResponse, TypeHostError, TypeQuota:
 		return true
 	}
 	return false
@@ -39,7 +39,7 @@ func (l *Log) aggregate(e Event) bool {
 	if w <= 0 || !aggregatable(e.Type) || e.Count != 0 {
 		return false
 	}
-	k := aggKey{e.Type, e.Route, e.Module, e.SHA256, e.Client, e.Kind, e.Detail}
+	k := aggKey{e.Type, e.Route, e.Module, e.SHA256, e.Client, e.Kind, e.Detail, e.Tenant}
 	now := l.now()
 	if a, ok := l.aggs[k]; ok {
 		if now.Before(a.until) {

@@ -88,6 +88,10 @@ const (
 	// and was deleted instead of loaded; SHA256 is the module's, Detail the
 	// entry's path and what failed.
 	TypeCacheRejected = "cache_rejected"
+	// TypeQuota is a request a tenant's quota or the memory budget refused
+	// (Kind is the reason: rate, fuel, instances, memory_budget, ...; see
+	// docs/tenancy.md), or a run a tenant's fuel quota stopped.
+	TypeQuota = "quota"
 
 	// The log's own records.
 
@@ -117,6 +121,8 @@ type Event struct {
 	Route  string `json:"route,omitempty"`
 	Module string `json:"module,omitempty"`
 	SHA256 string `json:"sha256,omitempty"`
+	// Tenant is the tenant the request was admitted or refused as.
+	Tenant string `json:"tenant,omitempty"`
 	// RequestID and Client identify the HTTP request, when there was one.
 	RequestID string `json:"request_id,omitempty"`
 	Client    string `json:"client,omitempty"`

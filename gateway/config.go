@@ -79,6 +79,9 @@ type Config struct {
 	// Alerts are the alert rules, the alerting block and the default soft
 	// thresholds (docs/alerts.md).
 	Alerts alert.Config
+	// Tenancy is the tenants, the memory budget and the process-wide
+	// instance bound (see docs/tenancy.md).
+	Tenancy Tenancy
 	// Routes, in the order of the file.
 	Routes []Route
 }
@@ -209,6 +212,9 @@ type Route struct {
 	// Soft are the route's soft thresholds (the defaults with the route's
 	// soft_thresholds over them); nil when none is set.
 	Soft *alert.Thresholds
+	// Tenant pins the route's requests to a tenant; "" lets the request's
+	// API key or host name decide, and the default tenant otherwise.
+	Tenant string
 }
 
 // AdminOff as admin_listen (or --admin-listen) disables the admin listener.
@@ -277,6 +283,10 @@ type file struct {
 	Alerts          yaml.Node         `yaml:"alerts"`
 	Alerting        yaml.Node         `yaml:"alerting"`
 	SoftThresholds  yaml.Node         `yaml:"soft_thresholds"`
+	MemoryBudget    *policy.Size      `yaml:"memory_budget"`
+	MaxInstances    *int              `yaml:"max_instances"`
+	TenantKeyHeader string            `yaml:"tenant_key_header"`
+	Tenants         []fileTenant      `yaml:"tenants"`
 	Routes          []fileRoute       `yaml:"routes"`
 }
 
@@ -339,6 +349,7 @@ type fileRoute struct {
 	Trust          RouteTrust `yaml:"trust"`
 	Health         fileHealth `yaml:"health"`
 	SoftThresholds yaml.Node  `yaml:"soft_thresholds"`
+	Tenant         string     `yaml:"tenant"`
 	line           int
 }
 
@@ -569,6 +580,7 @@ func ParseConfig(data []byte, name string, readModule func(path string) ([]byte,
 			return nil, fmt.Errorf("%s: health.status: %d is not an HTTP status", where, r.Health.Status)
 		}
 		r.Trust = fr.Trust
+		r.Tenant = fr.Tenant
 		if !IsModuleRef(fr.Module) {
 			r.Trust.ModuleFile = fr.Module
 		}
@@ -580,6 +592,9 @@ func ParseConfig(data []byte, name string, readModule func(path string) ([]byte,
 		c.Routes = append(c.Routes, r)
 	}
 	if err := applyAlerts(c, &f, name, dir); err != nil {
+		return nil, err
+	}
+	if err := applyTenancy(c, &f, &root, name, dir); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -47,6 +47,8 @@ type reqState struct {
 	bodyLen int64
 	// timing receives the run's phases when the request is traced.
 	timing *sandbox.Timing
+	// quota is the run's tenant fuel bucket, nil without a fuel quota.
+	quota sandbox.FuelQuota
 }
 
 // Buffers above this are dropped instead of pooled, so one large request
@@ -291,6 +293,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, r, rm, rt, http.StatusRequestEntityTooLarge, id, start)
 		return
 	}
+	tn := s.tenantGate(w, r, rt, id, client.String(), start)
+	if tn == nil {
+		return // refused (docs/tenancy.md)
+	}
 
 	deadline := start.Add(s.cfg.Request.Timeout)
 	st := s.states.Get().(*reqState)
@@ -363,6 +369,15 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		defer done()
 	}
 
+	tk, ok := s.tenantAdmit(w, r, rt, v, tn, st, id, client.String(), start, deadline)
+	if !ok {
+		return
+	}
+	defer func() {
+		if !keep { // an abandoned guest may still hold its memory
+			tk.Release()
+		}
+	}()
 	select {
 	case rt.sem <- struct{}{}:
 	default:
@@ -411,6 +426,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if !time.Now().Before(deadline) {
 		ctxErr = context.DeadlineExceeded
 	}
+	s.tenantRan(tn, rep)
 	if rep != nil {
 		rm.observePeak(rep.PeakMemoryBytes)
 		if v.metered {
@@ -443,7 +459,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if s.forced.Load() {
 			what = "shutdown" // stopped at the shutdown deadline
 		}
-		s.log.LogAttrs(ctx, slog.LevelInfo, "run stopped: "+strings.ReplaceAll(what, "_", " "), slog.String("request_id", id),
+		s.log.LogAttrs(ctx, slog.LevelInfo, "run stopped: "+strings.ReplaceAll(what, "_", " "), slog.String("request_id", id), slog.String("tenant", tn.Name()),
 			slog.String("route", rt.label), slog.String("outcome", what))
 		return
 	}
@@ -454,7 +470,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if tr != nil {
 			tr.rec.Outcome, tr.rec.Kind = "refused", "body_budget"
 		}
-		s.log.LogAttrs(ctx, slog.LevelWarn, "response refused: body budget spent", slog.String("request_id", id), slog.String("route", rt.label))
+		s.log.LogAttrs(ctx, slog.LevelWarn, "response refused: body budget spent", slog.String("request_id", id), slog.String("route", rt.label),
+			slog.String("tenant", tn.Name()))
 		if gone {
 			rt.requests.Add(1)
 			return
@@ -474,11 +491,14 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if probe == nil {
 			v.stats.add(status, evType, time.Since(start))
 		}
-		ev := audit.Event{Type: evType, Route: rt.label, Module: v.ref, SHA256: v.sha,
+		ev := audit.Event{Type: evType, Route: rt.label, Tenant: tn.Name(), Module: v.ref, SHA256: v.sha,
 			RequestID: id, Client: client.String(), Kind: kind, Detail: detail}
+		if kind == string(sandbox.KindQuota) {
+			h["Retry-After"] = []string{retryAfter(tn.Fuel().Wait())}
+		}
 		s.event(ev)
 		if len(st.stderr.b) > 0 {
-			s.log.LogAttrs(ctx, slog.LevelWarn, "guest stderr", slog.String("request_id", id),
+			s.log.LogAttrs(ctx, slog.LevelWarn, "guest stderr", slog.String("request_id", id), slog.String("tenant", tn.Name()),
 				slog.String("route", rt.label), slog.String("stderr", string(st.stderr.b)))
 		}
 		if evType == audit.TypeViolation {
@@ -550,6 +570,7 @@ func (s *Server) run(ctx context.Context, rt *route, v *Version, st *reqState, d
 		Timing:   st.timing,
 		// The streams are the pooled in-memory buffers above.
 		NonBlocking: true,
+		Quota:       st.quota,
 	}
 	if stdin != nil {
 		in.Stdin, in.NonBlocking = stdin, false
@@ -566,6 +587,10 @@ func (s *Server) judge(rep *sandbox.Report, err, ctxErr error, st *reqState) (st
 		return http.StatusInternalServerError, "host_error", err.Error(), audit.TypeHostError
 	case rep == nil:
 		return http.StatusInternalServerError, "host_error", "the sandbox returned no report", audit.TypeHostError
+	case rep.Outcome == sandbox.OutcomeViolation && rep.Violation != nil && rep.Violation.Kind == sandbox.KindQuota:
+		// The tenant's fuel per second is spent: the tenant's doing, to
+		// retry later (docs/tenancy.md).
+		return http.StatusTooManyRequests, string(rep.Violation.Kind), rep.Violation.Detail, audit.TypeQuota
 	case rep.Outcome == sandbox.OutcomeViolation && rep.Violation != nil:
 		if rep.Violation.Kind == sandbox.KindTimeout || errors.Is(ctxErr, context.DeadlineExceeded) {
 			return http.StatusGatewayTimeout, string(rep.Violation.Kind), rep.Violation.Detail, audit.TypeViolation
@@ -615,7 +640,7 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, rt *route, resp
 	}
 	h["X-Request-Id"] = idv
 	if len(resp.Dropped) > 0 {
-		s.log.LogAttrs(r.Context(), slog.LevelDebug, "dropped guest headers", slog.String("route", rt.label),
+		s.log.LogAttrs(r.Context(), slog.LevelDebug, "dropped guest headers", slog.String("route", rt.label), slog.String("tenant", tenantOf(r)),
 			slog.String("request_id", id), slog.Any("headers", resp.Dropped))
 	}
 	s.setSecurity(h)
@@ -668,7 +693,7 @@ func (s *Server) access(r *http.Request, route string, status int, id string, st
 	if !s.log.Enabled(r.Context(), slog.LevelDebug) {
 		return
 	}
-	s.log.LogAttrs(r.Context(), slog.LevelDebug, "request", slog.String("request_id", id),
+	s.log.LogAttrs(r.Context(), slog.LevelDebug, "request", slog.String("request_id", id), slog.String("tenant", tenantOf(r)),
 		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("route", route),
 		slog.Int("status", status), slog.Duration("duration", time.Since(start)))
 }

@@ -40,6 +40,7 @@ import (
 
 	"github.com/wasmward/wasmward/audit"
 	"github.com/wasmward/wasmward/gateway/internal/wagi"
+	"github.com/wasmward/wasmward/internal/tenant"
 	"github.com/wasmward/wasmward/policy"
 	"github.com/wasmward/wasmward/sandbox"
 )
@@ -115,7 +116,9 @@ type Server struct {
 	states    sync.Pool
 
 	budget *bodyBudget
-	ready  atomic.Bool
+	// ten is the tenants' admission (docs/tenancy.md).
+	ten   *tenancy
+	ready atomic.Bool
 	// draining: responses carry Connection: close (the listener is closed).
 	draining atomic.Bool
 	// forced: the shutdown deadline passed and remaining runs were stopped.
@@ -144,6 +147,7 @@ type route struct {
 	rr      atomic.Uint64 // spreads canary requests
 	retired atomic.Bool   // replaced by a reload
 	sem     chan struct{}
+	tenant  *tenant.Tenant // the route's tenant: nil when the request decides
 	pass    []passHeader
 	m       *routeMetrics
 
@@ -182,6 +186,11 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Server, error) {
 		s.log = slog.Default()
 	}
 	s.unmatched = s.metrics.forRoute("unmatched")
+	ten, err := newTenancy(cfg.Tenancy, s.metrics.reg)
+	if err != nil {
+		return nil, fmt.Errorf("tenants: %w", err)
+	}
+	s.ten = ten
 	if s.audit != nil {
 		s.metrics.registerAuditMetrics(s.audit)
 	}
@@ -251,7 +260,7 @@ func (s *Server) event(e audit.Event) {
 	if s.log.Enabled(context.Background(), lvl) {
 		attrs := make([]slog.Attr, 0, 8)
 		attrs = append(attrs, slog.String("type", e.Type))
-		for _, kv := range [...][2]string{{"route", e.Route}, {"module", e.Module}, {"sha256", e.SHA256},
+		for _, kv := range [...][2]string{{"route", e.Route}, {"tenant", e.Tenant}, {"module", e.Module}, {"sha256", e.SHA256},
 			{"request_id", e.RequestID}, {"client", e.Client}, {"kind", e.Kind}, {"detail", e.Detail}} {
 			if kv[1] != "" {
 				attrs = append(attrs, slog.String(kv[0], kv[1]))
@@ -311,6 +320,9 @@ func (s *Server) AdminHandler() http.Handler {
 	if !own["GET /v1/routes"] {
 		mux.HandleFunc("GET /v1/routes", s.serveRoutes)
 	}
+	if !own["GET /v1/tenants"] {
+		mux.HandleFunc("GET /v1/tenants", s.serveTenants)
+	}
 	if s.pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -347,6 +359,7 @@ var errShutdown = errors.New("stopped at the shutdown deadline")
 func (s *Server) Serve(ctx context.Context, pub, admin net.Listener) error {
 	timeout := s.cfg.Request.Timeout
 	cl := s.cfg.Connections
+	s.setMemoryLimit()
 	pubT := newConnTracker(s.connLimit(), cl.MaxPerClient, cl.PressureIdleTimeout, s.cfg.TrustedProxies)
 	pubT.rewrite = s.rewriteEarlyReply
 	s.trackMetrics(pubT, "public")

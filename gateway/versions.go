@@ -17,6 +17,7 @@ import (
 	"github.com/wasmward/wasmward/internal/digest"
 	"github.com/wasmward/wasmward/policy"
 	"github.com/wasmward/wasmward/sandbox"
+	"github.com/wasmward/wasmward/internal/tenant"
 	"github.com/wasmward/wasmward/scan"
 )
 
@@ -35,6 +36,7 @@ type Version struct {
 	name    string   // argv[0]
 	env     []string // the variables that do not change between requests
 	metered bool
+	mem     int64         // what an instance reserves from memory_budget
 	timeout time.Duration // the policy's timeout (client_closed judgement)
 	limits  policy.Limits // the policy's limits (soft thresholds)
 	iso     atomic.Pointer[isolation]
@@ -297,6 +299,7 @@ func (s *Server) prepare(ctx context.Context, rc Route, label string) (*Version,
 		mod:     mod,
 		name:    path.Base(strings.ReplaceAll(rc.Module, "\\", "/")),
 		metered: rc.Policy.Limits.Fuel > 0,
+		mem:     instanceReserve(rc.Policy),
 		timeout: rc.Policy.Limits.Timeout.Std(),
 		limits:  rc.Policy.Limits,
 		closed:  make(chan struct{}),
@@ -586,6 +589,12 @@ func sameSettings(a, b *Config) error {
 // newRoute prepares a route's configured module and builds its route.
 func (s *Server) newRoute(ctx context.Context, rc Route) (*route, error) {
 	label := routeLabel(rc)
+	var tn *tenant.Tenant
+	if rc.Tenant != "" {
+		if tn = s.ten.sched.Tenant(rc.Tenant); tn == nil {
+			return nil, fmt.Errorf("route %s: no tenant %q (tenants change with a restart, not a reload)", label, rc.Tenant)
+		}
+	}
 	v, err := s.prepare(ctx, rc, label)
 	if err != nil {
 		return nil, err
@@ -596,6 +605,7 @@ func (s *Server) newRoute(ctx context.Context, rc Route) (*route, error) {
 		cfg:     rc,
 		origSHA: sha,
 		sem:     make(chan struct{}, rc.MaxConcurrency),
+		tenant:  tn,
 		m:       s.metrics.forRoute(label),
 	}
 	r.label = label

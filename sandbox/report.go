@@ -47,6 +47,9 @@ const (
 	KindCapabilityDenied Kind = "capability_denied"
 	// KindSignature is used by the trust layer when a signature check refuses a module.
 	KindSignature Kind = "signature"
+	// KindQuota: the run's Invocation.Quota (a tenant's fuel per second)
+	// gave out before the run's own fuel limit did.
+	KindQuota Kind = "quota"
 )
 
 // Violation is why a guest was stopped or a module refused.
@@ -166,6 +169,20 @@ type Invocation struct {
 	Coverage *Coverage
 	// Timing, when not nil, receives how long the run's phases took.
 	Timing *Timing
+	// Quota, when not nil, is a pool of fuel the run draws from as it goes
+	// (a tenant's fuel per second) on top of the policy's limits.fuel: a
+	// run that finds it empty is stopped with a KindQuota violation, and
+	// what it took but did not consume is returned at the end.
+	Quota FuelQuota
+}
+
+// FuelQuota is a pool of fuel shared by runs (Invocation.Quota).
+type FuelQuota interface {
+	// Take takes up to n units and returns how many it took; 0 means the
+	// pool is empty.
+	Take(n int64) int64
+	// Return gives back n units taken but not consumed.
+	Return(n int64)
 }
 
 // Timing is how long the phases of one run took (Invocation.Timing).

@@ -83,6 +83,8 @@ type runState struct {
 	// guest's counter starts at 0); budget is the run's limit, 0 unmetered.
 	handed int64
 	budget int64
+	// quotaTaken is the fuel taken from Invocation.Quota so far.
+	quotaTaken int64
 
 	viol  *violationError   // first violation, if any
 	fuelG api.MutableGlobal // the instance's meter.FuelGlobal, once instantiated
@@ -295,6 +297,15 @@ func (st *runState) refuel(c int64) int64 {
 			st.stop(KindFuelExhausted, "fuel budget of %d exhausted", st.budget)
 		}
 		grant = min(grant, left)
+	}
+	if q := st.in.Quota; q != nil && grant > 0 {
+		// The quota pays for all that was handed out: what the guest
+		// consumed beyond its last grant, then the new grant.
+		st.quotaTaken += q.Take(consumed + grant - st.quotaTaken)
+		if st.quotaTaken <= consumed {
+			st.stop(KindQuota, "the tenant's fuel quota is spent")
+		}
+		grant = min(grant, st.quotaTaken-consumed)
 	}
 	st.handed = consumed + grant
 	return grant
@@ -628,7 +639,7 @@ func (st *runState) begin(ctx context.Context, start time.Time, in Invocation) e
 	if st.net != nil {
 		st.net.Begin(ctx, st.deadline)
 	}
-	st.handed = 0
+	st.handed, st.quotaTaken = 0, 0
 	st.budget = int64(min(lim.Fuel, uint64(1<<63-1)))
 	st.viol = nil
 	st.stdout.reset(in.Stdout, uint64(lim.Output))
@@ -685,6 +696,9 @@ func (st *runState) report(rep *Report) {
 		st.calls[im.slot] = 0
 	}
 	rep.FuelUsed = st.fuelUsed(fuelLeft)
+	if q := st.in.Quota; q != nil && st.quotaTaken > int64(rep.FuelUsed) {
+		q.Return(st.quotaTaken - int64(rep.FuelUsed))
+	}
 
 	var vio *Violation
 	rep.Outcome, vio, rep.ExitCode, rep.Trap = st.classify(err)
@@ -702,6 +716,9 @@ func (st *runState) fuelUsed(left int64) uint64 {
 	used := st.handed - left
 	if st.viol != nil && st.viol.Kind == KindFuelExhausted {
 		used = st.budget
+	}
+	if st.viol != nil && st.viol.Kind == KindQuota {
+		used = st.handed // the block that overdrew the quota never ran
 	}
 	if st.budget > 0 && used > st.budget {
 		used = st.budget
