@@ -359,7 +359,7 @@ var errShutdown = errors.New("stopped at the shutdown deadline")
 func (s *Server) Serve(ctx context.Context, pub, admin net.Listener) error {
 	timeout := s.cfg.Request.Timeout
 	cl := s.cfg.Connections
-	s.setMemoryLimit()
+	defer s.ten.startMemoryLimit(s.log, s.cfg.Tenancy.BudgetSource)()
 	pubT := newConnTracker(s.connLimit(), cl.MaxPerClient, cl.PressureIdleTimeout, s.cfg.TrustedProxies)
 	pubT.rewrite = s.rewriteEarlyReply
 	s.trackMetrics(pubT, "public")

@@ -17,6 +17,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -339,6 +340,11 @@ type tenancy struct {
 	keyHeader string
 	keyed     bool // some tenant has API keys
 	m         map[*tenant.Tenant]*tenantMetrics
+	budget    int64
+	// The Go memory limit (see limitMemory): on once serving, never above
+	// the one the process started with.
+	limitOn    atomic.Bool
+	startLimit int64
 
 	requests *prometheus.CounterVec
 	rejected *prometheus.CounterVec
@@ -356,11 +362,12 @@ func newTenancy(cfg Tenancy, reg *prometheus.Registry) (*tenancy, error) {
 	if cfg.MemoryBudget == 0 { // a Config built by hand, not by ParseConfig
 		cfg.MemoryBudget, cfg.BudgetSource = tenant.DefaultBudget()
 	}
-	sched, err := tenant.New(tenant.Options{MemoryBudget: cfg.MemoryBudget, MaxInstances: cfg.MaxInstances}, cfg.Tenants)
+	tn := &tenancy{keyHeader: cfg.KeyHeader, budget: cfg.MemoryBudget, m: map[*tenant.Tenant]*tenantMetrics{}}
+	sched, err := tenant.New(tenant.Options{MemoryBudget: cfg.MemoryBudget, MaxInstances: cfg.MaxInstances, OnReserve: tn.limitMemory}, cfg.Tenants)
 	if err != nil {
 		return nil, err
 	}
-	tn := &tenancy{sched: sched, keyHeader: cfg.KeyHeader, m: map[*tenant.Tenant]*tenantMetrics{}}
+	tn.sched = sched
 	if tn.keyHeader == "" {
 		tn.keyHeader = DefaultTenantKeyHeader
 	}
@@ -597,20 +604,42 @@ func (s *Server) serveTenants(w http.ResponseWriter, _ *http.Request) {
 }
 
 // memoryLimitHeadroom is what the Go runtime's soft memory limit allows
-// beyond memory_budget: the compiled modules, the heap of the gateway
-// itself and request and response bodies. See docs/tenancy.md.
-const memoryLimitHeadroom = 256 << 20
+// beyond the part of memory_budget that instances do not hold: the heap of
+// the gateway itself, garbage not yet collected. See docs/tenancy.md.
+const memoryLimitHeadroom = 128 << 20
 
-// setMemoryLimit lowers the Go runtime's soft memory limit to
-// memory_budget plus headroom (never raising one set by GOMEMLIMIT), so
-// that the garbage of finished instances is collected before the heap
-// outgrows the budget.
-func (s *Server) setMemoryLimit() {
-	b, _ := s.ten.sched.Budget()
-	want := b + memoryLimitHeadroom + s.cfg.Request.BodyBudget
-	if cur := debug.SetMemoryLimit(-1); want < cur {
-		debug.SetMemoryLimit(want)
-		s.log.LogAttrs(context.Background(), slog.LevelInfo, "memory budget", slog.Int64("memory_budget", b),
-			slog.String("source", s.cfg.Tenancy.BudgetSource), slog.Int64("go_memory_limit", want))
+// limitMemory keeps the Go runtime's soft memory limit at memory_budget
+// plus headroom minus what instances hold reserved, never above the limit
+// the process started with (GOMEMLIMIT). Linear memories live on the Go
+// heap (small ones) or in their own mappings (large ones), so with this
+// limit the heap, its garbage and the mappings together stay within
+// memory_budget plus the headroom: the garbage collector runs before
+// freed instance memory piles up. It is a soft limit: when the live heap
+// alone exceeds it, the collector runs more often (at most half the CPU,
+// the Go runtime's own bound) rather than failing.
+func (tn *tenancy) limitMemory(reserved int64) {
+	if !tn.limitOn.Load() {
+		return
+	}
+	want := tn.budget + memoryLimitHeadroom - reserved
+	if want > tn.startLimit {
+		want = tn.startLimit
+	}
+	debug.SetMemoryLimit(want)
+}
+
+// startMemoryLimit turns limitMemory on (Serve calls it: the limit is the
+// process's, so it is set only by a server that serves) and returns the
+// function that turns it off and restores the limit.
+func (tn *tenancy) startMemoryLimit(log *slog.Logger, source string) (stop func()) {
+	tn.startLimit = debug.SetMemoryLimit(-1)
+	tn.limitOn.Store(true)
+	_, used := tn.sched.Budget()
+	tn.limitMemory(used)
+	log.LogAttrs(context.Background(), slog.LevelInfo, "memory budget", slog.Int64("memory_budget", tn.budget),
+		slog.String("source", source), slog.Int64("go_memory_limit", min(tn.startLimit, tn.budget+memoryLimitHeadroom)))
+	return func() {
+		tn.limitOn.Store(false)
+		debug.SetMemoryLimit(tn.startLimit)
 	}
 }

@@ -15,9 +15,9 @@ import (
 
 	"github.com/wasmward/wasmward/audit"
 	"github.com/wasmward/wasmward/internal/digest"
+	"github.com/wasmward/wasmward/internal/tenant"
 	"github.com/wasmward/wasmward/policy"
 	"github.com/wasmward/wasmward/sandbox"
-	"github.com/wasmward/wasmward/internal/tenant"
 	"github.com/wasmward/wasmward/scan"
 )
 

@@ -103,6 +103,7 @@ func (lm *linearMemory) Reallocate(size uint64) []byte {
 		if want > 1<<maxPoolShift {
 			nb = lm.reserve(size)
 		}
+		mapped := nb != nil
 		if nb == nil {
 			nb = lm.pool.get(size, want)
 		}
@@ -110,8 +111,11 @@ func (lm *linearMemory) Reallocate(size uint64) []byte {
 			copy(nb, lm.img.data) // not instantiation's size (wazero always asks for it): never without the image
 		}
 		copy(nb, lm.buf)
+		// The old buffer goes back as what it was (pooled or mapped): the
+		// new one's kind is set after, or a pooled Go buffer would be
+		// unmapped and the new mapping never would.
 		lm.freeBuf()
-		lm.buf = nb
+		lm.buf, lm.mapped = nb, mapped
 	}
 	acct.total = total
 	if total > acct.peak {
@@ -137,7 +141,6 @@ func (lm *linearMemory) reserve(size uint64) []byte {
 	if b == nil {
 		return nil
 	}
-	lm.mapped = true
 	return b[:size]
 }
 

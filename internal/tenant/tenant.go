@@ -105,6 +105,7 @@ type Scheduler struct {
 	// maxInstances bounds instances of all tenants together (0: none).
 	maxInstances int
 	now          func() time.Time
+	onReserve    func(int64)
 
 	mu      sync.Mutex
 	used    int64
@@ -124,6 +125,10 @@ type Options struct {
 	MaxInstances int
 	// Now is the clock of the token buckets (time.Now when nil).
 	Now func() time.Time
+	// OnReserve, when set, is called with the bytes reserved whenever
+	// they change (under the scheduler's lock: it must be quick and must
+	// not call back into the scheduler).
+	OnReserve func(reserved int64)
 }
 
 // New returns a scheduler for the tenants; a tenant named DefaultName is
@@ -132,7 +137,7 @@ func New(o Options, tenants []Config) (*Scheduler, error) {
 	if o.MemoryBudget <= 0 {
 		return nil, errors.New("tenant: the memory budget must be positive")
 	}
-	s := &Scheduler{budget: o.MemoryBudget, maxInstances: o.MaxInstances, now: o.Now,
+	s := &Scheduler{budget: o.MemoryBudget, maxInstances: o.MaxInstances, now: o.Now, onReserve: o.OnReserve,
 		byName: map[string]*Tenant{}, byHost: map[string]*Tenant{}}
 	if s.now == nil {
 		s.now = time.Now
@@ -374,6 +379,9 @@ func (k Ticket) Release() {
 	k.t.running--
 	k.t.reserved -= k.mem
 	s.dispatch()
+	if s.onReserve != nil {
+		s.onReserve(s.used)
+	}
 	s.mu.Unlock()
 }
 
@@ -395,6 +403,9 @@ func (s *Scheduler) grant(t *Tenant, mem int64) {
 	t.running++
 	t.reserved += mem
 	t.admitted.Add(1)
+	if s.onReserve != nil {
+		s.onReserve(s.used)
+	}
 }
 
 // dispatch admits waiting requests in weighted-fair order: among the

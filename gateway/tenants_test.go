@@ -1,0 +1,318 @@
+package gateway
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wasmward/wasmward/internal/tenant"
+)
+
+func keyHash(k string) string {
+	h := sha256.Sum256([]byte(k))
+	return "sha256:" + hex.EncodeToString(h[:])
+}
+
+func TestTenantConfig(t *testing.T) {
+	c, err := parse(`
+memory_budget: 1GiB
+max_instances: 6
+tenant_key_header: x-tenant-key
+tenants:
+  - name: acme
+    weight: 3
+    hosts: [ACME.example]
+    api_key_hashes: [` + keyHash("k1") + `]
+    quotas: {instances: 4, memory: 25%, fuel_per_second: 2e9, requests_per_second: 50, body_bytes_per_second: 1MiB, outbound_bytes_per_second: 64KiB, queue: 10, queue_timeout: 250ms}
+  - name: beta
+    quotas: {memory: 300MiB}
+routes:
+  - {route: /a, module: a.wasm, tenant: acme}
+  - {route: /b, module: b.wasm}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ty := c.Tenancy
+	if ty.MemoryBudget != 1<<30 || ty.BudgetSource != "memory_budget" || ty.MaxInstances != 6 || ty.KeyHeader != "X-Tenant-Key" {
+		t.Errorf("tenancy %+v", ty)
+	}
+	if len(ty.Tenants) != 2 || c.Routes[0].Tenant != "acme" || c.Routes[1].Tenant != "" {
+		t.Fatalf("tenants %+v routes %q %q", ty.Tenants, c.Routes[0].Tenant, c.Routes[1].Tenant)
+	}
+	a := ty.Tenants[0]
+	want := tenant.Quotas{Instances: 4, Memory: 256 << 20, FuelPerSecond: 2e9, RequestsPerSecond: 50, RequestBurst: 100,
+		BodyBytesPerSecond: 1 << 20, OutboundBytesPerSecond: 64 << 10, Queue: 10, QueueTimeout: 250 * time.Millisecond}
+	if a.Name != "acme" || a.Weight != 3 || a.Quotas != want || len(a.Hosts) != 1 || a.Hosts[0] != "acme.example" || len(a.KeyHashes) != 1 {
+		t.Errorf("acme %+v", a)
+	}
+	if b := ty.Tenants[1]; b.Weight != 1 || b.Quotas.Memory != 300<<20 {
+		t.Errorf("beta %+v", b)
+	}
+
+	// Without tenants: the default budget, a fraction of the machine.
+	c, err = parse("routes: [{route: /a, module: a.wasm}]\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def, _ := tenant.DefaultBudget(); c.Tenancy.MemoryBudget != def || len(c.Tenancy.Tenants) != 0 || c.Tenancy.KeyHeader != DefaultTenantKeyHeader {
+		t.Errorf("defaults %+v", c.Tenancy)
+	}
+}
+
+func TestTenantConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "keys")
+	os.WriteFile(keys, []byte("# acme\n"+keyHash("a")+"\n\nsecret-key-pasted\n"), 0o600)
+	tests := []struct{ yml, want string }{
+		{"memory_budget: 1KiB\nroutes: [{route: /a, module: a.wasm}]", "gw.yaml:1: memory_budget: 1KiB is out of range (at least 1MiB)"},
+		{"max_instances: -1\nroutes: [{route: /a, module: a.wasm}]", "gw.yaml:1: max_instances: must not be negative"},
+		{"tenant_key_header: 'a b'\nroutes: [{route: /a, module: a.wasm}]", "gw.yaml:1: tenant_key_header: \"a b\" is not a header name"},
+		{"tenants: [{name: Acme}]\nroutes: [{route: /a, module: a.wasm}]", "gw.yaml:1: tenants[0].name: \"Acme\" must be 1 to 64 of"},
+		{"tenants: [{name: a}, {name: a}]\nroutes: [{route: /a, module: a.wasm}]", "gw.yaml:1: tenants[1].name: tenant \"a\" is also tenants[0]"},
+		{"tenants: [{name: a, weight: 0}]\nroutes: [{route: /a, module: a.wasm}]", "tenants[0].weight: must be from 1 to 1000"},
+		{"tenants: [{name: a, hosts: ['a.example:80']}]\nroutes: [{route: /a, module: a.wasm}]", "tenants[0].hosts[0]: \"a.example:80\" is not a host name"},
+		{"tenants: [{name: a, api_key_hashes: [my-secret-key]}]\nroutes: [{route: /a, module: a.wasm}]", "tenants[0].api_key_hashes[0]: not sha256:<64 hex digits>"},
+		{"tenants: [{name: a, api_keys_file: " + keys + "}]\nroutes: [{route: /a, module: a.wasm}]", keys + ":4: not sha256:<64 hex digits>"},
+		{"tenants: [{name: a, quotas: {instances: 0}}]\nroutes: [{route: /a, module: a.wasm}]", "tenants[0].quotas.instances: must be at least 1"},
+		{"tenants: [{name: a, quotas: {memory: 120%}}]\nroutes: [{route: /a, module: a.wasm}]", "tenants[0].quotas.memory: \"120%\" is not a percentage"},
+		{"tenants: [{name: a, quotas: {fuel_per_second: .nan}}]\nroutes: [{route: /a, module: a.wasm}]", "tenants[0].quotas.fuel_per_second: must be a finite number above 0"},
+		{"tenants: [{name: a, quotas: {queue_timeout: 0s}}]\nroutes: [{route: /a, module: a.wasm}]", "tenants[0].quotas.queue_timeout: must be greater than zero"},
+		{"tenants: [{name: a, quotaz: {}}]\nroutes: [{route: /a, module: a.wasm}]", `gw.yaml:1: unknown key "quotaz"`},
+		{"routes: [{route: /a, module: a.wasm, tenant: nobody}]", "gw.yaml:1: routes[0].tenant: no tenant \"nobody\" in tenants"},
+		{"memory_budget: 64MiB\nroutes: [{route: /a, module: a.wasm}]", "routes[0]: an instance reserves 129MiB (its memory cap and 1MiB overhead), more than memory_budget 64MiB"},
+		{"tenants: [{name: a, quotas: {memory: 100MiB}}]\nroutes: [{route: /a, module: a.wasm, tenant: a}]", "routes[0]: an instance reserves 129MiB, more than tenant \"a\"'s memory quota 100MiB"},
+	}
+	for _, tc := range tests {
+		_, err := parse(tc.yml)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q:\n got %v\nwant %s", tc.yml, err, tc.want)
+			continue
+		}
+		if strings.Contains(err.Error(), "secret") && !strings.Contains(tc.yml, "secret") == false && strings.Contains(err.Error(), "secret-key") {
+			t.Errorf("error echoes key material: %v", err)
+		}
+		if strings.Contains(err.Error(), "\n") {
+			t.Errorf("error is not one line: %q", err)
+		}
+	}
+}
+
+const tenantCfg = `
+listen: 127.0.0.1:0
+rate_limit: {requests_per_second: 0}
+request: {max_body: 64KiB, timeout: 5s}
+tenants:
+  - name: slow
+    quotas: {requests_per_second: 1, request_burst: 2}
+  - name: bodies
+    quotas: {body_bytes_per_second: 100}
+  - name: burner
+    quotas: {fuel_per_second: 1, fuel_burst: 5000000}
+  - name: single
+    quotas: {instances: 1, queue: 1, queue_timeout: 500ms}
+  - name: keyed
+    api_key_hashes: [` + "KEYHASH" + `]
+    hosts: [keyed.example]
+routes:
+  - route: /slow
+    tenant: slow
+    module: fixture:gw_hello
+  - route: /bodies
+    tenant: bodies
+    module: fixture:gw_echo
+  - route: /burn
+    tenant: burner
+    policy: {limits: {timeout: 4s}}
+    module: fixture:gw_evil
+  - route: /single
+    tenant: single
+    policy: {limits: {timeout: 1500ms}}
+    module: fixture:gw_evil
+  - route: /echo/...
+    module: fixture:gw_echo
+    pass_headers: [x-api-key, accept]
+`
+
+// Each quota answers with its status, a Retry-After, and is counted per
+// tenant in the metrics and the audit log, with the tenant named.
+func TestE2ETenantQuotas(t *testing.T) {
+	dir := t.TempDir()
+	yml := strings.ReplaceAll(tenantCfg, "KEYHASH", keyHash("the-key-of-keyed"))
+	g := startGW(t, "audit_log: "+filepath.Join(dir, "audit.jsonl")+"\n"+yml)
+
+	// Request rate: a burst of 2, then 429.
+	for i, want := range []int{200, 200, 429} {
+		if r := g.get("/slow"); r.status != want || (want == 429 && r.header.Get("Retry-After") != "1") {
+			t.Errorf("/slow #%d: %d Retry-After %q, want %d", i, r.status, r.header.Get("Retry-After"), want)
+		}
+	}
+	// Body bytes per second: 100 bytes, then 429 until they refill.
+	if r := g.do("POST", "/bodies", strings.NewReader(strings.Repeat("x", 80))); r.status != 200 {
+		t.Errorf("/bodies 80 bytes: %d", r.status)
+	}
+	if r := g.do("POST", "/bodies", strings.NewReader(strings.Repeat("x", 80))); r.status != 429 || r.header.Get("Retry-After") == "" {
+		t.Errorf("/bodies 80 more bytes: %d %q, want 429 with Retry-After", r.status, r.header.Get("Retry-After"))
+	}
+	// Fuel per second: a run that spends the tenant's bucket is stopped
+	// with a quota violation (not fuel_exhausted) and answered 429; the
+	// next request is refused before it runs.
+	if r := g.get("/burn?loop"); r.status != 429 || r.header.Get("Retry-After") != "1" {
+		t.Errorf("/burn?loop: %d Retry-After %q, want 429, 1", r.status, r.header.Get("Retry-After"))
+	}
+	if r := g.get("/burn?spin=1"); r.status != 429 {
+		t.Errorf("/burn right after: %d, want 429 (the bucket is empty)", r.status)
+	}
+	// Instances: one runs, one waits in the queue (then its queue timeout
+	// passes: 429), the queue of one is full for a third (429).
+	var wg sync.WaitGroup
+	wg.Add(1)
+	var first result
+	go func() { defer wg.Done(); first = g.get("/single?loop") }()
+	waitTenant(t, g, "single", func(ti TenantInfo) bool { return ti.Instances == 1 })
+	var second result
+	wg.Add(1)
+	go func() { defer wg.Done(); second = g.get("/single?spin=1") }()
+	waitTenant(t, g, "single", func(ti TenantInfo) bool { return ti.Queued == 1 })
+	third := g.get("/single?spin=1")
+	wg.Wait()
+	if first.status != 504 || second.status != 429 || third.status != 429 {
+		t.Errorf("/single: running %d, queued %d, third %d; want 504 (its 1.5s timeout), 429 (queue timeout), 429 (queue full)", first.status, second.status, third.status)
+	}
+	// API keys: the tenant of a known key; 401 for an unknown one; the
+	// key never reaches the guest even on a route that passes the header.
+	r := g.get("/echo/", "X-Api-Key", "the-key-of-keyed")
+	if r.status != 200 || strings.Contains(r.body, "the-key-of-keyed") {
+		t.Errorf("keyed request: %d, key reached the guest: %v", r.status, strings.Contains(r.body, "the-key-of-keyed"))
+	}
+	if r := g.get("/echo/", "X-Api-Key", "a-wrong-key"); r.status != 401 {
+		t.Errorf("unknown key: %d, want 401", r.status)
+	}
+	hreq, _ := http.NewRequest("GET", g.url+"/echo/", nil)
+	hreq.Host = "keyed.example"
+	resp, err := http.DefaultClient.Do(hreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+
+	_, m := adminGet(t, g, "/metrics")
+	for series, want := range map[string]float64{
+		`wasmward_tenant_rejected_total{reason="rate",tenant="slow"}`:          1,
+		`wasmward_tenant_rejected_total{reason="body_rate",tenant="bodies"}`:   1,
+		`wasmward_tenant_rejected_total{reason="fuel",tenant="burner"}`:        2,
+		`wasmward_tenant_rejected_total{reason="instances",tenant="single"}`:   1,
+		`wasmward_tenant_rejected_total{reason="queue_full",tenant="single"}`:  1,
+		`wasmward_tenant_requests_total{tenant="keyed"}`:                       2,
+		`wasmward_tenant_requests_total{tenant="slow"}`:                        3,
+		`wasmward_tenant_memory_reserved_bytes{tenant="single"}`:               0,
+		`wasmward_tenant_queue_seconds_count{tenant="slow"}`:                   2,
+		`wasmward_violations_total{kind="fuel_exhausted",route="/burn"}`:       -1,
+		`wasmward_guest_errors_total{kind="quota",route="/burn"}`:              1,
+		`wasmward_tenant_fuel_consumed_total{tenant="burner"}`:                 5000000,
+		`wasmward_tenant_rejected_total{reason="memory_budget",tenant="slow"}`: -1,
+	} {
+		if got := metricValue(m, series); got != want {
+			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
+	if v := metricValue(m, "wasmward_memory_budget_bytes"); v <= 0 {
+		t.Errorf("wasmward_memory_budget_bytes = %v", v)
+	}
+	if err := g.stop(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "audit.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`"type":"quota","route":"/slow","tenant":"slow"`, `"kind":"rate"`,
+		`"type":"quota","route":"/bodies","tenant":"bodies"`, `"kind":"body_rate"`,
+		`"type":"quota","route":"/burn","tenant":"burner"`, `"kind":"quota","detail":"the tenant's fuel quota is spent"`, `"kind":"fuel"`,
+		`"type":"quota","route":"/single","tenant":"single"`, `"kind":"queue_full"`,
+		`"type":"quota","route":"/echo/...","request_id"`, `"kind":"tenant_key"`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("audit log lacks %s", want)
+		}
+	}
+	for _, secret := range []string{"the-key-of-keyed", "a-wrong-key"} {
+		if strings.Contains(string(b), secret) || strings.Contains(g.logs.String(), secret) {
+			t.Errorf("%s reached the audit log or the log", secret)
+		}
+	}
+	// Every log line about a request names its tenant.
+	for line := range strings.SplitSeq(g.logs.String(), "\n") {
+		if strings.Contains(line, `"request_id"`) && strings.Contains(line, `"route":"/`) && !strings.Contains(line, `"tenant":"`) &&
+			!strings.Contains(line, `"kind":"tenant_key"`) {
+			t.Errorf("log line without its tenant: %s", line)
+		}
+	}
+}
+
+func adminGet(t *testing.T, g *gw, p string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(g.admin + p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func waitTenant(t *testing.T, g *gw, name string, cond func(TenantInfo) bool) {
+	t.Helper()
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(2 * time.Millisecond) {
+		for _, ti := range g.srv.Tenants() {
+			if ti.Name == name && cond(ti) {
+				return
+			}
+		}
+	}
+	t.Fatalf("tenant %s: condition not reached", name)
+}
+
+// GET /v1/tenants lists every tenant with its quotas and state, and no key
+// material: neither keys nor their hashes.
+func TestE2ETenantsEndpoint(t *testing.T) {
+	h := keyHash("the-key-of-keyed")
+	g := startGW(t, strings.ReplaceAll(tenantCfg, "KEYHASH", h))
+	g.get("/slow")
+	code, body := adminGet(t, g, "/v1/tenants")
+	if code != 200 {
+		t.Fatal(code)
+	}
+	if strings.Contains(body, strings.TrimPrefix(h, "sha256:")) || strings.Contains(body, "the-key") {
+		t.Errorf("key material in /v1/tenants: %s", body)
+	}
+	var out struct {
+		MemoryBudget int64        `json:"memory_budget"`
+		Tenants      []TenantInfo `json:"tenants"`
+	}
+	if err := json.Unmarshal([]byte(body), &out); err != nil {
+		t.Fatal(err)
+	}
+	names := []string{}
+	for _, ti := range out.Tenants {
+		names = append(names, ti.Name)
+	}
+	if strings.Join(names, ",") != "slow,bodies,burner,single,keyed,default" || out.MemoryBudget <= 0 {
+		t.Fatalf("tenants %v budget %d", names, out.MemoryBudget)
+	}
+	if s := out.Tenants[0]; s.Admitted != 1 || s.Quotas.RequestsPerSecond != 1 || s.Instances != 0 {
+		t.Errorf("slow: %+v", s)
+	}
+	if k := out.Tenants[4]; !k.APIKey || len(k.Hosts) != 1 {
+		t.Errorf("keyed: %+v", k)
+	}
+}
