@@ -458,11 +458,11 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b, _ := io.ReadAll(r.Body)
 	if err := notify.Verify(rc.secret, r.Header.Get(notify.SignatureHeader), b, time.Now(), time.Minute); err != nil {
 		rc.badSig.Add(1)
-		http.Error(w, err.Error(), 401)
+		http.Error(w, err.Error(), http.StatusUnauthorized)
 		return
 	}
 	if rc.fail.Add(-1) >= 0 {
-		http.Error(w, "try later", 503)
+		http.Error(w, "try later", http.StatusServiceUnavailable)
 		return
 	}
 	rc.mu.Lock()

@@ -39,7 +39,7 @@ func main() {
 
 func run(bin string, rounds int, modules []string) error {
 	if bin == "" || len(modules) == 0 || rounds < 1 {
-		return errors.New("usage: startup -bin WASMWARD [-rounds N] MODULE...")
+		return errors.New("usage: startup -bin WASMWARD [-rounds N] MODULE [MODULE ...]")
 	}
 	dir, err := os.MkdirTemp("", "wasmward-startup-")
 	if err != nil {
