@@ -660,6 +660,11 @@ func (ir *InstrReader) brTable(in *Instr) error {
 		return err
 	}
 	t := ir.targets[:0]
+	if cap(t) < n {
+		// n is bounded by the bytes left (vecLen): one allocation of the
+		// right size instead of growing through every power of two.
+		t = make([]uint32, 0, n)
+	}
 	for range n {
 		l, err := ir.r.u32("br_table")
 		if err != nil {
