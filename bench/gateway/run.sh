@@ -56,35 +56,10 @@ for url in http://127.0.0.1:18080/ http://127.0.0.1:18081/c; do
   curl -sf "$url" >/dev/null || { echo "not serving: $url" >&2; cat "$tmp/gw.log" >&2; exit 1; }
 done
 
-# cpu_ticks PID: user+system clock ticks the process has used so far.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-hz=$(getconf CLK_TCK)
+. "$(dirname "$0")/../lib/wrk.sh"
 
-# bench NAME URL PID -> "req/s p50 p99 cpu_us_per_req" (latencies in ms; the
-# server's CPU time per request, which a box shared with other jobs disturbs
-# far less than req/s or latency)
-bench() {
-  wrk -t"$t" -c"$CONNS" -d"$WARMUP" "$2" >/dev/null
-  local t0 t1
-  t0=$(cpu_ticks "$3")
-  wrk -t"$t" -c"$CONNS" -d"$DURATION" --latency "$2" >"$tmp/$1.txt"
-  t1=$(cpu_ticks "$3")
-  local errors
-  errors=$(grep -E 'Non-2xx|Socket errors' "$tmp/$1.txt" || true)
-  [ -z "$errors" ] || echo "$1: $errors" >&2
-  awk -v ticks=$((t1 - t0)) -v hz="$hz" '
-    function ms(v) {
-      if (v ~ /us$/) { sub(/us$/, "", v); return v / 1000 }
-      if (v ~ /ms$/) { sub(/ms$/, "", v); return v + 0 }
-      if (v ~ /s$/)  { sub(/s$/, "", v);  return v * 1000 }
-      return v
-    }
-    /^ +50%/ { p50 = ms($2) }
-    /^ +99%/ { p99 = ms($2) }
-    /requests in/ { n = $1 }
-    /^Requests\/sec:/ { rps = $2 }
-    END { printf "%.0f %.2f %.2f %.1f\n", rps, p50, p99, (n > 0 ? 1e6 * ticks / hz / n : 0) }' "$tmp/$1.txt"
-}
+# bench NAME URL PID -> "req/s p50 p99 cpu_us_per_req" (latencies in ms)
+bench() { wrk_measure "$t" "$CONNS" "$WARMUP" "$DURATION" "$2" "$3" "$tmp/$1.txt"; }
 
 for t in $THREADS; do
   read -r n_rps n_p50 n_p99 n_cpu < <(bench native http://127.0.0.1:18080/ "${pids[0]}")

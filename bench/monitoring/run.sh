@@ -101,31 +101,12 @@ for n in monitored traced; do
   curl -sN "http://127.0.0.1:${admin[$n]}/v1/events/stream" >/dev/null 2>&1 & pids+=($!)
 done
 
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-hz=$(getconf CLK_TCK)
+. "$(dirname "$0")/../lib/wrk.sh"
 
 # bench NAME ROUND -> appends "req/s p99_ms cpu_us_per_req" to $tmp/NAME.res
 bench() {
-  local url=http://127.0.0.1:${port[$1]}/c
-  wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" "$url" >/dev/null
-  local t0 t1
-  t0=$(cpu_ticks "${pid[$1]}")
-  wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$url" >"$tmp/$1.$2.txt"
-  t1=$(cpu_ticks "${pid[$1]}")
-  local errors
-  errors=$(grep -E 'Non-2xx|Socket errors' "$tmp/$1.$2.txt" || true)
-  [ -z "$errors" ] || echo "$1 round $2: $errors" >&2
-  awk -v ticks=$((t1 - t0)) -v hz="$hz" '
-    function ms(v) {
-      if (v ~ /us$/) { sub(/us$/, "", v); return v / 1000 }
-      if (v ~ /ms$/) { sub(/ms$/, "", v); return v + 0 }
-      if (v ~ /s$/)  { sub(/s$/, "", v);  return v * 1000 }
-      return v
-    }
-    /^ +99%/ { p99 = ms($2) }
-    /requests in/ { n = $1 }
-    /^Requests\/sec:/ { rps = $2 }
-    END { printf "%.0f %.2f %.1f\n", rps, p99, (n > 0 ? 1e6 * ticks / hz / n : 0) }' "$tmp/$1.$2.txt" >>"$tmp/$1.res"
+  wrk_measure "$THREADS" "$CONNS" "$WARMUP" "$DURATION" "http://127.0.0.1:${port[$1]}/c" "${pid[$1]}" "$tmp/$1.$2.txt" |
+    awk '{ print $1, $3, $4 }' >>"$tmp/$1.res"
 }
 
 prof_pid=
