@@ -49,6 +49,8 @@ type reqState struct {
 	timing *sandbox.Timing
 	// quota is the run's tenant fuel bucket, nil without a fuel quota.
 	quota sandbox.FuelQuota
+	// outbound is the run's tenant outbound bucket, nil without one.
+	outbound sandbox.FuelQuota
 }
 
 // Buffers above this are dropped instead of pooled, so one large request
@@ -434,7 +436,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if rep.Network != nil {
 			rm.observeNet(rep.Network)
-			s.auditNet(rt, v, rep.Network, id, client.String())
+			s.auditNet(rt, v, tn.Name(), rep.Network, id, client.String())
 		}
 	}
 
@@ -494,7 +496,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		ev := audit.Event{Type: evType, Route: rt.label, Tenant: tn.Name(), Module: v.ref, SHA256: v.sha,
 			RequestID: id, Client: client.String(), Kind: kind, Detail: detail}
 		if kind == string(sandbox.KindQuota) {
-			h["Retry-After"] = []string{retryAfter(tn.Fuel().Wait())}
+			h["Retry-After"] = []string{retryAfter(tn.RetryAfter())}
 		}
 		s.event(ev)
 		if len(st.stderr.b) > 0 {
@@ -571,6 +573,7 @@ func (s *Server) run(ctx context.Context, rt *route, v *Version, st *reqState, d
 		// The streams are the pooled in-memory buffers above.
 		NonBlocking: true,
 		Quota:       st.quota,
+		Outbound:    st.outbound,
 	}
 	if stdin != nil {
 		in.Stdin, in.NonBlocking = stdin, false
@@ -968,19 +971,19 @@ func (s *Server) serveRoutes(w http.ResponseWriter, _ *http.Request) {
 // auditNet writes one audit record per outbound request the network
 // capability refused (the report lists the first 32 of a run; the audit
 // log folds repeats into aggregated records).
-func (s *Server) auditNet(rt *route, v *Version, n *sandbox.NetworkReport, id, client string) {
+func (s *Server) auditNet(rt *route, v *Version, tenant string, n *sandbox.NetworkReport, id, client string) {
 	listed := uint64(0)
 	for _, d := range n.Denials {
 		detail := d.Detail
 		if d.Host != "" && !strings.Contains(detail, d.Host) {
 			detail = d.Host + ": " + detail
 		}
-		s.event(audit.Event{Type: audit.TypeNetDenied, Route: rt.label, Module: v.ref, SHA256: v.sha,
+		s.event(audit.Event{Type: audit.TypeNetDenied, Route: rt.label, Tenant: tenant, Module: v.ref, SHA256: v.sha,
 			RequestID: id, Client: client, Kind: d.Reason, Detail: detail})
 		listed++
 	}
 	if total := n.DeniedTotal(); total > listed {
-		s.event(audit.Event{Type: audit.TypeNetDenied, Route: rt.label, Module: v.ref, SHA256: v.sha,
+		s.event(audit.Event{Type: audit.TypeNetDenied, Route: rt.label, Tenant: tenant, Module: v.ref, SHA256: v.sha,
 			RequestID: id, Client: client, Kind: "more",
 			Detail: strconv.FormatUint(total-listed, 10) + " more refused requests in this run"})
 	}

@@ -89,7 +89,7 @@ func newMetrics() *metrics {
 		Name: "wasmward_net_response_bytes_total", Help: "Response body bytes guests received through the network capability, by route and destination host (the policy rule's host).",
 	}, []string{"route", "host"})
 	m.netDenied = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "wasmward_net_denied_total", Help: "Outbound requests the network capability refused, by route and reason (not_allowed, private_address, redirect, budget).",
+		Name: "wasmward_net_denied_total", Help: "Outbound requests the network capability refused, by route and reason (not_allowed, private_address, redirect, budget, quota).",
 	}, []string{"route", "reason"})
 	m.reg.MustRegister(m.netReqs, m.netBytes, m.netDenied)
 	m.reg.MustRegister(m.requests, m.duration, m.instance, m.inFlight, m.violations, m.memPeak,

@@ -25,6 +25,7 @@ import (
 
 	"github.com/wasmward/wasmward/audit"
 	"github.com/wasmward/wasmward/internal/httpfield"
+	"github.com/wasmward/wasmward/internal/netcap"
 	"github.com/wasmward/wasmward/internal/tenant"
 	"github.com/wasmward/wasmward/policy"
 	"github.com/wasmward/wasmward/sandbox"
@@ -74,6 +75,7 @@ type fileQuotas struct {
 	BodyBytesPerSecond     *policy.Size     `yaml:"body_bytes_per_second"`
 	BodyBurst              *policy.Size     `yaml:"body_burst"`
 	OutboundBytesPerSecond *policy.Size     `yaml:"outbound_bytes_per_second"`
+	OutboundBurst          *policy.Size     `yaml:"outbound_burst"`
 	Queue                  *int             `yaml:"queue"`
 	QueueTimeout           *policy.Duration `yaml:"queue_timeout"`
 }
@@ -272,6 +274,9 @@ func parseTenant(ft fileTenant, budget int64, dir string, at func(key ...any) st
 		return tc, err
 	}
 	if q.OutboundBytesPerSecond, err = size("outbound_bytes_per_second", fq.OutboundBytesPerSecond); err != nil {
+		return tc, err
+	}
+	if q.OutboundBurst, err = size("outbound_burst", fq.OutboundBurst); err != nil {
 		return tc, err
 	}
 	if fq.QueueTimeout != nil {
@@ -520,9 +525,12 @@ func (s *Server) tenantAdmit(w http.ResponseWriter, r *http.Request, rt *route, 
 		return tenant.Ticket{}, false
 	}
 	s.ten.m[tn].queue.Observe(tk.Queued.Seconds())
-	st.quota = nil
+	st.quota, st.outbound = nil, nil
 	if b := tn.Fuel(); b != nil {
 		st.quota = b
+	}
+	if b := tn.Outbound(); b != nil {
+		st.outbound = b
 	}
 	return tk, true
 }
@@ -538,18 +546,20 @@ func (s *Server) tenantRefused(w http.ResponseWriter, r *http.Request, rt *route
 	s.reject(w, r, rt.m, rt, ref.Status, id, start)
 }
 
-// tenantRan charges a finished run to its tenant: fuel (metrics),
-// outbound bytes (the outbound quota) and a quota stop (metrics).
+// tenantRan counts a finished run for its tenant: fuel (metrics) and a
+// quota stop (metrics), by the bucket that stopped it: outbound when the
+// network capability denied a request or body for the quota, else fuel.
 func (s *Server) tenantRan(tn *tenant.Tenant, rep *sandbox.Report) {
 	if rep == nil {
 		return
 	}
 	s.ten.m[tn].fuel.Add(float64(rep.FuelUsed))
-	if rep.Network != nil {
-		tn.ChargeOutbound(int64(min(rep.Network.RequestBytes+rep.Network.ResponseBytes, math.MaxInt64/2)))
-	}
 	if rep.Violation != nil && rep.Violation.Kind == sandbox.KindQuota {
-		s.ten.rejected.WithLabelValues(tn.Name(), tenant.ReasonFuel).Inc()
+		reason := tenant.ReasonFuel
+		if rep.Network != nil && rep.Network.Denied[netcap.ReasonQuota] > 0 {
+			reason = tenant.ReasonOutbound
+		}
+		s.ten.rejected.WithLabelValues(tn.Name(), reason).Inc()
 	}
 }
 

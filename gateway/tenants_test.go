@@ -4,8 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -314,5 +316,138 @@ func TestE2ETenantsEndpoint(t *testing.T) {
 	}
 	if k := out.Tenants[4]; !k.APIKey || len(k.Hosts) != 1 {
 		t.Errorf("keyed: %+v", k)
+	}
+}
+
+// The outbound-bytes quota end to end: a tenant whose guest fetches from a
+// local server through the network capability is answered 200 while its
+// bucket pays for every byte; the run whose response body the bucket
+// cannot pay for is stopped with a quota violation (429, Retry-After);
+// later requests are refused before they run (429 outbound). The server
+// counts what reaches it: never a request byte beyond the bucket.
+func TestE2EOutboundQuota(t *testing.T) {
+	const body = 200 // the server's response
+	var mu sync.Mutex
+	var served, servedBytes int // requests and the bytes netcap charges for them
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		served++
+		servedBytes += len("http://"+r.Host+r.URL.RequestURI()) + len(r.Method)
+		mu.Unlock()
+		io.WriteString(w, strings.Repeat("z", body))
+	}))
+	defer srv.Close()
+	upstream := srv.URL + "/data"
+	req := len(upstream) + len("GET") // what one fetch sends, as netcap counts it
+	// The bucket pays for two whole fetches, a third request and 50 bytes
+	// of its body; it refills at 1 byte/s.
+	burst := 2*(req+body) + req + 50
+	fetch, err := filepath.Abs(filepath.Join("..", "examples", "fetch.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	g := startGW(t, fmt.Sprintf(`audit_log: %s
+tenants:
+  - name: netty
+    quotas: {outbound_bytes_per_second: 1, outbound_burst: %d}
+routes:
+  - route: /fetch
+    module: %s
+    tenant: netty
+    policy:
+      limits: {timeout: 5s, network: {requests: 4, response_bytes: 1MiB, request_timeout: 2s}}
+      capabilities:
+        network:
+          http: [{url: "%s/", methods: [GET], allow_private: true}]
+`, filepath.Join(dir, "audit.jsonl"), burst, fetch, srv.URL))
+
+	start := time.Now()
+	var got []result
+	for range 5 {
+		got = append(got, g.get("/fetch?url="+upstream))
+	}
+	// The bucket refills 1 byte a second: within a second the third body
+	// is cut at exactly 50 bytes and the fourth and fifth requests find
+	// it empty. (On a machine so slow that it took longer, a refilled
+	// byte may run the fourth guest, which the bucket then stops before
+	// its request leaves: still 429, still nothing sent.)
+	fast := time.Since(start) < 900*time.Millisecond
+	want := "upstream status 200\n" + strings.Repeat("z", body)
+	for i, r := range got {
+		switch {
+		case i < 2 && (r.status != 200 || r.body != want):
+			t.Errorf("fetch #%d: %d %q, want 200 and the upstream body", i+1, r.status, r.body)
+		case i >= 2 && (r.status != 429 || r.header.Get("Retry-After") != "1"):
+			t.Errorf("fetch #%d: %d Retry-After %q, want 429 with Retry-After 1", i+1, r.status, r.header.Get("Retry-After"))
+		}
+	}
+	mu.Lock()
+	if served != 3 || servedBytes != 3*req || servedBytes > burst {
+		t.Errorf("the server received %d requests, %d bytes; want 3 requests, %d bytes (the bucket holds %d)", served, servedBytes, 3*req, burst)
+	}
+	mu.Unlock()
+
+	_, m := adminGet(t, g, "/metrics")
+	series := map[string]float64{
+		`wasmward_tenant_requests_total{tenant="netty"}`:                     5,
+		`wasmward_tenant_rejected_total{reason="outbound",tenant="netty"}`:   3, // one stopped run, two refusals
+		`wasmward_refused_total{reason="tenant_outbound",route="/fetch"}`:    2,
+		`wasmward_guest_errors_total{kind="quota",route="/fetch"}`:           1,
+		`wasmward_net_denied_total{reason="quota",route="/fetch"}`:           1,
+		`wasmward_net_requests_total{host="127.0.0.1",route="/fetch"}`:       3,
+		`wasmward_net_response_bytes_total{host="127.0.0.1",route="/fetch"}`: 2*body + 50,
+		`wasmward_tenant_queue_seconds_count{tenant="netty"}`:                3,  // the runs admitted
+		`wasmward_tenant_rejected_total{reason="fuel",tenant="netty"}`:       -1, // absent
+		`wasmward_violations_total{kind="quota",route="/fetch"}`:             -1, // not the module's fault
+		`wasmward_net_denied_total{reason="budget",route="/fetch"}`:          -1,
+	}
+	if !fast {
+		// The fourth (or fifth) guest may have run and been stopped
+		// before sending: counted as a quota stop, not a refusal.
+		for _, s := range []string{`wasmward_net_denied_total{reason="quota",route="/fetch"}`, `wasmward_guest_errors_total{kind="quota",route="/fetch"}`,
+			`wasmward_refused_total{reason="tenant_outbound",route="/fetch"}`, `wasmward_net_response_bytes_total{host="127.0.0.1",route="/fetch"}`,
+			`wasmward_tenant_queue_seconds_count{tenant="netty"}`} {
+			delete(series, s)
+		}
+	}
+	for s, want := range series {
+		if v := metricValue(m, s); v != want {
+			t.Errorf("%s = %v, want %v", s, v, want)
+		}
+	}
+	if err := g.stop(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "audit.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stopped, refused, denied int
+	for line := range strings.SplitSeq(strings.TrimSpace(string(b)), "\n") {
+		var ev struct{ Type, Route, Tenant, Kind, Detail string }
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("audit line %q: %v", line, err)
+		}
+		switch {
+		case ev.Type == "quota" && ev.Kind == "quota":
+			stopped++
+			if ev.Route != "/fetch" || ev.Tenant != "netty" || ev.Detail != "the tenant's outbound bytes are spent" {
+				t.Errorf("quota stop record %+v", ev)
+			}
+		case ev.Type == "quota" && ev.Kind == "outbound":
+			refused++
+			if ev.Route != "/fetch" || ev.Tenant != "netty" || ev.Detail != "refused with 429" {
+				t.Errorf("outbound refusal record %+v", ev)
+			}
+		case ev.Type == "net_denied":
+			denied++
+			if ev.Kind != "quota" || ev.Tenant != "netty" || ev.Detail != "127.0.0.1: response body beyond the tenant's outbound bytes" && fast {
+				t.Errorf("net_denied record %+v", ev)
+			}
+		}
+	}
+	if fast && (stopped != 1 || refused == 0 || denied != 1) || stopped == 0 || denied == 0 {
+		t.Errorf("audit: %d quota stops, %d outbound refusals, %d net denials; want 1, at least 1 (they aggregate), 1 in\n%s", stopped, refused, denied, b)
 	}
 }

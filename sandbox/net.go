@@ -49,6 +49,9 @@ func netHost(f netcap.Func) api.GoModuleFunc {
 		}
 		code := f.Call(st.net, mod.Memory(), stack)
 		st.checkDeadline()
+		if st.net.QuotaSpent() {
+			st.stop(KindQuota, "the tenant's outbound bytes are spent")
+		}
 		stack[0] = uint64(code)
 	}
 }

@@ -48,7 +48,9 @@ const (
 	// KindSignature is used by the trust layer when a signature check refuses a module.
 	KindSignature Kind = "signature"
 	// KindQuota: the run's Invocation.Quota (a tenant's fuel per second)
-	// gave out before the run's own fuel limit did.
+	// gave out before the run's own fuel limit did, or its
+	// Invocation.Outbound (a tenant's outbound bytes) could not pay for a
+	// network request or response body.
 	KindQuota Kind = "quota"
 )
 
@@ -174,9 +176,18 @@ type Invocation struct {
 	// run that finds it empty is stopped with a KindQuota violation, and
 	// what it took but did not consume is returned at the end.
 	Quota FuelQuota
+	// Outbound, when not nil, is a pool of bytes the run's network
+	// requests and response bodies draw from (a tenant's outbound bytes
+	// per second), on top of the policy's limits.network: a request is
+	// sent only once the pool has paid for all its bytes, a response body
+	// is delivered only as far as the pool pays. A run that finds it
+	// unable to pay is stopped with a KindQuota violation; the request it
+	// could not pay for is never sent.
+	Outbound FuelQuota
 }
 
-// FuelQuota is a pool of fuel shared by runs (Invocation.Quota).
+// FuelQuota is a pool of fuel (Invocation.Quota) or of bytes
+// (Invocation.Outbound) shared by runs.
 type FuelQuota interface {
 	// Take takes up to n units and returns how many it took; 0 means the
 	// pool is empty.

@@ -638,6 +638,7 @@ func (st *runState) begin(ctx context.Context, start time.Time, in Invocation) e
 	st.io.Store(ioIdle)
 	if st.net != nil {
 		st.net.Begin(ctx, st.deadline)
+		st.net.SetQuota(in.Outbound)
 	}
 	st.handed, st.quotaTaken = 0, 0
 	st.budget = int64(min(lim.Fuel, uint64(1<<63-1)))

@@ -51,6 +51,9 @@ const (
 	ReasonPrivateAddress = "private_address"
 	ReasonRedirect       = "redirect"
 	ReasonBudget         = "budget"
+	// ReasonQuota: the run's Quota (a tenant's outbound bytes) could not
+	// pay for the request or for more of a response body.
+	ReasonQuota = "quota"
 )
 
 // Bounds that are not policy settings.

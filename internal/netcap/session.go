@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -77,6 +78,44 @@ type Session struct {
 	open     map[uint32]*response
 	next     uint32
 	rep      Report
+	// quota is the run's shared pool of bytes (SetQuota), spent when it
+	// could not pay for a request or for more of a response body.
+	quota Quota
+	spent bool
+}
+
+// Quota is a pool of bytes shared by runs (a tenant's outbound bytes per
+// second). Take takes up to n bytes and returns how many it took (0: the
+// pool is empty); Return gives back bytes taken but not used.
+type Quota interface {
+	Take(n int64) int64
+	Return(n int64)
+}
+
+// SetQuota makes the run begun last draw from q, on top of the run's
+// limits: a request is sent only when q pays for all its bytes first (so
+// bytes beyond the quota never leave the host), and a response body is
+// delivered only as far as q pays for it. When q cannot pay, the call
+// fails with RequestError, the denial is recorded with ReasonQuota and
+// QuotaSpent reports true. nil (the default after Begin) draws from
+// nothing.
+func (s *Session) SetQuota(q Quota) { s.quota = q }
+
+// QuotaSpent reports whether the run found its Quota unable to pay.
+func (s *Session) QuotaSpent() bool { return s.spent }
+
+// pay takes n bytes from the quota, all or nothing.
+func (s *Session) pay(n uint64) bool {
+	if s.quota == nil || n == 0 {
+		return true
+	}
+	want := int64(min(n, math.MaxInt64))
+	if got := s.quota.Take(want); got < want {
+		s.quota.Return(got)
+		s.spent = true
+		return false
+	}
+	return true
 }
 
 type response struct {
@@ -97,6 +136,7 @@ func (s *Session) Begin(ctx context.Context, deadline time.Time) {
 	s.End()
 	s.ctx, s.deadline, s.next = ctx, deadline, 0
 	s.rep = Report{}
+	s.quota, s.spent = nil, false
 }
 
 // End closes every response still open and drops the run's context.
@@ -406,6 +446,11 @@ func (s *Session) req(mem api.Memory, st []uint64) uint32 {
 			cancel()
 			return InvalidURL
 		}
+		if !s.pay(size) {
+			cancel()
+			s.deny(ReasonQuota, t.host, "request of %d bytes: the tenant's outbound bytes are spent", size)
+			return RequestError
+		}
 		if len(payload) == 0 {
 			hreq.Body, hreq.ContentLength = http.NoBody, 0
 		}
@@ -472,6 +517,23 @@ func (s *Session) req(mem api.Memory, st []uint64) uint32 {
 		t = nt
 		size = uint64(len(t.u.String()) + len(method) + len(hdrs) + len(payload))
 	}
+}
+
+// probe reads one byte of r's body on the host, never delivered, to tell
+// the end of the body (Success) from more bytes than the run may have,
+// which it denies for reason: further reads of r fail.
+func (s *Session) probe(r *response, reason, format string, args ...any) uint32 {
+	var b [1]byte
+	m, err := io.ReadFull(r.resp.Body, b[:])
+	if m > 0 {
+		r.overflow = true
+		s.deny(reason, r.hostName, format, args...)
+		return RequestError
+	}
+	if !errors.Is(err, io.EOF) {
+		return RequestError
+	}
+	return Success
 }
 
 func isRedirect(code int) bool {
@@ -601,24 +663,31 @@ func (s *Session) bodyRead(mem api.Memory, st []uint64) uint32 {
 	switch {
 	case len(buf) == 0:
 	case left == 0:
-		// Is there more? One byte is read on the host and never delivered.
-		var probe [1]byte
-		m, err := io.ReadFull(r.resp.Body, probe[:])
-		if m > 0 {
-			r.overflow = true
-			s.deny(ReasonBudget, r.hostName, "response body beyond the run's %d response bytes", s.c.limits.ResponseBytes)
-			return RequestError
-		}
-		if !errors.Is(err, io.EOF) {
-			return RequestError
+		if e := s.probe(r, ReasonBudget, "response body beyond the run's %d response bytes", s.c.limits.ResponseBytes); e != Success {
+			return e
 		}
 	default:
 		if uint64(len(buf)) > left {
 			buf = buf[:left]
 		}
+		paid := int64(len(buf))
+		if s.quota != nil {
+			if paid = s.quota.Take(paid); paid == 0 {
+				e := s.probe(r, ReasonQuota, "response body beyond the tenant's outbound bytes")
+				s.spent = s.spent || r.overflow
+				if e != Success {
+					return e
+				}
+				break
+			}
+			buf = buf[:paid]
+		}
 		var err error
 		for n == 0 && err == nil {
 			n, err = r.resp.Body.Read(buf)
+		}
+		if s.quota != nil {
+			s.quota.Return(paid - int64(n))
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
 			return RequestError

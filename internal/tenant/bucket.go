@@ -6,11 +6,11 @@ import (
 	"time"
 )
 
-// Bucket is a token bucket for quantities that are known only while or
-// after they are consumed (fuel, outbound bytes), where golang.org/x/time/rate
-// wants the amount up front. Take hands out what is there, never more;
-// Charge records consumption after the fact and may leave the bucket in
-// debt, which later refills pay back first. It is safe for concurrent use.
+// Bucket is a token bucket for quantities that are known only while they
+// are consumed (fuel, outbound bytes), where golang.org/x/time/rate wants
+// the amount up front. Take hands out what is there, never more, and
+// Return gives back what was taken but not consumed: the bucket is never
+// in debt. It is safe for concurrent use.
 type Bucket struct {
 	rate  float64 // tokens per second
 	burst float64
@@ -66,17 +66,6 @@ func (b *Bucket) Return(n int64) {
 	b.mu.Unlock()
 }
 
-// Charge records n tokens consumed, going into debt when there are fewer.
-func (b *Bucket) Charge(n int64) {
-	if n <= 0 {
-		return
-	}
-	b.mu.Lock()
-	b.refill()
-	b.tokens -= float64(n)
-	b.mu.Unlock()
-}
-
 // Wait reports 0 when the bucket holds at least one token, otherwise how
 // long until it will.
 func (b *Bucket) Wait() time.Duration {
@@ -92,7 +81,7 @@ func (b *Bucket) Wait() time.Duration {
 	return time.Duration((1 - b.tokens) / b.rate * float64(time.Second))
 }
 
-// Level reports the tokens in the bucket now (negative in debt).
+// Level reports the tokens in the bucket now.
 func (b *Bucket) Level() float64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()

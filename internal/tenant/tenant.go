@@ -48,10 +48,13 @@ type Quotas struct {
 	// its burst is BodyBurst.
 	BodyBytesPerSecond int64
 	BodyBurst          int64
-	// OutboundBytesPerSecond bounds the bytes the tenant's guests send and
-	// receive through the network capability (charged after each run; a
-	// tenant in debt is refused until it is paid back).
+	// OutboundBytesPerSecond and OutboundBurst are the tenant's outbound
+	// bucket: the bytes its guests send and receive through the network
+	// capability are paid from it before they are sent or delivered
+	// (Outbound), so no byte beyond it leaves the host. OutboundBurst 0 is
+	// one second of the rate.
 	OutboundBytesPerSecond int64
+	OutboundBurst          int64
 	// Queue is how many of the tenant's requests may wait for admission,
 	// QueueTimeout how long each may wait.
 	Queue        int
@@ -190,7 +193,11 @@ func (s *Scheduler) add(c Config) error {
 		t.fuel = NewBucket(float64(q.FuelPerSecond), float64(burst), s.now)
 	}
 	if q.OutboundBytesPerSecond > 0 {
-		t.net = NewBucket(float64(q.OutboundBytesPerSecond), float64(q.OutboundBytesPerSecond), s.now)
+		burst := q.OutboundBurst
+		if burst == 0 {
+			burst = q.OutboundBytesPerSecond
+		}
+		t.net = NewBucket(float64(q.OutboundBytesPerSecond), float64(burst), s.now)
 	}
 	for _, h := range c.Hosts {
 		if o := s.byHost[h]; o != nil {
@@ -340,12 +347,22 @@ func (t *Tenant) AllowBody(now time.Time, body int64) *Refusal {
 	return nil
 }
 
-// ChargeOutbound charges n bytes a run sent and received through the
-// network capability to the tenant's outbound bucket.
-func (t *Tenant) ChargeOutbound(n int64) {
-	if t.net != nil {
-		t.net.Charge(n)
+// Outbound returns the tenant's outbound bucket, nil without an outbound
+// quota. A run pays its network bytes from it as it goes
+// (sandbox.Invocation.Outbound).
+func (t *Tenant) Outbound() *Bucket { return t.net }
+
+// RetryAfter is how long until a run stopped by the tenant's fuel or
+// outbound bucket may be retried: until both hold a token again.
+func (t *Tenant) RetryAfter() time.Duration {
+	var d time.Duration
+	if t.fuel != nil {
+		d = t.fuel.Wait()
 	}
+	if t.net != nil {
+		d = max(d, t.net.Wait())
+	}
+	return d
 }
 
 // waiter is a request waiting in its tenant's queue.
