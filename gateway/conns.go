@@ -43,7 +43,22 @@ type trackedConn struct {
 	inHandler atomic.Bool  // the gateway's handler runs a request of it
 	http10TE  atomic.Bool  // an HTTP/1.0 request head with Transfer-Encoding was read
 	released  atomic.Bool
-	scan      headScanner // used by Read only (net/http never reads a conn concurrently)
+	scan      headScanner            // used by Read only (net/http never reads a conn concurrently)
+	port      atomic.Pointer[string] // the local port, once asked for (localPort)
+}
+
+// localPort returns the port the connection arrived on, worked out on the
+// first request that asks (one whose Host names no port) and kept.
+func (c *trackedConn) localPort() string {
+	if p := c.port.Load(); p != nil {
+		return *p
+	}
+	_, p, err := net.SplitHostPort(c.LocalAddr().String())
+	if err != nil {
+		p = ""
+	}
+	c.port.Store(&p)
+	return p
 }
 
 type connKey struct{}

@@ -295,7 +295,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, r, rm, rt, http.StatusRequestEntityTooLarge, id, start)
 		return
 	}
-	tn := s.tenantGate(w, r, rt, id, client.String(), start)
+	cs := client.String() // for the audit records and logs of what follows
+	tn := s.tenantGate(w, r, rt, id, cs, start)
 	if tn == nil {
 		return // refused (docs/tenancy.md)
 	}
@@ -371,7 +372,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		defer done()
 	}
 
-	tk, ok := s.tenantAdmit(w, r, rt, v, tn, st, id, client.String(), start, deadline)
+	tk, ok := s.tenantAdmit(w, r, rt, v, tn, st, id, cs, start, deadline)
 	if !ok {
 		return
 	}
@@ -436,7 +437,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if rep.Network != nil {
 			rm.observeNet(rep.Network)
-			s.auditNet(rt, v, tn.Name(), rep.Network, id, client.String())
+			s.auditNet(rt, v, tn.Name(), rep.Network, id, cs)
 		}
 	}
 
@@ -494,7 +495,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			v.stats.add(status, evType, time.Since(start))
 		}
 		ev := audit.Event{Type: evType, Route: rt.label, Tenant: tn.Name(), Module: v.ref, SHA256: v.sha,
-			RequestID: id, Client: client.String(), Kind: kind, Detail: detail}
+			RequestID: id, Client: cs, Kind: kind, Detail: detail}
 		if kind == string(sandbox.KindQuota) {
 			h["Retry-After"] = []string{retryAfter(tn.RetryAfter())}
 		}
@@ -635,9 +636,18 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, rt *route, resp
 	h := w.Header()
 	idv := h["X-Request-Id"] // set first for early errors; the gateway's value wins
 	delete(h, "X-Request-Id")
-	for _, f := range resp.Header {
-		h[f.Name] = append(h[f.Name], f.Value)
+	// One backing array for the fields' value slices and Content-Length's:
+	// one allocation, not one per field.
+	vals := make([]string, len(resp.Header)+1)
+	for k, f := range resp.Header {
+		if vs, ok := h[f.Name]; ok {
+			h[f.Name] = append(vs, f.Value) // a repeated name
+			continue
+		}
+		vals[k] = f.Value
+		h[f.Name] = vals[k : k+1 : k+1]
 	}
+	contentLength := vals[len(vals)-1 : len(vals) : len(vals)]
 	if len(idv) != 1 || idv[0] != id {
 		idv = []string{id}
 	}
@@ -656,9 +666,11 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, rt *route, resp
 	}
 	switch {
 	case resp.Status == http.StatusResetContent:
-		h["Content-Length"] = []string{"0"}
+		contentLength[0] = "0"
+		h["Content-Length"] = contentLength
 	case bodyAllowed || r.Method == http.MethodHead:
-		h["Content-Length"] = []string{strconv.Itoa(len(resp.Body))}
+		contentLength[0] = strconv.Itoa(len(resp.Body))
+		h["Content-Length"] = contentLength
 	}
 	w.WriteHeader(resp.Status)
 	if bodyAllowed {
@@ -868,6 +880,9 @@ func hostPort(r *http.Request) (string, string) {
 		if h, p, err := net.SplitHostPort(r.Host); err == nil {
 			return h, p
 		}
+	}
+	if tc := connOf(r); tc != nil {
+		return r.Host, tc.localPort() // kept per connection: no allocation per request
 	}
 	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		if _, p, err := net.SplitHostPort(la.String()); err == nil {

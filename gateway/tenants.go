@@ -454,8 +454,10 @@ func (tn *tenancy) identify(r *http.Request, rt *route) *tenant.Tenant {
 		return tn.sched.ByKey(key)
 	}
 	host := r.Host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
+	if strings.IndexByte(host, ':') >= 0 { // without one, SplitHostPort fails, allocating its error
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
 	}
 	if t := tn.sched.ByHost(strings.ToLower(host)); t != nil {
 		return t

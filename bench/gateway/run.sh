@@ -12,6 +12,8 @@
 #   DURATION=30s CONNS=64 bench/gateway/run.sh
 #   PROFILE=1 bench/gateway/run.sh       # also a 5s CPU profile of the gateway under the C load
 #   GW_GOGC=100 bench/gateway/run.sh     # GOGC for the gateway process (default: unset, so serve uses 400)
+#   TARGETS="native c" bench/gateway/run.sh  # only these targets (default: native c go goreactor)
+#   PROFILE=1 PROFILE_OUT=/tmp/x bench/gateway/run.sh  # keep the profile and the binary in /tmp/x
 #
 # Needs wrk. See BENCHMARKS.md, "Gateway".
 set -euo pipefail
@@ -20,6 +22,7 @@ DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-1 2}
 WARMUP=${WARMUP:-2s}
+TARGETS=${TARGETS:-native c go goreactor}
 command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 2; }
 
 tmp=$(mktemp -d)
@@ -62,20 +65,22 @@ done
 bench() { wrk_measure "$t" "$CONNS" "$WARMUP" "$DURATION" "$2" "$3" "$tmp/$1.txt"; }
 
 for t in $THREADS; do
-  read -r n_rps n_p50 n_p99 n_cpu < <(bench native http://127.0.0.1:18080/ "${pids[0]}")
+  want() { [[ " $TARGETS " == *" $1 "* ]]; }
+  n_rps=0 n_p50=0 n_p99=0 n_cpu=0 c_rps=0 c_p50=0 c_p99=0 c_cpu=0 g_rps=0 g_p50=0 g_p99=0 g_cpu=0 r_rps=0 r_p50=0 r_p99=0 r_cpu=0
+  want native && read -r n_rps n_p50 n_p99 n_cpu < <(bench native http://127.0.0.1:18080/ "${pids[0]}")
   prof_pid=
   if [ -n "${PROFILE:-}" ]; then
     (sleep 2; curl -s "http://127.0.0.1:19091/debug/pprof/profile?seconds=5" >"$tmp/cpu.pprof") &
     prof_pid=$!
   fi
-  read -r c_rps c_p50 c_p99 c_cpu < <(bench c http://127.0.0.1:18081/c "${pids[1]}")
-  read -r g_rps g_p50 g_p99 g_cpu < <(bench go http://127.0.0.1:18081/go "${pids[1]}")
-  read -r r_rps r_p50 r_p99 r_cpu < <(bench goreactor http://127.0.0.1:18081/goreactor "${pids[1]}")
+  want c && read -r c_rps c_p50 c_p99 c_cpu < <(bench c http://127.0.0.1:18081/c "${pids[1]}")
+  want go && read -r g_rps g_p50 g_p99 g_cpu < <(bench go http://127.0.0.1:18081/go "${pids[1]}")
+  want goreactor && read -r r_rps r_p50 r_p99 r_cpu < <(bench goreactor http://127.0.0.1:18081/goreactor "${pids[1]}")
 
-  ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f%%", 100 * a / b }'; }
-  times() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1fx", a / b }'; }
+  ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else printf "-" }'; }
+  times() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else printf "-" }'; }
   echo
-  echo "wrk -t$t -c$CONNS -d$DURATION on $(nproc) cores, $(go version | cut -d' ' -f3), $(date -u +%Y-%m-%d)"
+  echo "wrk -t$t -c$CONNS -d$DURATION on $(nproc) cores, $(go version | cut -d' ' -f3), $(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
   echo "| target | req/s | p50 | p99 | req/s vs native | server CPU per request | CPU vs native |"
   echo "|---|---:|---:|---:|---:|---:|---:|"
@@ -90,4 +95,7 @@ if [ -n "${PROFILE:-}" ]; then
   wait "$prof_pid" || true
   echo
   go tool pprof -top -nodecount=40 "$tmp/wasmward" "$tmp/cpu.pprof" 2>/dev/null | head -50
+  if [ -n "${PROFILE_OUT:-}" ]; then
+    mkdir -p "$PROFILE_OUT" && cp "$tmp/wasmward" "$tmp/cpu.pprof" "$PROFILE_OUT/"
+  fi
 fi

@@ -5,8 +5,8 @@ package wagi
 
 import (
 	"bytes"
-	"net/textproto"
 	"strconv"
+	"strings"
 
 	"github.com/wasmward/wasmward/internal/httpfield"
 )
@@ -38,13 +38,70 @@ type Response struct {
 	Body []byte
 	// Dropped names the framing and hop-by-hop fields that were removed.
 	Dropped []string
+	// spans are where Header's values (and the names that are not
+	// canonical yet) lie in the header block, while Parse runs.
+	spans []span
+}
+
+// span is a field's place in the header block: for a kept field (dropped
+// < 0) its value, and its name when it has no constant yet (n1 > n0); for
+// a dropped one, its name and its index in Dropped.
+type span struct{ v0, v1, n0, n1, dropped int }
+
+// cut fills in the names and values the spans locate in block, from one
+// string: block with every name to fill in canonicalised.
+func (r *Response) cut(block []byte) {
+	if len(r.spans) == 0 {
+		return
+	}
+	var b strings.Builder
+	b.Grow(len(block))
+	at := 0
+	for _, sp := range r.spans {
+		if sp.n1 > sp.n0 {
+			b.Write(block[at:sp.n0])
+			appendCanonical(&b, block[sp.n0:sp.n1])
+			at = sp.n1
+		}
+	}
+	b.Write(block[at:])
+	s := b.String() // same length and offsets as block
+	k := 0
+	for _, sp := range r.spans {
+		if sp.dropped >= 0 {
+			r.Dropped[sp.dropped] = s[sp.n0:sp.n1]
+			continue
+		}
+		if sp.n1 > sp.n0 {
+			r.Header[k].Name = s[sp.n0:sp.n1]
+		}
+		r.Header[k].Value = s[sp.v0:sp.v1]
+		k++
+	}
+}
+
+// appendCanonical writes a valid field name (an RFC 9110 token) in
+// canonical form, as textproto.CanonicalMIMEHeaderKey writes it: the first
+// letter and every letter after a hyphen upper case, the rest lower case.
+func appendCanonical(b *strings.Builder, name []byte) {
+	upper := true
+	for _, c := range name {
+		switch {
+		case upper && 'a' <= c && c <= 'z':
+			c -= 'a' - 'A'
+		case !upper && 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		b.WriteByte(c)
+		upper = c == '-'
+	}
 }
 
 // Reset empties r for reuse, keeping its slices' capacity.
 func (r *Response) Reset() {
 	clear(r.Header)
 	clear(r.Dropped)
-	*r = Response{Header: r.Header[:0], Dropped: r.Dropped[:0]}
+	*r = Response{Header: r.Header[:0], Dropped: r.Dropped[:0], spans: r.spans[:0]}
 }
 
 // Kinds of Error.
@@ -163,11 +220,24 @@ func Parse(out []byte, lim Limits, dst *Response) error {
 			}
 			contentType = true
 		case httpfield.Classify(name) != httpfield.Content:
-			dst.Dropped = append(dst.Dropped, canonical(name))
+			dst.Dropped = append(dst.Dropped, "")
+			dst.spans = append(dst.spans, span{n0: cap(out) - cap(name), n1: cap(out) - cap(name) + len(name), dropped: len(dst.Dropped) - 1})
 			continue
 		}
-		dst.Header = append(dst.Header, Field{Name: canonical(name), Value: string(value)})
+		// The value and the name are cut from one string of the header
+		// block below: one allocation per response, not one per field.
+		// Offsets in out: every slice here is cut from out, so its offset is
+		// what its capacity lacks of out's.
+		sp := span{v0: cap(out) - cap(value), n0: cap(out) - cap(name), dropped: -1}
+		sp.v1, sp.n1 = sp.v0+len(value), sp.n0+len(name)
+		cn, known := canonicalKnown(name)
+		if known {
+			sp.n1 = sp.n0 // named already
+		}
+		dst.Header = append(dst.Header, Field{Name: cn})
+		dst.spans = append(dst.spans, sp)
 	}
+	dst.cut(out[:i])
 	if !cgiField {
 		return &Error{Kind: KindNoCGIField, Detail: "the header block has none of Content-Type, Location, Status"}
 	}
@@ -219,20 +289,20 @@ func invalidValueByte(v []byte) int {
 	return -1
 }
 
-// canonical returns the canonical form of a field name; the common ones
-// cost no allocation.
-func canonical(name []byte) string {
+// canonicalKnown returns the canonical form of the common field names,
+// without allocating, and false for the others.
+func canonicalKnown(name []byte) (string, bool) {
 	switch string(name) { // no allocation: the compiler compares in place
 	case "Content-Type", "content-type":
-		return "Content-Type"
+		return "Content-Type", true
 	case "Location", "location":
-		return "Location"
+		return "Location", true
 	case "Set-Cookie", "set-cookie":
-		return "Set-Cookie"
+		return "Set-Cookie", true
 	case "Cache-Control", "cache-control":
-		return "Cache-Control"
+		return "Cache-Control", true
 	}
-	return textproto.CanonicalMIMEHeaderKey(string(name))
+	return "", false
 }
 
 // quote renders guest bytes for a log line: printable ASCII as is, the rest
