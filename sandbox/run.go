@@ -11,6 +11,7 @@ import (
 	"math"
 	mrand "math/rand/v2"
 	"os"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -306,6 +307,14 @@ func (st *runState) refuel(c int64) int64 {
 			st.stop(KindQuota, "the tenant's fuel quota is spent")
 		}
 		grant = min(grant, st.quotaTaken-consumed)
+	}
+	if st.handed > 0 {
+		// A slice after the first: let whatever waits for this P run
+		// (compiled guest code is not preemptible, and Go's scheduler
+		// would take the P back only ~10 ms after it asked). A run of
+		// one slice never yields; with nothing waiting this costs ~100 ns
+		// per slice (docs/tenancy.md, "CPU between tenants").
+		runtime.Gosched()
 	}
 	st.handed = consumed + grant
 	return grant

@@ -4,7 +4,7 @@
 // floods CPU-heavy and memory-heavy requests on many connections (closed
 // loop, as fast as the gateway answers). It prints one line per phase:
 //
-//	PHASE b_p50_ms b_p99_ms b_sent b_ok b_lost a_done a_ok
+//	PHASE b_p50_ms b_p99_ms b_sent b_ok b_lost a_done a_ok b_max_ms
 //
 // b_lost counts B requests that did not get a 200 (errors and refusals).
 package main
@@ -39,8 +39,8 @@ func main() {
 	tr := &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 0}
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 
-	p50, p99, sent, ok := steady(client, *base+*bPath, *rate, *alone)
-	fmt.Printf("alone %.2f %.2f %d %d %d 0 0\n", p50, p99, sent, ok, sent-ok)
+	p50, p99, pmax, sent, ok := steady(client, *base+*bPath, *rate, *alone)
+	fmt.Printf("alone %.2f %.2f %d %d %d 0 0 %.2f\n", p50, p99, sent, ok, sent-ok, pmax)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var aDone, aOK atomic.Int64
@@ -68,16 +68,17 @@ func main() {
 	time.Sleep(2 * time.Second)
 	aDone.Store(0)
 	aOK.Store(0)
-	p50, p99, sent, ok = steady(client, *base+*bPath, *rate, *flood)
-	fmt.Printf("flood %.2f %.2f %d %d %d %d %d\n", p50, p99, sent, ok, sent-ok, aDone.Load(), aOK.Load())
+	p50, p99, pmax, sent, ok = steady(client, *base+*bPath, *rate, *flood)
+	fmt.Printf("flood %.2f %.2f %d %d %d %d %d %.2f\n", p50, p99, sent, ok, sent-ok, aDone.Load(), aOK.Load(), pmax)
 	cancel()
 	wg.Wait()
 }
 
 // steady sends rate requests per second for d, each on its own schedule
 // (open loop: a slow answer does not delay the next request), and returns
-// p50 and p99 in milliseconds, the requests sent and those answered 200.
-func steady(c *http.Client, url string, rate int, d time.Duration) (p50, p99 float64, sent, ok int) {
+// p50, p99 and the largest latency in milliseconds, the requests sent and
+// those answered 200.
+func steady(c *http.Client, url string, rate int, d time.Duration) (p50, p99, pmax float64, sent, ok int) {
 	var mu sync.Mutex
 	var lat []float64
 	var wg sync.WaitGroup
@@ -117,5 +118,5 @@ func steady(c *http.Client, url string, rate int, d time.Duration) (p50, p99 flo
 		}
 		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
 	}
-	return q(0.5), q(0.99), sent, ok
+	return q(0.5), q(0.99), q(1), sent, ok
 }
