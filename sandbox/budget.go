@@ -175,7 +175,10 @@ func precheckCounts(bin []byte) error {
 // structural limits above, or whose estimated compile time or memory
 // exceeds the compile budget derived from p. It runs on the decoded module
 // and allocates nothing in proportion to any count the module declares.
-func checkBudget(mod *wasm.Module, p policy.Policy) error {
+// Walking every body anyway, it also counts the instructions that change
+// tables or segments (wasm.BodyCost.StateWrites), which instance reuse
+// needs to know (reuse.go).
+func checkBudget(mod *wasm.Module, p policy.Policy) (stateWrites uint64, err error) {
 	counts := []struct {
 		what  string
 		n     int
@@ -194,21 +197,21 @@ func checkBudget(mod *wasm.Module, p policy.Policy) error {
 	}
 	for _, c := range counts {
 		if c.n > c.limit {
-			return refuse(KindInvalidModule, "the module has %d %s, above the limit of %d", c.n, c.what, c.limit)
+			return 0, refuse(KindInvalidModule, "the module has %d %s, above the limit of %d", c.n, c.what, c.limit)
 		}
 	}
 	for i, ft := range mod.Types {
 		if len(ft.Params) > maxParams {
-			return refuse(KindInvalidModule, "type %d has %d parameters, above the limit of %d", i, len(ft.Params), maxParams)
+			return 0, refuse(KindInvalidModule, "type %d has %d parameters, above the limit of %d", i, len(ft.Params), maxParams)
 		}
 		if len(ft.Results) > maxResults {
-			return refuse(KindInvalidModule, "type %d has %d results, above the limit of %d", i, len(ft.Results), maxResults)
+			return 0, refuse(KindInvalidModule, "type %d has %d results, above the limit of %d", i, len(ft.Results), maxResults)
 		}
 	}
 	for i := range mod.Elements {
 		e := &mod.Elements[i]
 		if n := len(e.Funcs) + len(e.Exprs); n > maxElemEntries {
-			return refuse(KindInvalidModule, "element segment %d has %d entries, above the limit of %d", i, n, maxElemEntries)
+			return 0, refuse(KindInvalidModule, "element segment %d has %d entries, above the limit of %d", i, n, maxElemEntries)
 		}
 	}
 	memBudget := compileMemoryBudget(uint64(p.Limits.Memory))
@@ -219,26 +222,27 @@ func checkBudget(mod *wasm.Module, p policy.Policy) error {
 		fn := imported + i // index in the function index space
 		f := &mod.Code[i]
 		if n := len(f.Raw); n > maxBodyBytes {
-			return refuse(KindInvalidModule, "function %d: body of %d bytes, above the limit of %d", fn, n, maxBodyBytes)
+			return 0, refuse(KindInvalidModule, "function %d: body of %d bytes, above the limit of %d", fn, n, maxBodyBytes)
 		}
 		c, err := mod.Cost(i)
 		if err != nil {
-			return refuse(KindInvalidModule, "%v", err)
+			return 0, refuse(KindInvalidModule, "%v", err)
 		}
+		stateWrites += c.StateWrites
 		if c.Locals > maxFuncLocals {
-			return refuse(KindInvalidModule, "function %d: %d locals (parameters included), above the limit of %d", fn, c.Locals, maxFuncLocals)
+			return 0, refuse(KindInvalidModule, "function %d: %d locals (parameters included), above the limit of %d", fn, c.Locals, maxFuncLocals)
 		}
 		if c.MaxBrTable > maxBrTable {
-			return refuse(KindInvalidModule, "function %d: br_table at offset %#x has %d labels, above the limit of %d",
+			return 0, refuse(KindInvalidModule, "function %d: br_table at offset %#x has %d labels, above the limit of %d",
 				fn, c.MaxBrTableAt, c.MaxBrTable, maxBrTable)
 		}
 		t, mem := compileEstimate(c)
 		if mem > memBudget {
-			return refuse(KindInvalidModule, "function %d: estimated compile memory %s (%s), above the budget of %s derived from the %s memory cap",
+			return 0, refuse(KindInvalidModule, "function %d: estimated compile memory %s (%s), above the budget of %s derived from the %s memory cap",
 				fn, mib(mem), describeCost(c), mib(memBudget), mib(uint64(p.Limits.Memory)))
 		}
 		if t > maxFuncCompileTime {
-			return refuse(KindInvalidModule, "function %d: estimated compile time %s (%s), above the budget of %s per function",
+			return 0, refuse(KindInvalidModule, "function %d: estimated compile time %s (%s), above the budget of %s per function",
 				fn, t.Round(time.Millisecond), describeCost(c), maxFuncCompileTime)
 		}
 		total += t
@@ -247,10 +251,10 @@ func checkBudget(mod *wasm.Module, p policy.Policy) error {
 		}
 	}
 	if total > maxModuleCompileTime {
-		return refuse(KindInvalidModule, "estimated compile time %s for %d functions, above the budget of %s per module (the costliest is function %d, %s)",
+		return 0, refuse(KindInvalidModule, "estimated compile time %s for %d functions, above the budget of %s per module (the costliest is function %d, %s)",
 			total.Round(time.Millisecond), len(mod.Code), maxModuleCompileTime, costliestAt, costliest.Round(time.Millisecond))
 	}
-	return nil
+	return stateWrites, nil
 }
 
 // describeCost names the counts behind an estimate.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -73,8 +74,12 @@ type Module struct {
 	// were moved out of the compiled module into it (memimage.go).
 	image *memImage
 
-	states   sync.Pool      // *runState
-	inflight sync.WaitGroup // guest goroutines of this module still running
+	// reuse says whether runs may reuse an instance (reuse.go); states
+	// holds the idle run states, some with a clean instance.
+	reuse     reuseInfo
+	states    statePool
+	instances atomic.Int64   // instances created, for tests of reuse
+	inflight  sync.WaitGroup // guest goroutines of this module still running
 
 	closeOnce sync.Once
 	closeErr  error
@@ -101,6 +106,7 @@ func (m *Module) Policy() policy.Policy { return m.policy.Clone() }
 func (m *Module) Close(ctx context.Context) error {
 	m.closeOnce.Do(func() {
 		waitGroup(ctx, &m.inflight)
+		m.states.close(ctx, &m.rt.idleBytes)
 		m.closeErr = m.compiled.Close(ctx)
 		if m.net != nil {
 			m.net.Close()
@@ -153,7 +159,8 @@ func (r *Runtime) Compile(ctx context.Context, bin []byte, p policy.Policy) (*Mo
 	if u := engine.Check(mod.Features); u.Any() {
 		return nil, refuse(KindInvalidModule, "not supported by the runtime: %s", u)
 	}
-	if err := checkBudget(mod, p); err != nil {
+	stateWrites, err := checkBudget(mod, p)
+	if err != nil {
 		return nil, err
 	}
 	m := &Module{rt: r, policy: p.Clone(), sha: digest.SHA256Hex(bin)}
@@ -205,6 +212,7 @@ func (r *Runtime) Compile(ctx context.Context, bin []byte, p policy.Policy) (*Mo
 		m.setCoverage(cmap)
 	}
 	m.exports = cm.ExportedFunctions()
+	m.setReuse(mod, stateWrites)
 	if m.usesNet {
 		c, err := netcap.New(p, netcap.Options{Resolver: r.cfg.resolver})
 		if err != nil {

@@ -17,7 +17,10 @@ func SetFuelSlice(r *Runtime, n int64) { r.fuelSlice = n }
 
 // CheckBudget is checkBudget, for tests that check modules the policy
 // would refuse for other reasons (imports).
-func CheckBudget(mod *wasm.Module, p policy.Policy) error { return checkBudget(mod, p) }
+func CheckBudget(mod *wasm.Module, p policy.Policy) error {
+	_, err := checkBudget(mod, p)
+	return err
+}
 
 // InstrumentForBench instruments bin as Compile does under the default
 // policy, without the budget check.
@@ -41,3 +44,10 @@ func CompilePlain(tb testing.TB, bin []byte) uint64 {
 	_ = cm.Close(ctx)
 	return b.TotalAlloc - a.TotalAlloc
 }
+
+// Instantiations is how many instances of m were created (Run reuses
+// clean ones).
+func Instantiations(m *Module) int64 { return m.instances.Load() }
+
+// Reusable reports whether Run may reuse m's instances, and why not.
+func Reusable(m *Module) (bool, string) { return m.reuse.ok, m.reuse.why }

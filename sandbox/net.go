@@ -26,7 +26,7 @@ func (r *Runtime) instantiateNet(ctx context.Context, first int) error {
 		results := []api.ValueType{i32}
 		r.netFuncs[f.Name] = hostFunc{slot: slot, params: params, results: results}
 		b.NewFunctionBuilder().
-			WithGoModuleFunction(counted(slot, hostCost(f.Name, f.Params), netHost(f)), params, results).
+			WithGoModuleFunction(counted(slot, hostCost(f.Name, f.Params), false, netHost(f)), params, results).
 			WithParameterNames(f.Params...).WithResultNames("error").
 			WithName(f.Name).Export(f.Name)
 	}

@@ -130,12 +130,19 @@ type runState struct {
 	closeStdin  func()
 	results     []uint64
 	fuelLeft    int64
-	tableDenied bool  // the meter's DeniedGlobal was set: a table.grow was refused
-	callErr     error // the guest call's error: trap, exit, violation
-	hostErr     error // a failure of the host
-	elapsed     time.Duration
-	finished    chan struct{} // capacity 1: execute never blocks on it
-	watch       *time.Timer   // the last-resort watchdog
+	tableDenied bool // the meter's DeniedGlobal was set: a table.grow was refused
+	// exited: the guest called proc_exit; tainted: it called a WASI
+	// function that may change its instance's system state (wasi.go).
+	// Either is reset by begin.
+	exited, tainted bool
+	// inst is the instance of the run, and of later runs while it is
+	// clean (reuse.go).
+	inst     kept
+	callErr  error // the guest call's error: trap, exit, violation
+	hostErr  error // a failure of the host
+	elapsed  time.Duration
+	finished chan struct{} // capacity 1: execute never blocks on it
+	watch    *time.Timer   // the last-resort watchdog
 
 	// persistent marks the state of an Instance (Module.Instantiate): it
 	// lives as long as the instance and the host functions of
@@ -217,6 +224,9 @@ const (
 	ioIdle int32 = iota
 	ioBusy
 	ioAbandoned
+	// ioKept: the run ended and its instance was reset for the next
+	// (runState.keep); Run can no longer abandon it.
+	ioKept
 )
 
 // enterIO is called by the guest's goroutine before it reads or writes one
@@ -450,14 +460,14 @@ func (m *Module) Run(ctx context.Context, in Invocation) (rep *Report, err error
 		return rep, fmt.Errorf("%w: %s takes %d arguments, got %d", ErrInvoke, fname, len(def.ParamTypes()), len(in.Params))
 	}
 
-	st, _ := m.states.Get().(*runState)
+	st := m.states.get(&m.rt.idleBytes)
 	if st == nil {
 		st = m.newState()
 	}
 	start := time.Now()
 	if err := st.begin(ctx, start, in); err != nil {
 		st.end()
-		m.states.Put(st)
+		m.states.put(ctx, st, &m.rt.idleBytes)
 		return rep, err
 	}
 	st.name, st.fname, st.in = name, fname, in
@@ -481,6 +491,11 @@ func (m *Module) Run(ctx context.Context, in Invocation) (rep *Report, err error
 		// Revoke the streams first: from here on the guest's goroutine
 		// stops at its next read or write instead of touching them.
 		prev := st.io.Swap(ioAbandoned)
+		if prev == ioKept {
+			// The run ended (cleanly) just now: report it.
+			<-st.finished
+			return m.finish(st, rep)
+		}
 		rep.DurationMS = float64(time.Since(start).Nanoseconds()) / 1e6
 		rep.Outcome = OutcomeViolation
 		rep.Abandoned = true
@@ -507,7 +522,7 @@ func (m *Module) finish(st *runState, rep *Report) (_ *Report, err error) {
 		st.report(rep)
 	}
 	st.end()
-	m.states.Put(st)
+	m.states.put(context.Background(), st, &m.rt.idleBytes)
 	return rep, err
 }
 
@@ -535,13 +550,16 @@ func memWriter(w io.Writer) bool {
 }
 
 // execute instantiates and calls the guest, on the caller's goroutine or a
-// worker's (which then signals st.finished). It never panics.
+// worker's (which then signals st.finished). It never panics. A run whose
+// state holds a clean instance (reuse.go) calls that one instead; at the
+// end, the instance is reset and kept, or closed.
 func (st *runState) execute() {
 	m := st.m
 	defer func() {
 		if r := recover(); r != nil {
 			// A bug of the host, not of the guest: report it, keep the process.
 			st.hostErr = fmt.Errorf("internal error running %s: %v", st.name, r)
+			st.drop(st.ictx)
 		}
 		if st.closeStdin != nil {
 			st.closeStdin()
@@ -563,7 +581,13 @@ func (st *runState) execute() {
 	if c := in.Coverage; c != nil {
 		c.Counters, c.Last, c.Stack, c.Cmps = c.Counters[:0], -1, c.Stack[:0], c.Cmps[:0]
 	}
-	mod, err := st.instantiate(ictx)
+	var err error
+	mod := st.inst.mod
+	if mod == nil {
+		if mod, err = st.instantiate(ictx); err == nil {
+			st.bind(mod)
+		}
+	}
 	instantiated := time.Now()
 	if in.Timing != nil {
 		*in.Timing = Timing{Instantiate: instantiated.Sub(st.start)}
@@ -571,38 +595,37 @@ func (st *runState) execute() {
 	if err == nil && time.Now().After(st.deadline) {
 		// Setting up a large memory or table may outlast the deadline.
 		err = st.record(&violationError{Kind: KindTimeout, Detail: st.deadlineText() + " while the instance was set up"})
-		_ = mod.Close(ictx)
+		st.drop(ictx)
 	} else if err == nil {
-		fuel := mod.ExportedGlobal(meter.FuelGlobal)
-		st.fuelG, _ = fuel.(api.MutableGlobal)
+		k := &st.inst
+		st.fuelG = k.fuel
 		st.mod = mod
-		denied := mod.ExportedGlobal(meter.DeniedGlobal)
 		if in.Function != "" {
-			if ini := mod.ExportedFunction("_initialize"); ini != nil {
+			if ini := k.initialize(); ini != nil {
 				_, err = ini.Call(ictx)
 			}
 		}
 		if err == nil {
-			st.results, err = mod.ExportedFunction(st.fname).Call(ictx, in.Params...)
+			st.results, err = k.export(st.fname).Call(ictx, in.Params...)
 		}
 		if in.Timing != nil {
 			in.Timing.Call = time.Since(instantiated)
 		}
-		if fuel != nil {
-			st.fuelLeft = int64(fuel.Get())
+		if k.fuel != nil {
+			st.fuelLeft = int64(k.fuel.Get())
 		}
 		if in.Coverage != nil && st.m.counterNames != nil {
 			st.m.readCoverage(mod, err, in.Coverage)
 		}
-		if denied != nil {
-			st.tableDenied = denied.Get() != 0
+		if k.denied != nil {
+			st.tableDenied = k.denied.Get() != 0
 		}
 		st.tables = st.m.tableBytes // what instantiation allocated
 		if st.m.growsTables {
 			st.tables = st.tableBytes()
 		}
 		st.fuelG, st.mod, st.tablesG, st.memG = nil, nil, nil, nil
-		_ = mod.Close(ictx)
+		st.keep(ictx, err)
 	}
 	st.callErr = err
 	st.elapsed = time.Since(st.start)
@@ -623,7 +646,11 @@ func (st *runState) instantiate(ctx context.Context) (mod api.Module, err error)
 			mod, err = nil, v
 		}
 	}()
-	return st.m.rt.wz.InstantiateModule(ctx, st.m.compiled, st.cfg)
+	mod, err = st.m.rt.wz.InstantiateModule(ctx, st.m.compiled, st.cfg)
+	if err == nil {
+		st.m.instances.Add(1)
+	}
+	return mod, err
 }
 
 // begin resets the state for a run starting at start.
@@ -632,7 +659,7 @@ func (st *runState) begin(ctx context.Context, start time.Time, in Invocation) e
 	st.start = start
 	st.results, st.fuelLeft, st.callErr, st.hostErr, st.closeStdin = nil, 0, nil, nil, nil
 	st.tables = 0
-	st.tableDenied = false
+	st.tableDenied, st.exited, st.tainted = false, false, false
 	lim := m.policy.Limits
 	st.rctx.Context = ctx
 	st.done = ctx.Done()
@@ -654,7 +681,12 @@ func (st *runState) begin(ctx context.Context, start time.Time, in Invocation) e
 	st.viol = nil
 	st.stdout.reset(in.Stdout, uint64(lim.Output))
 	st.stderr.reset(in.Stderr, uint64(lim.Output))
-	st.mem.reset(m.rt.memPool, m.image, uint64(lim.Memory))
+	if st.inst.mod != nil {
+		// The instance's memory stays; only the run's peak starts over.
+		st.mem.peak = st.mem.total
+	} else {
+		st.mem.reset(m.rt.memPool, m.image, uint64(lim.Memory))
+	}
 	if st.rnd != nil {
 		st.rnd.Seed(seedBytes(m.seed))
 	}
@@ -683,7 +715,9 @@ func (st *runState) end() {
 	st.done = nil
 	st.stdout.w, st.stderr.w = nil, nil
 	st.stdin.src, st.stdin.pump = nil, nil
-	st.mem.release()
+	if st.inst.mod == nil {
+		st.mem.release()
+	}
 	st.in = Invocation{}
 	st.results = nil
 	st.callErr, st.hostErr = nil, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -40,6 +41,8 @@ type Runtime struct {
 	fuelSlice int64
 	// memPool recycles zeroed linear memories across instances.
 	memPool *memPool
+	// idleBytes is what the idle instances of all modules hold (reuse.go).
+	idleBytes atomic.Int64
 
 	// inflight counts guest goroutines still running, abandoned ones included.
 	inflight sync.WaitGroup

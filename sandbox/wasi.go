@@ -12,6 +12,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
 )
 
 // WASI errno values used here.
@@ -42,28 +43,25 @@ func wasiHost(ctx context.Context, r wazero.Runtime) (b wazero.HostModuleBuilder
 	defs := cm.ExportedFunctions()
 	defer cm.Close(ctx)
 
-	i32 := api.ValueTypeI32
-	own := map[string]struct {
-		fn    api.GoModuleFunc
-		names []string
-	}{
-		"args_get": {func(ctx context.Context, mod api.Module, stack []uint64) {
+	own := map[string]api.GoModuleFunc{
+		"args_get": func(ctx context.Context, mod api.Module, stack []uint64) {
 			st := stateFrom(ctx)
 			stack[0] = writeStrings(mod, st.argOffs, st.argBuf, uint32(stack[0]), uint32(stack[1]))
-		}, []string{"argv", "argv_buf"}},
-		"args_sizes_get": {func(ctx context.Context, mod api.Module, stack []uint64) {
+		},
+		"args_sizes_get": func(ctx context.Context, mod api.Module, stack []uint64) {
 			st := stateFrom(ctx)
 			stack[0] = writeSizes(mod, len(st.argOffs), len(st.argBuf), uint32(stack[0]), uint32(stack[1]))
-		}, []string{"result.argc", "result.argv_len"}},
-		"environ_get": {func(ctx context.Context, mod api.Module, stack []uint64) {
+		},
+		"environ_get": func(ctx context.Context, mod api.Module, stack []uint64) {
 			st := stateFrom(ctx)
 			stack[0] = writeStrings(mod, st.envOffs, st.envBuf, uint32(stack[0]), uint32(stack[1]))
-		}, []string{"environ", "environ_buf"}},
-		"random_get": {randomGet, []string{"buf", "buf_len"}},
-		"environ_sizes_get": {func(ctx context.Context, mod api.Module, stack []uint64) {
+		},
+		"random_get": randomGet,
+		"environ_sizes_get": func(ctx context.Context, mod api.Module, stack []uint64) {
 			st := stateFrom(ctx)
 			stack[0] = writeSizes(mod, len(st.envOffs), len(st.envBuf), uint32(stack[0]), uint32(stack[1]))
-		}, []string{"result.environc", "result.environv_len"}},
+		},
+		"proc_exit": procExit,
 	}
 	names := make([]string, 0, len(defs))
 	for name := range defs {
@@ -76,24 +74,21 @@ func wasiHost(ctx context.Context, r wazero.Runtime) (b wazero.HostModuleBuilder
 		slots[name] = i
 		def := defs[name]
 		cost := hostCost(name, def.ParamNames())
-		fb := b.NewFunctionBuilder()
-		if o, ok := own[name]; ok {
-			fb = fb.WithGoModuleFunction(counted(i, cost, o.fn), []api.ValueType{i32, i32}, []api.ValueType{i32}).
-				WithParameterNames(o.names...).WithResultNames("errno")
-		} else {
-			var fn api.GoModuleFunction
+		fn, ok := own[name]
+		if !ok {
 			switch g := def.GoFunction().(type) {
 			case api.GoModuleFunction:
-				fn = counted(i, cost, g)
+				fn = g.Call
 			case api.GoFunction:
-				fn = counted(i, cost, api.GoModuleFunc(func(ctx context.Context, _ api.Module, stack []uint64) { g.Call(ctx, stack) }))
+				fn = func(ctx context.Context, _ api.Module, stack []uint64) { g.Call(ctx, stack) }
 			default:
 				return nil, nil, fmt.Errorf("WASI function %s: unexpected Go function %T", name, g)
 			}
-			fb = fb.WithGoModuleFunction(fn, def.ParamTypes(), def.ResultTypes()).
-				WithParameterNames(def.ParamNames()...).WithResultNames(def.ResultNames()...)
 		}
-		fb.WithName(name).Export(name)
+		b.NewFunctionBuilder().
+			WithGoModuleFunction(counted(i, cost, !keepsState[name], fn), def.ParamTypes(), def.ResultTypes()).
+			WithParameterNames(def.ParamNames()...).WithResultNames(def.ResultNames()...).
+			WithName(name).Export(name)
 	}
 	for name := range own {
 		if _, ok := slots[name]; !ok {
@@ -105,15 +100,45 @@ func wasiHost(ctx context.Context, r wazero.Runtime) (b wazero.HostModuleBuilder
 
 // counted wraps a host function so that every call increments the run
 // state's counter in slot and is charged, before it runs, the fuel cost
-// computes for its arguments (see hostCost).
-func counted(slot int, cost func(api.Module, []uint64) uint64, f api.GoModuleFunction) api.GoModuleFunc {
+// computes for its arguments (see hostCost). A call of a function that
+// taints marks the run's instance as not reusable (runState.tainted).
+func counted(slot int, cost func(api.Module, []uint64) uint64, taints bool, f api.GoModuleFunc) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		if st := stateFrom(ctx); st != nil && slot < len(st.calls) {
 			st.calls[slot]++
+			st.tainted = st.tainted || taints
 			st.charge(mod, cost(mod, stack))
 		}
-		f.Call(ctx, mod, stack)
+		f(ctx, mod, stack)
 	}
+}
+
+// keepsState lists the WASI functions that cannot change what an instance
+// holds outside its memory and globals (its system context: the fd table,
+// each open file's position, flags and directory cursor): they read
+// arguments, the environment, clocks and random bytes, read stdin and
+// write stdout and stderr (per-run streams of the run state, which wazero
+// does not buffer), or only look. Every other function taints the run
+// (runState.tainted): its instance is closed instead of reused, whether
+// or not the call changed anything (docs/sandbox.md, "Instance reuse").
+var keepsState = map[string]bool{
+	"args_get": true, "args_sizes_get": true, "environ_get": true, "environ_sizes_get": true,
+	"clock_res_get": true, "clock_time_get": true, "random_get": true, "sched_yield": true,
+	"fd_read": true, "fd_write": true, "fd_fdstat_get": true, "fd_filestat_get": true,
+	"fd_prestat_get": true, "fd_prestat_dir_name": true, "path_filestat_get": true,
+	"poll_oneoff": true, "proc_exit": true, "proc_raise": true,
+}
+
+// procExit is WASI proc_exit: it ends the run with the guest's exit code,
+// as wazero's does, but without closing the instance (wazero's closes it,
+// so that no caller could use it again), so that a run that exits may
+// leave its instance for the next (reuse.go). The ExitError unwinds the
+// guest: no instruction after the call runs.
+func procExit(ctx context.Context, _ api.Module, stack []uint64) {
+	if st := stateFrom(ctx); st != nil {
+		st.exited = true
+	}
+	panic(sys.NewExitError(uint32(stack[0])))
 }
 
 // Fuel costs of host calls, on the scale of the meter's (about one unit per

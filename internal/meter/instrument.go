@@ -208,6 +208,7 @@ func instrument(bin []byte, opt Options, cov bool) ([]byte, *Map, error) {
 		}
 		el.Exprs = exprs
 	}
+	addReset(m, lay, importedGlobals, stackType)
 	rewriteNames(m, lay)
 
 	out, err := wasm.Encode(m)
@@ -218,6 +219,28 @@ func instrument(bin []byte, opt Options, cov bool) ([]byte, *Map, error) {
 		return out, &Map{Sites: rw.cov.sites, Cmp32: rw.cov.n32, Cmp64: rw.cov.n64}, nil
 	}
 	return out, nil, nil
+}
+
+// addReset appends ResetFunc, of type () -> () (type index typ), last in
+// the function index space: for every mutable defined global (the meter's
+// included), its initialiser's constant expression, which is a valid
+// function body prefix (global.get reads only immutable globals there),
+// then a global.set of it. Call after the initialisers' function indices
+// were moved.
+func addReset(m *wasm.Module, lay *layout, importedGlobals, typ uint32) {
+	var body []byte
+	for i, g := range m.Globals {
+		if !g.Type.Mutable || len(g.Init.Code) == 0 {
+			continue
+		}
+		body = append(body, g.Init.Code[:len(g.Init.Code)-1]...) // without its end
+		body = wasm.AppendU32(append(body, opGlobalSet), importedGlobals+uint32(i))
+	}
+	body = append(body, opEnd)
+	idx := lay.importedFuncs + 2 + uint32(len(m.Functions))
+	m.Functions = append(m.Functions, typ)
+	m.Code = append(m.Code, wasm.Func{Body: wasm.Expr{Code: body}})
+	m.Exports = append(m.Exports, wasm.Export{Name: ResetFunc, Kind: wasm.ExternFunc, Index: idx})
 }
 
 // importedTables counts the module's table imports (defined tables come
@@ -256,7 +279,7 @@ func checkSupported(m *wasm.Module) error {
 		}
 	}
 	for _, ex := range m.Exports {
-		if ex.Name == FuelGlobal || ex.Name == DepthGlobal || ex.Name == DeniedGlobal || ex.Name == TablesGlobal || ex.Name == MemoryGlobal ||
+		if ex.Name == FuelGlobal || ex.Name == DepthGlobal || ex.Name == DeniedGlobal || ex.Name == TablesGlobal || ex.Name == MemoryGlobal || ex.Name == ResetFunc ||
 			strings.HasPrefix(ex.Name, coveragePrefix) {
 			return fmt.Errorf("export %q: %w", ex.Name, ErrAlreadyMetered)
 		}

@@ -41,7 +41,7 @@ func TestIndexShift(t *testing.T) {
 	for _, ex := range m.Exports {
 		exports[ex.Name] = fmt.Sprintf("%s %d", ex.Kind, ex.Index)
 	}
-	if want := map[string]string{"pair": "func 3", "main": "func 5", FuelGlobal: "global 1", DepthGlobal: "global 2", DeniedGlobal: "global 3"}; !reflect.DeepEqual(exports, want) {
+	if want := map[string]string{"pair": "func 3", "main": "func 5", FuelGlobal: "global 1", DepthGlobal: "global 2", DeniedGlobal: "global 3", ResetFunc: "func 7"}; !reflect.DeepEqual(exports, want) {
 		t.Errorf("exports %v, want %v", exports, want)
 	}
 	if !m.HasStart || m.Start != 6 {

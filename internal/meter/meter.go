@@ -12,6 +12,7 @@
 //	(global (export "wasmward.denied") (mut i32) (i32.const 0))
 //	(global (export "wasmward.tables") (mut i64) (i64.const <declared table bytes>))  ;; only with table.grow
 //	(global (export "wasmward.memory") (mut i64) (i64.const <declared memory bytes>))  ;; only with table.grow
+//	(func (export "wasmward.reset") ...)  ;; every mutable defined global back to its initial value
 //
 // Fuel is charged per straight-line run of instructions; when the counter
 // goes negative at a check point the module calls FuelFunc with the counter
@@ -75,6 +76,16 @@ const (
 	// minimums; the module never writes it: the host sets it whenever a
 	// memory grows, so that table.grow can check Options.MemoryBudget.
 	MemoryGlobal = "wasmward.memory"
+
+	// ResetFunc is the exported function (func) that sets every mutable
+	// global the module defines, the meter's own included, back to the
+	// value its initialiser gives it: the initialisers' constant
+	// expressions are its body, each followed by a global.set. A host that
+	// reuses an instance across runs calls it between them. It is the last
+	// function of the index space and appears in no table, so the guest's
+	// own code cannot reach it (Instrument refuses indices outside the
+	// original index spaces); it is not metered and calls nothing.
+	ResetFunc = "wasmward.reset"
 )
 
 // wasmPageSize is the size of a linear memory page.

@@ -25,6 +25,12 @@ type BodyCost struct {
 	MaxBrTable     uint64
 	MaxBrTableAt   int
 	BrTableSq      uint64
+	// StateWrites is the number of instructions that change what an
+	// instance holds outside its linear memory and globals: table.set,
+	// table.grow, table.fill, table.copy, table.init, elem.drop and
+	// data.drop. A body without any leaves tables and segments as
+	// instantiation made them.
+	StateWrites uint64
 }
 
 // Cost returns the BodyCost of defined function i (0 is the first function
@@ -65,6 +71,8 @@ func (m *Module) Cost(i int) (BodyCost, error) {
 			if w > c.MaxBrTable {
 				c.MaxBrTable, c.MaxBrTableAt = w, f.Body.Offset+in.Start
 			}
+		case OpTableSet, OpTableGrow, OpTableFill, OpTableCopy, OpTableInit, OpElemDrop, OpDataDrop:
+			c.StateWrites++
 		}
 	}
 	return c, ir.Err()
