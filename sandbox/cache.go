@@ -2,8 +2,11 @@ package sandbox
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -17,6 +20,7 @@ import (
 	"github.com/wasmward/wasmward/internal/compcache"
 	"github.com/wasmward/wasmward/internal/digest"
 	"github.com/wasmward/wasmward/internal/version"
+	"github.com/wasmward/wasmward/internal/wasm"
 )
 
 // CacheStats counts what the authenticated compile cache did.
@@ -25,6 +29,9 @@ type CacheStats struct {
 	// afresh (no entry, or one rejected); Stored entries were written;
 	// Rejected entries failed verification and were deleted.
 	Hits, Misses, Stored, Rejected uint64
+	// Instrumented counts the modules the meter rewrote: a verified entry
+	// holds the module as instrumented, so a warm start counts none.
+	Instrumented uint64
 }
 
 // compileCache is a Runtime's authenticated compile cache: wazero's own
@@ -37,26 +44,57 @@ type compileCache struct {
 	staging string // the directory wazero's file cache reads and writes
 	wz      wazero.CompilationCache
 	warn    func(CacheWarning)
+	// exact is set when buildIdentity names this build exactly, so that
+	// an entry can be found before the module is instrumented.
+	exact bool
 
 	// mu serialises compilations, so that what appears in staging during
 	// one is that compilation's code.
 	mu sync.Mutex
 
-	hits, misses, stored, rejected atomic.Uint64
+	hits, misses, stored, rejected, instrumentations atomic.Uint64
 }
 
 // cacheBuild is what compiled code depends on besides the module.
 func cacheBuild(e Engine) compcache.Build {
 	v := version.Read()
-	w := v.Version
-	if v.Revision != "" {
-		w += "+" + v.Revision
-		if v.Modified {
-			w += "-modified"
-		}
+	id := buildIdentity()
+	if id == "" {
+		id = v.Version + " (unidentified)"
 	}
-	return compcache.Build{Wasmward: w, Wazero: v.Wazero, Platform: v.Platform, CPU: cpuFeatures(), Engine: e.String()}
+	return compcache.Build{Wasmward: id, Wazero: v.Wazero, Platform: v.Platform, CPU: cpuFeatures(), Engine: e.String()}
 }
+
+// buildIdentity names the wasmward code running in this process exactly,
+// since a cached entry's instrumented module is used without running the
+// meter: a release version or a clean VCS revision; otherwise (a modified
+// tree, a test binary, a build without VCS information) the SHA-256 of the
+// executable. "" when the executable cannot be read: entries are then
+// looked up only after instrumenting, by the instrumented bytes' digest.
+var buildIdentity = sync.OnceValue(func() string {
+	v := version.Read()
+	dirty := v.Modified || strings.HasSuffix(v.Version, "+dirty")
+	switch {
+	case v.Revision != "" && !dirty:
+		return v.Version + "+" + v.Revision
+	case v.Revision == "" && v.Version != "devel" && !dirty:
+		return v.Version // a module version (go install ...@version)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return ""
+	}
+	return v.Version + " executable sha256:" + hex.EncodeToString(h.Sum(nil))
+})
 
 // cpuFeatures lists the CPU features wazero's compiler may use on this
 // machine.
@@ -100,7 +138,7 @@ func newCompileCache(cfg Config) (*compileCache, error) {
 		_ = os.RemoveAll(staging)
 		return nil, fmt.Errorf("open compile cache staging directory: %w", err)
 	}
-	return &compileCache{store: st, staging: staging, wz: wz, warn: cfg.cacheWarn}, nil
+	return &compileCache{store: st, staging: staging, wz: wz, warn: cfg.cacheWarn, exact: buildIdentity() != ""}, nil
 }
 
 func (c *compileCache) close(ctx context.Context) error {
@@ -113,36 +151,111 @@ func (c *compileCache) close(ctx context.Context) error {
 
 // stats returns the counters.
 func (c *compileCache) stats() CacheStats {
-	return CacheStats{Hits: c.hits.Load(), Misses: c.misses.Load(), Stored: c.stored.Load(), Rejected: c.rejected.Load()}
+	return CacheStats{Hits: c.hits.Load(), Misses: c.misses.Load(), Stored: c.stored.Load(), Rejected: c.rejected.Load(),
+		Instrumented: c.instrumentations.Load()}
 }
 
-// compile compiles bin (the instrumented form of the module with digest
-// sha, under settings) through the cache: a verified entry is staged for
-// wazero to load; code wazero wrote while compiling is stored as the new
-// entry; staging is emptied after each compilation.
-func (c *compileCache) compile(ctx context.Context, wz wazero.Runtime, bin []byte, sha, settings string) (wazero.CompiledModule, error) {
+// cacheReq is one compilation through the cache: the entry's ID, the
+// verified entry found for it (nil: none), and the memory image stored
+// with what is compiled.
+type cacheReq struct {
+	id    compcache.ID
+	hit   *compcache.Entry
+	image *memImage
+	// late is set when the entry is looked up only once the module is
+	// instrumented (instrumented).
+	late bool
+}
+
+// begin starts the compilation of the module with digest sha under the
+// instrumentation settings. When the build is identified exactly
+// (buildIdentity) and no coverage counters are compiled in, the entry is
+// looked up now: a verified one holds the instrumented module and its
+// memory image, which everything in its ID determines, so the meter need
+// not run. Otherwise the lookup waits for the instrumented bytes, whose
+// digest joins the ID (instrumented). Nil-safe: no cache, no request.
+func (c *compileCache) begin(sha, settings string, coverage bool) (*cacheReq, error) {
+	if c == nil {
+		return nil, nil
+	}
+	req := &cacheReq{id: compcache.ID{Module: sha, Settings: settings}}
+	if c.exact && !coverage {
+		return req, c.lookup(req)
+	}
+	req.late = true
+	return req, nil
+}
+
+// instrumented records the module as it will be compiled and its memory
+// image, and looks the entry up when begin could not.
+func (c *compileCache) instrumented(req *cacheReq, inst []byte, image *memImage) error {
+	if req == nil {
+		return nil
+	}
+	c.instrumentations.Add(1)
+	req.image = image
+	if !req.late {
+		return nil
+	}
+	req.id.Settings += " compiled=" + digest.SHA256Hex(inst)
+	return c.lookup(req)
+}
+
+// lookup sets req.hit to the verified entry of req.id, if any; an entry
+// that fails verification is counted, reported and left unset.
+func (c *compileCache) lookup(req *cacheReq) error {
+	e, err := c.store.Get(req.id)
+	var rej *compcache.Rejection
+	switch {
+	case errors.As(err, &rej):
+		c.rejected.Add(1)
+		if c.warn != nil {
+			c.warn(CacheWarning{Path: rej.Path, SHA256: req.id.Module, Reason: rej.Reason})
+		}
+		return nil
+	case err != nil:
+		return err
+	}
+	req.hit = e
+	return nil
+}
+
+// cached returns the module as instrumented and its memory image from
+// the verified entry found for req, or nil when there is none (nil-safe).
+// An entry whose image cannot be mod's (not one memory, or larger than its
+// minimum) is not used.
+func (req *cacheReq) cached(mod *wasm.Module) (inst []byte, image *memImage) {
+	if req == nil || req.hit == nil || len(req.hit.Compiled) == 0 {
+		return nil, nil
+	}
+	e := req.hit
+	if e.HasImage {
+		if len(mod.Memories) != 1 || uint64(len(e.Image)) > mod.Memories[0].Limits.Min*pageSize {
+			req.hit = nil
+			return nil, nil
+		}
+		image = imageOf(e.Image, mod.Memories[0].Limits.Min*pageSize)
+	}
+	req.image = image
+	return e.Compiled, image
+}
+
+// compile compiles bin (the module as instrumented for req) through the
+// cache: the verified entry's code is staged for wazero to load; code
+// wazero wrote while compiling is stored, with bin and the memory image,
+// as the new entry; staging is emptied after each compilation.
+func (c *compileCache) compile(ctx context.Context, wz wazero.Runtime, bin []byte, req *cacheReq) (wazero.CompiledModule, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	id := compcache.ID{Module: sha, Compiled: digest.SHA256Hex(bin), Settings: settings}
 	sub, err := c.stagingSub()
 	if err != nil {
 		return nil, err
 	}
 	defer c.clearStaging(sub)
 	var staged os.FileInfo
-	name, code, err := c.store.Get(id)
-	var rej *compcache.Rejection
-	switch {
-	case errors.As(err, &rej):
-		c.rejected.Add(1)
-		if c.warn != nil {
-			c.warn(CacheWarning{Path: rej.Path, SHA256: sha, Reason: rej.Reason})
-		}
-	case err != nil:
-		return nil, err
-	case name != "":
-		p := filepath.Join(sub, name)
-		if err := os.WriteFile(p, code, 0o600); err != nil {
+	if req.hit != nil {
+		p := filepath.Join(sub, req.hit.Name)
+		if err := os.WriteFile(p, req.hit.Code, 0o600); err != nil {
 			return nil, fmt.Errorf("stage compile cache entry: %w", err)
 		}
 		if staged, err = os.Lstat(p); err != nil {
@@ -168,8 +281,15 @@ func (c *compileCache) compile(ctx context.Context, wz wazero.Runtime, bin []byt
 		return cm, nil
 	}
 	c.misses.Add(1)
-	code, err = os.ReadFile(filepath.Join(sub, fresh))
-	if err == nil && c.store.Put(id, fresh, code) == nil {
+	code, err := os.ReadFile(filepath.Join(sub, fresh))
+	if err != nil {
+		return cm, nil
+	}
+	e := &compcache.Entry{Name: fresh, Compiled: bin, Code: code}
+	if req.image != nil {
+		e.HasImage, e.Image = true, req.image.data
+	}
+	if c.store.Put(req.id, e) == nil {
 		c.stored.Add(1)
 	}
 	return cm, nil

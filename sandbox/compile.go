@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 	"github.com/tetratelabs/wazero/experimental/sysfs"
 
@@ -177,27 +179,39 @@ func (r *Runtime) Compile(ctx context.Context, bin []byte, p policy.Policy) (*Mo
 			break
 		}
 	}
-	inst, cmap, err := instrumentMode(bin, m.depth, uint64(p.Limits.Memory), r.cfg.coverage)
+	settings := fmt.Sprintf("fuel=metered stack_depth=%d memory=%d", m.depth, uint64(p.Limits.Memory))
+	req, err := r.cache.begin(m.sha, settings, r.cfg.coverage)
 	if err != nil {
-		var le *meter.LimitError
-		if errors.As(err, &le) {
-			return nil, refuse(KindInvalidModule, "%s", le.Error())
-		}
-		// Imports from the namespace were refused above; what is left is a
-		// module exporting the metering globals' names, or one the meter
-		// cannot rewrite.
-		return nil, refuse(KindInvalidModule, "%v", err)
+		return nil, err
 	}
-	m.image, inst = newMemImage(mod, bin, inst)
-	settings := fmt.Sprintf("fuel=metered stack_depth=%d memory=%d image=%t", m.depth, uint64(p.Limits.Memory), m.image != nil)
-	cm, err := r.compileModule(ctx, inst, m.sha, settings)
+	// A verified cache entry holds the module as instrumented (cache.go).
+	inst, image := req.cached(mod)
+	var cmap *meter.Map
+	if inst == nil {
+		if inst, cmap, err = instrumentMode(bin, m.depth, uint64(p.Limits.Memory), r.cfg.coverage); err != nil {
+			var le *meter.LimitError
+			if errors.As(err, &le) {
+				return nil, refuse(KindInvalidModule, "%s", le.Error())
+			}
+			// Imports from the namespace were refused above; what is left is a
+			// module exporting the metering globals' names, or one the meter
+			// cannot rewrite.
+			return nil, refuse(KindInvalidModule, "%v", err)
+		}
+		image, inst = newMemImage(mod, bin, inst)
+		if err := r.cache.instrumented(req, inst, image); err != nil {
+			return nil, err
+		}
+	}
+	m.image = image
+	cm, err := r.compileModule(ctx, inst, req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, compileStopped(ctx)
 		}
 		// Tell an invalid module from a fault of the instrumentation: only
 		// on this failure path, compile the original too.
-		orig, oerr := r.compileModule(ctx, bin, "", "")
+		orig, oerr := r.compileModule(ctx, bin, nil)
 		if ctx.Err() != nil {
 			return nil, compileStopped(ctx)
 		}
@@ -232,10 +246,10 @@ func (r *Runtime) Compile(ctx context.Context, bin []byte, p policy.Policy) (*Mo
 // goroutine, and returns when it is done or ctx is, whichever comes first.
 // An abandoned compilation finishes in the background (its time is bounded
 // by the meter's nesting limit) and its result is closed; Runtime.Close
-// waits for it like for an abandoned run. With a compile cache and sha
-// (the module's digest) set, it goes through the cache, settings naming
-// the instrumentation.
-func (r *Runtime) compileModule(ctx context.Context, bin []byte, sha, settings string) (wazero.CompiledModule, error) {
+// waits for it like for an abandoned run. With req (a compile cache's
+// request, see begin) it goes through the cache. wazero compiles the
+// module's functions on up to GOMAXPROCS goroutines.
+func (r *Runtime) compileModule(ctx context.Context, bin []byte, req *cacheReq) (wazero.CompiledModule, error) {
 	type result struct {
 		cm  wazero.CompiledModule
 		err error
@@ -243,10 +257,11 @@ func (r *Runtime) compileModule(ctx context.Context, bin []byte, sha, settings s
 	done := make(chan result, 1)
 	r.inflight.Go(func() {
 		var res result
-		if r.cache != nil && sha != "" {
-			res.cm, res.err = r.cache.compile(context.WithoutCancel(ctx), r.wz, bin, sha, settings)
+		cctx := experimental.WithCompilationWorkers(context.WithoutCancel(ctx), runtime.GOMAXPROCS(0))
+		if req != nil {
+			res.cm, res.err = r.cache.compile(cctx, r.wz, bin, req)
 		} else {
-			res.cm, res.err = r.wz.CompileModule(context.WithoutCancel(ctx), bin)
+			res.cm, res.err = r.wz.CompileModule(cctx, bin)
 		}
 		done <- res
 	})

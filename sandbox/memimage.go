@@ -111,8 +111,14 @@ func newMemImage(mod *wasm.Module, orig, inst []byte) (*memImage, []byte) {
 		out = wasm.AppendSection(out, wasm.SectionData, append(wasm.AppendU32(nil, kept), payload...))
 	}
 	out = append(out, inst[instData.End():]...)
+	return imageOf(img, minBytes), out
+}
+
+// imageOf is the image data (trailing zeros trimmed) of a memory whose
+// declared minimum is minBytes.
+func imageOf(data []byte, minBytes uint64) *memImage {
 	class := uint64(1) << max(minPoolShift, bits.Len64(minBytes-1))
-	return &memImage{data: img, minBytes: minBytes, class: class}, out
+	return &memImage{data: data, minBytes: minBytes, class: class}
 }
 
 func dataSection(bin []byte) (wasm.Section, bool) {

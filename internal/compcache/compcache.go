@@ -1,11 +1,13 @@
-// Package compcache stores compiled machine code on disk so that it can be
-// loaded again without being trusted: every entry is authenticated with
-// HMAC-SHA256 under a key kept outside the cache directory, and the MAC
-// covers what the code was compiled from and for (the module's digests, the
-// instrumentation settings, the wasmward and wazero versions, the platform,
-// the CPU features and the engine). An entry that does not verify, or that
-// verifies but describes another module or another build, is deleted and
-// reported; its bytes are never returned.
+// Package compcache stores compiled machine code on disk, with the
+// instrumented module it was compiled from and that module's memory image,
+// so that all three can be loaded again without being trusted: every entry
+// is authenticated with HMAC-SHA256 under a key kept outside the cache
+// directory, and the MAC covers what the entry was produced from and for
+// (the module's digest, the instrumentation settings, the wasmward build,
+// the wazero version, the platform, the CPU features and the engine) and
+// every byte it holds. An entry that does not verify, or that verifies but
+// describes another module or another build, is deleted and reported; its
+// bytes are never returned.
 //
 // Whoever can write the cache directory can only make wasmward recompile;
 // running code in the host needs the key.
@@ -37,12 +39,17 @@ const KeySize = 32
 // largest modules the budget admits is far below it).
 const MaxEntry = 1 << 30
 
-var magic = []byte("wasmward-compcache-v1\n")
+// magic starts every entry; v2 entries carry the instrumented module and
+// its memory image besides the code (a v1 entry is rejected as "not an
+// entry" and replaced).
+var magic = []byte("wasmward-compcache-v2\n")
 
 // Build describes what compiled code depends on besides the module: it is
 // covered by every entry's MAC and checked on load.
 type Build struct {
-	Wasmward string `json:"wasmward"` // wasmward version (and revision)
+	// Wasmward identifies the wasmward code that instrumented the module:
+	// a release version, a clean revision, or the executable's digest.
+	Wasmward string `json:"wasmward"`
 	Wazero   string `json:"wazero"`   // wazero version
 	Platform string `json:"platform"` // GOOS/GOARCH
 	CPU      string `json:"cpu"`      // CPU features the compiler may use
@@ -50,22 +57,43 @@ type Build struct {
 }
 
 // ID names one compilation: the module and the instrumentation applied.
+// Everything the entry's bytes are a function of, besides the Build, must
+// be in it: a lookup by ID returns them without recomputing anything.
 type ID struct {
-	// Module is the hex SHA-256 of the module as given to wasmward;
-	// Compiled the hex SHA-256 of the bytes compiled (instrumented).
-	Module   string `json:"module"`
-	Compiled string `json:"compiled"`
+	// Module is the hex SHA-256 of the module as given to wasmward.
+	Module string `json:"module"`
 	// Settings describes the instrumentation (fuel, stack depth, memory
-	// cap): one canonical line.
+	// cap, and whatever else the instrumented bytes depend on): one
+	// canonical line.
 	Settings string `json:"settings"`
+}
+
+// Entry is what one compilation leaves for the next: the module as
+// compiled (instrumented, data segments moved into Image), its initial
+// memory image, and the code wazero compiled from it.
+type Entry struct {
+	// Name is the file name wazero gave Code.
+	Name string
+	// Compiled is the module bytes wazero compiled Code from.
+	Compiled []byte
+	// Image is the module's initial linear memory when HasImage (it may
+	// be empty: an image of zeros).
+	Image    []byte
+	HasImage bool
+	// Code is wazero's compiled code file.
+	Code []byte
 }
 
 // header is the authenticated description of an entry.
 type header struct {
 	ID
 	Build
-	// Name is the file name wazero gave the compiled code.
-	Name string `json:"name"`
+	Name     string `json:"name"`
+	HasImage bool   `json:"has_image"`
+	// The sizes of the byte strings that follow the header, in order.
+	CompiledLen uint64 `json:"compiled_len"`
+	ImageLen    uint64 `json:"image_len"`
+	CodeLen     uint64 `json:"code_len"`
 }
 
 // Store is an authenticated cache directory.
@@ -109,23 +137,23 @@ func (s *Store) path(id ID) string {
 	return filepath.Join(s.dir, hex.EncodeToString(h.Sum(nil))+".entry")
 }
 
-// Get returns wazero's file name and the compiled code cached for id;
-// name is "" when there is no entry. An entry that fails verification is
-// deleted and reported as a *Rejection (the caller compiles afresh).
-func (s *Store) Get(id ID) (name string, code []byte, err error) {
+// Get returns the entry cached for id; nil when there is none. An entry
+// that fails verification is deleted and reported as a *Rejection (the
+// caller compiles afresh).
+func (s *Store) Get(id ID) (*Entry, error) {
 	p := s.path(id)
 	fi, err := os.Lstat(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", nil, nil
+		return nil, nil
 	}
 	if err != nil {
-		return "", nil, fmt.Errorf("read compile cache entry: %w", err)
+		return nil, fmt.Errorf("read compile cache entry: %w", err)
 	}
-	reject := func(reason string) (string, []byte, error) {
+	reject := func(reason string) (*Entry, error) {
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			reason += " (and it could not be deleted: " + err.Error() + ")"
 		}
-		return "", nil, &Rejection{Path: p, Reason: reason}
+		return nil, &Rejection{Path: p, Reason: reason}
 	}
 	if !fi.Mode().IsRegular() {
 		return reject("not a regular file")
@@ -135,9 +163,9 @@ func (s *Store) Get(id ID) (name string, code []byte, err error) {
 	}
 	data, err := os.ReadFile(p)
 	if err != nil {
-		return "", nil, fmt.Errorf("read compile cache entry: %w", err)
+		return nil, fmt.Errorf("read compile cache entry: %w", err)
 	}
-	h, code, why := s.open(data)
+	h, e, why := s.open(data)
 	if why != "" {
 		return reject(why)
 	}
@@ -147,12 +175,12 @@ func (s *Store) Get(id ID) (name string, code []byte, err error) {
 	if h.Build != s.build {
 		return reject("authentic, but for another build")
 	}
-	return h.Name, code, nil
+	return e, nil
 }
 
 // open checks data's MAC and splits it; why says what is wrong.
-func (s *Store) open(data []byte) (h header, code []byte, why string) {
-	if len(data) < len(magic)+4+8+sha256.Size || !bytes.HasPrefix(data, magic) {
+func (s *Store) open(data []byte) (h header, e *Entry, why string) {
+	if len(data) < len(magic)+4+sha256.Size || !bytes.HasPrefix(data, magic) {
 		return h, nil, "not an entry (bad magic or truncated)"
 	}
 	body, mac := data[:len(data)-sha256.Size], data[len(data)-sha256.Size:]
@@ -164,36 +192,58 @@ func (s *Store) open(data []byte) (h header, code []byte, why string) {
 	rest := body[len(magic):]
 	hl := binary.BigEndian.Uint32(rest)
 	rest = rest[4:]
-	if uint64(hl)+8 > uint64(len(rest)) {
+	if uint64(hl) > uint64(len(rest)) {
 		return h, nil, "malformed header length"
 	}
 	if err := json.Unmarshal(rest[:hl], &h); err != nil {
 		return h, nil, "malformed header"
 	}
 	rest = rest[hl:]
-	cl := binary.BigEndian.Uint64(rest)
-	rest = rest[8:]
-	if cl != uint64(len(rest)) {
-		return h, nil, "malformed code length"
+	if h.CompiledLen > uint64(len(rest)) || h.ImageLen > uint64(len(rest))-h.CompiledLen ||
+		h.CodeLen != uint64(len(rest))-h.CompiledLen-h.ImageLen {
+		return h, nil, "malformed lengths"
 	}
-	if h.Name == "" || strings.ContainsAny(h.Name, `/\`) || h.Name == "." || h.Name == ".." {
+	if badName(h.Name) {
 		return h, nil, "bad file name"
 	}
-	return h, rest, ""
+	if !h.HasImage && h.ImageLen != 0 {
+		return h, nil, "malformed image"
+	}
+	// Compiled and Image are kept for as long as the module is; copied,
+	// they do not keep the code's buffer alive with them.
+	e = &Entry{Name: h.Name, HasImage: h.HasImage}
+	e.Compiled = bytes.Clone(rest[:h.CompiledLen])
+	e.Image = bytes.Clone(rest[h.CompiledLen : h.CompiledLen+h.ImageLen])
+	e.Code = rest[h.CompiledLen+h.ImageLen:]
+	return h, e, ""
 }
 
-// Put stores code, which wazero named name, as the entry of id, atomically.
-func (s *Store) Put(id ID, name string, code []byte) error {
-	hb, err := json.Marshal(header{ID: id, Build: s.build, Name: name})
+// badName reports whether name cannot be a file in wazero's cache
+// directory (empty, a path, or a directory reference).
+func badName(name string) bool {
+	return name == "" || strings.ContainsAny(name, `/\`) || name == "." || name == ".."
+}
+
+// Put stores e as the entry of id, atomically.
+func (s *Store) Put(id ID, e *Entry) error {
+	if badName(e.Name) {
+		return fmt.Errorf("write compile cache entry: bad file name %q", e.Name)
+	}
+	if !e.HasImage && len(e.Image) != 0 {
+		return errors.New("write compile cache entry: an image without HasImage")
+	}
+	hb, err := json.Marshal(header{ID: id, Build: s.build, Name: e.Name, HasImage: e.HasImage,
+		CompiledLen: uint64(len(e.Compiled)), ImageLen: uint64(len(e.Image)), CodeLen: uint64(len(e.Code))})
 	if err != nil {
 		return err
 	}
-	buf := make([]byte, 0, len(magic)+4+len(hb)+8+len(code)+sha256.Size)
+	buf := make([]byte, 0, len(magic)+4+len(hb)+len(e.Compiled)+len(e.Image)+len(e.Code)+sha256.Size)
 	buf = append(buf, magic...)
 	buf = binary.BigEndian.AppendUint32(buf, uint32(len(hb)))
 	buf = append(buf, hb...)
-	buf = binary.BigEndian.AppendUint64(buf, uint64(len(code)))
-	buf = append(buf, code...)
+	buf = append(buf, e.Compiled...)
+	buf = append(buf, e.Image...)
+	buf = append(buf, e.Code...)
 	m := hmac.New(sha256.New, s.key)
 	m.Write(buf)
 	buf = m.Sum(buf)
