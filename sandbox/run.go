@@ -299,6 +299,15 @@ func (st *runState) stopCanceled() {
 // counter handed out never exceeds what is left of the budget, so the guest
 // calls back at the first check where consumption exceeds the budget.
 func (st *runState) refuel(c int64) int64 {
+	if st.handed > 0 {
+		// A slice after the first: let whatever waits for this P run
+		// (compiled guest code is not preemptible, and Go's scheduler
+		// would take the P back only ~10 ms after it asked). Before the
+		// checks, so a deadline that passed meanwhile is seen now. A run
+		// of one slice never yields; with nothing waiting this costs
+		// ~200 ns per slice (docs/tenancy.md, "CPU between tenants").
+		runtime.Gosched()
+	}
 	st.checkDeadline()
 	consumed := st.handed - c
 	grant := st.m.rt.fuelSlice
@@ -317,14 +326,6 @@ func (st *runState) refuel(c int64) int64 {
 			st.stop(KindQuota, "the tenant's fuel quota is spent")
 		}
 		grant = min(grant, st.quotaTaken-consumed)
-	}
-	if st.handed > 0 {
-		// A slice after the first: let whatever waits for this P run
-		// (compiled guest code is not preemptible, and Go's scheduler
-		// would take the P back only ~10 ms after it asked). A run of
-		// one slice never yields; with nothing waiting this costs ~100 ns
-		// per slice (docs/tenancy.md, "CPU between tenants").
-		runtime.Gosched()
 	}
 	st.handed = consumed + grant
 	return grant

@@ -115,7 +115,7 @@ for run in $(seq "$RUNS"); do
   # $19-$27, single flood $28-$36 (fields of bench/tenants/main.go).
   # shellcheck disable=SC2086
   summary+=("$(echo ${out[tenancy]} ${out[single]} | awk -v run="$run" -v load="$before → $after" '
-    { printf "| %d | %s | %s ms | %s ms | %.2f | %d of %d | %d of %d | %.0f |", run, load, $3, $12, ($3>0 ? $12/$3 : 0), $15, $13, $33, $31, ($21>0 ? $30/$21 : 0) }')")
+    { printf "| %d | %s | %s ms | %s ms | %.2f | %d of %d | %d of %d | %s |", run, load, $3, $12, ($3>0 ? $12/$3 : 0), $15, $13, $33, $31, ($21>0 && $32>0 ? sprintf("%.0f", $30/$21) : "-") }')")
   unset out
 done
 echo "| run | load average | tenancy: B p99 alone | tenancy: B p99 with A flooding | ratio | B lost | single: B lost | single: B p99 / alone |"
