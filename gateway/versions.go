@@ -122,8 +122,9 @@ type window struct {
 	inFlight atomic.Int64
 }
 
-func (w *window) add(status int, evType string, dur time.Duration) {
-	s := sample{end: time.Now().UnixNano(), dur: dur, status: uint16(status)}
+// add records a request that ended at end after dur.
+func (w *window) add(status int, evType string, end time.Time, dur time.Duration) {
+	s := sample{end: end.UnixNano(), dur: dur, status: uint16(status)}
 	switch evType {
 	case audit.TypeViolation:
 		s.kind = 1
