@@ -20,7 +20,10 @@ import (
 // pre-initialised Go handler has thousands) and the zeroing of the whole
 // buffer by one copy of the image and a clear of what was used.
 type memImage struct {
-	data     []byte // the image, trailing zeros trimmed
+	data []byte // the image, trailing zeros trimmed
+	// zero marks the restoreChunk-sized chunks of data that hold only
+	// zeros (restore then reads the buffer alone).
+	zero     []bool
 	minBytes uint64 // the memory's declared minimum, what instantiation allocates
 	class    uint64 // capacity of the pooled buffers
 	pool     sync.Pool
@@ -118,7 +121,11 @@ func newMemImage(mod *wasm.Module, orig, inst []byte) (*memImage, []byte) {
 // declared minimum is minBytes.
 func imageOf(data []byte, minBytes uint64) *memImage {
 	class := uint64(1) << max(minPoolShift, bits.Len64(minBytes-1))
-	return &memImage{data: data, minBytes: minBytes, class: class}
+	zero := make([]bool, (len(data)+restoreChunk-1)/restoreChunk)
+	for i := range zero {
+		zero[i] = isZero(data[i*restoreChunk : min((i+1)*restoreChunk, len(data))])
+	}
+	return &memImage{data: data, zero: zero, minBytes: minBytes, class: class}
 }
 
 func dataSection(bin []byte) (wasm.Section, bool) {

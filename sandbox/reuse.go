@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
 	"runtime"
 	"sync"
@@ -158,18 +159,50 @@ func (st *runState) keep(ctx context.Context, err error) {
 
 // restore makes the memory hold what instantiation gave it, size bytes of
 // the module's image followed by zeros, and reports whether it could: not
-// when the memory grew since.
+// when the memory grew since. A run touches few pages of a large memory
+// (a Go reactor request: 3 of 720), so it compares chunk by chunk and
+// writes only the chunks that differ: where the image is zero it reads
+// the buffer alone. Every chunk is either found equal to the image or
+// overwritten with it.
 func (lm *linearMemory) restore(size uint64) bool {
 	if lm.total != size || uint64(len(lm.buf)) != size {
 		return false
 	}
-	var img []byte
+	var data []byte
+	var zero []bool
 	if lm.img != nil {
-		img = lm.img.data
+		data, zero = lm.img.data, lm.img.zero
 	}
-	n := copy(lm.buf, img)
-	clear(lm.buf[n:])
+	buf := lm.buf
+	for i, off := 0, 0; off < len(buf); i, off = i+1, off+restoreChunk {
+		b := buf[off:min(off+restoreChunk, len(buf))]
+		if i < len(zero) && !zero[i] {
+			ref := data[off:min(off+restoreChunk, len(data))]
+			if !bytes.Equal(b[:len(ref)], ref) {
+				copy(b, ref)
+			}
+			b = b[len(ref):] // past the image's end: zeros
+		}
+		if !isZero(b) {
+			clear(b)
+		}
+	}
 	return true
+}
+
+// restoreChunk is the unit restore compares and rewrites: a page of most
+// hosts.
+const restoreChunk = 4096
+
+// zeroChunk is restoreChunk zeros to compare with (never written).
+var zeroChunk [restoreChunk]byte
+
+// isZero reports whether b (at most restoreChunk bytes) is all zeros.
+func isZero(b []byte) bool {
+	if len(b) > restoreChunk {
+		return isZero(b[:restoreChunk]) && isZero(b[restoreChunk:])
+	}
+	return bytes.Equal(b, zeroChunk[:len(b)])
 }
 
 // statePool holds a module's idle run states, the most recently used on

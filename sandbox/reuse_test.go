@@ -35,8 +35,8 @@ func dumpRun(t *testing.T, m *sandbox.Module) []byte {
 }
 
 // Request N writes a secret into all of linear memory and every mutable
-// global (i32, i64, f32, f64, v128, funcref), then ends in each way a run
-// can end; request N+1, on the same compiled module, dumps its whole
+// global (i32, i64, f32, f64, v128, funcref), or only a byte here and
+// there, then ends in each way a run can end; request N+1, on the same compiled module, dumps its whole
 // memory and its globals and must see exactly what a fresh instance of a
 // separately compiled module sees, byte for byte, with a working stdout.
 // Clean ends (a return, proc_exit whatever its code) must reuse the
@@ -60,6 +60,7 @@ func TestReuseCleanAfterHostileRequest(t *testing.T) {
 		memBytes uint64 // the hostile request's peak
 	}{
 		{mode: "w", outcome: sandbox.OutcomeExit, reused: true, memBytes: 2 << 16},
+		{mode: "P", outcome: sandbox.OutcomeExit, reused: true, memBytes: 2 << 16},
 		{mode: "x", outcome: sandbox.OutcomeExit, reused: true, memBytes: 2 << 16},
 		{mode: "e", outcome: sandbox.OutcomeExit, exit: 3, reused: true, memBytes: 2 << 16},
 		{mode: "c", outcome: sandbox.OutcomeExit, memBytes: 2 << 16},
