@@ -97,6 +97,7 @@ type Server struct {
 	// needs real modules, is off.
 	fakeCompile bool
 	verify      func(ctx context.Context, r Route) (*policy.Policy, error)
+	verifyMu    sync.Mutex // Options.Verify is called one route at a time
 	// tab is the route table; tabMu serializes its changes (requests only
 	// load it).
 	tab   atomic.Pointer[table]
@@ -168,6 +169,8 @@ type passHeader struct {
 // New compiles every route's module and returns a Server ready to serve.
 // Nothing listens yet. Every module is checked (Options.Verify) and
 // compiled before New returns, so a bad module fails startup, not a request.
+// Modules are compiled up to GOMAXPROCS at a time; Options.Verify is
+// called for one route at a time.
 func New(ctx context.Context, cfg *Config, opts Options) (*Server, error) {
 	s := &Server{
 		cfg:       cfg,
@@ -217,16 +220,11 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Server, error) {
 			return compileHandler(ctx, s.rt, bin, p)
 		}
 	}
-	var routes []*route
 	s.tab.Store(newTable(nil))
-	for _, rc := range cfg.Routes {
-		rt, err := s.newRoute(ctx, rc)
-		if err != nil {
-			s.tab.Store(newTable(routes))
-			s.Close(ctx)
-			return nil, err
-		}
-		routes = append(routes, rt)
+	routes, err := s.newRoutes(ctx, cfg.Routes)
+	if err != nil {
+		s.Close(ctx)
+		return nil, err
 	}
 	s.tab.Store(newTable(routes))
 	s.event(audit.Event{Type: audit.TypeConfigLoaded, Module: cfg.Source, Detail: fmt.Sprintf("%d routes", len(routes))})

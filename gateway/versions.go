@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path"
 	"reflect"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -257,7 +258,9 @@ func (s *Server) prepare(ctx context.Context, rc Route, label string) (*Version,
 		return nil, fmt.Errorf("route %s: module %s refused: %w (release it first: wasmward quarantine release %.12s)", label, rc.Module, ErrQuarantined, sha)
 	}
 	if s.verify != nil {
+		s.verifyMu.Lock() // New prepares routes concurrently; Verify is called one at a time
 		p, err := s.verify(ctx, rc)
+		s.verifyMu.Unlock()
 		if err != nil {
 			s.moduleRefused(audit.Event{Type: audit.TypeModuleRefused, Route: label, Module: rc.Module, SHA256: sha, Kind: string(sandbox.KindSignature), Detail: err.Error()})
 			return nil, fmt.Errorf("route %s: module %s refused: %w", label, rc.Module, err)
@@ -589,17 +592,82 @@ func sameSettings(a, b *Config) error {
 
 // newRoute prepares a route's configured module and builds its route.
 func (s *Server) newRoute(ctx context.Context, rc Route) (*route, error) {
-	label := routeLabel(rc)
-	var tn *tenant.Tenant
-	if rc.Tenant != "" {
-		if tn = s.ten.sched.Tenant(rc.Tenant); tn == nil {
-			return nil, fmt.Errorf("route %s: no tenant %q (tenants change with a restart, not a reload)", label, rc.Tenant)
-		}
-	}
-	v, err := s.prepare(ctx, rc, label)
+	tn, err := s.routeTenant(rc)
 	if err != nil {
 		return nil, err
 	}
+	v, err := s.prepare(ctx, rc, routeLabel(rc))
+	if err != nil {
+		return nil, err
+	}
+	return s.buildRoute(rc, tn, v), nil
+}
+
+// newRoutes is newRoute for every route of a configuration, in order,
+// with up to GOMAXPROCS modules prepared (verified, scanned, compiled) at
+// once: a start-up with many routes uses every core, and a compile cache
+// loads its verified entries side by side. Routes are built, logged and
+// audited in configuration order. The error is that of the first failing
+// route in that order, returned once every preparation started has ended
+// (none starts after a failure); the versions prepared stay live for
+// Server.Close to close.
+func (s *Server) newRoutes(ctx context.Context, rcs []Route) ([]*route, error) {
+	tns := make([]*tenant.Tenant, len(rcs))
+	for i, rc := range rcs {
+		tn, err := s.routeTenant(rc)
+		if err != nil {
+			return nil, err
+		}
+		tns[i] = tn
+	}
+	vs := make([]*Version, len(rcs))
+	errs := make([]error, len(rcs))
+	var failed atomic.Bool
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, rc := range rcs {
+		sem <- struct{}{}
+		if failed.Load() {
+			<-sem
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if vs[i], errs[i] = s.prepare(ctx, rc, routeLabel(rc)); errs[i] != nil {
+				failed.Store(true)
+			}
+		})
+	}
+	wg.Wait()
+	routes := make([]*route, 0, len(rcs))
+	for i, rc := range rcs {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		if vs[i] == nil {
+			break // not started after a failure
+		}
+		routes = append(routes, s.buildRoute(rc, tns[i], vs[i]))
+	}
+	return routes, nil
+}
+
+// routeTenant is the tenant a route names; nil when it names none.
+func (s *Server) routeTenant(rc Route) (*tenant.Tenant, error) {
+	if rc.Tenant == "" {
+		return nil, nil
+	}
+	tn := s.ten.sched.Tenant(rc.Tenant)
+	if tn == nil {
+		return nil, fmt.Errorf("route %s: no tenant %q (tenants change with a restart, not a reload)", routeLabel(rc), rc.Tenant)
+	}
+	return tn, nil
+}
+
+// buildRoute builds the route serving v, the version prepared for rc,
+// and logs and audits it.
+func (s *Server) buildRoute(rc Route, tn *tenant.Tenant, v *Version) *route {
+	label := routeLabel(rc)
 	sha := digest.SHA256Hex(rc.Wasm)
 	rc.Wasm = nil
 	r := &route{
@@ -624,7 +692,7 @@ func (s *Server) newRoute(ctx context.Context, rc Route) (*route, error) {
 	}
 	s.log.Info("route ready", "route", label, "module", rc.Module, "sha256", v.sha, "max_concurrency", rc.MaxConcurrency)
 	s.event(audit.Event{Type: audit.TypeConfigLoaded, Route: label, Module: rc.Module, SHA256: v.sha})
-	return r, nil
+	return r
 }
 
 // compileFunc compiles a module under a policy.

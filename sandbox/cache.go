@@ -48,9 +48,14 @@ type compileCache struct {
 	// an entry can be found before the module is instrumented.
 	exact bool
 
-	// mu serialises compilations, so that what appears in staging during
-	// one is that compilation's code.
-	mu sync.Mutex
+	// mu orders compilations. One that may make wazero write code (no
+	// verified entry) holds it exclusively, so that what appears in
+	// staging meanwhile is that compilation's code. Loads of verified
+	// entries share it: each stages its code under its own file name, held
+	// in loading so that no two loads stage the same name at once.
+	mu        sync.RWMutex
+	loadingMu sync.Mutex
+	loading   map[string]bool
 
 	hits, misses, stored, rejected, instrumentations atomic.Uint64
 }
@@ -245,6 +250,12 @@ func (req *cacheReq) cached(mod *wasm.Module) (inst []byte, image *memImage) {
 // wazero wrote while compiling is stored, with bin and the memory image,
 // as the new entry; staging is emptied after each compilation.
 func (c *compileCache) compile(ctx context.Context, wz wazero.Runtime, bin []byte, req *cacheReq) (wazero.CompiledModule, error) {
+	if req.hit != nil && c.claim(req.hit.Name) {
+		defer c.release(req.hit.Name)
+		c.mu.RLock()
+		defer c.mu.RUnlock()
+		return c.load(ctx, wz, bin, req.hit)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	sub, err := c.stagingSub()
@@ -295,6 +306,64 @@ func (c *compileCache) compile(ctx context.Context, wz wazero.Runtime, bin []byt
 	return cm, nil
 }
 
+// claim marks name as being staged by a load; false when another load
+// holds it (the compilation then takes the exclusive path).
+func (c *compileCache) claim(name string) bool {
+	c.loadingMu.Lock()
+	defer c.loadingMu.Unlock()
+	if c.loading[name] {
+		return false
+	}
+	if c.loading == nil {
+		c.loading = map[string]bool{}
+	}
+	c.loading[name] = true
+	return true
+}
+
+func (c *compileCache) release(name string) {
+	c.loadingMu.Lock()
+	defer c.loadingMu.Unlock()
+	delete(c.loading, name)
+}
+
+// load compiles bin from the verified entry e, beside other loads (mu
+// shared): e's code is staged under its name, which wazero derives from
+// bin, so wazero finds it and writes nothing. Should wazero not load it
+// (it recompiles and replaces the file), the compilation counts as a miss
+// and nothing is stored: only an exclusive compilation knows that what
+// wazero wrote is its own code.
+func (c *compileCache) load(ctx context.Context, wz wazero.Runtime, bin []byte, e *compcache.Entry) (wazero.CompiledModule, error) {
+	sub, err := c.stagingSub()
+	if err != nil {
+		return nil, err
+	}
+	p := filepath.Join(sub, e.Name)
+	defer os.Remove(p)
+	if err := os.WriteFile(p, e.Code, 0o600); err != nil {
+		return nil, fmt.Errorf("stage compile cache entry: %w", err)
+	}
+	staged, err := os.Lstat(p)
+	if err != nil {
+		return nil, fmt.Errorf("stage compile cache entry: %w", err)
+	}
+	cm, err := wz.CompileModule(ctx, bin)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Lstat(p); err == nil && sameStaged(fi, staged) {
+		c.hits.Add(1)
+	} else {
+		c.misses.Add(1)
+	}
+	return cm, nil
+}
+
+// sameStaged reports whether fi is the staged file, as Lstat saw it then.
+func sameStaged(fi, staged os.FileInfo) bool {
+	return os.SameFile(fi, staged) && fi.ModTime().Equal(staged.ModTime()) && fi.Size() == staged.Size()
+}
+
 // stagingSub is the subdirectory wazero's file cache uses (it is named
 // after the wazero version and platform): the only one in staging.
 func (c *compileCache) stagingSub() (string, error) {
@@ -320,7 +389,7 @@ func (c *compileCache) written(sub string, staged os.FileInfo) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if staged != nil && os.SameFile(fi, staged) && fi.ModTime().Equal(staged.ModTime()) && fi.Size() == staged.Size() {
+		if staged != nil && sameStaged(fi, staged) {
 			continue
 		}
 		return e.Name(), nil

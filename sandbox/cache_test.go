@@ -389,3 +389,57 @@ func TestCompileCacheBadKey(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+// TestCompileCacheConcurrent: modules compiled at once through one cached
+// runtime, cold then warm (loads share the cache, misses take it alone),
+// each store and load their own code: every module run from the warm cache
+// prints what it prints compiled without a cache, and every compilation is
+// a hit that instruments nothing. Code stored under another module's entry
+// would print the other module's output.
+func TestCompileCacheConcurrent(t *testing.T) {
+	ctx := context.Background()
+	mods := []string{"sb_tool", "gw_echo", "wasm_gohello", "sb_recurse", "gw_counter", "conf_wasi"}
+	want := map[string]string{}
+	plain := newRuntime(t)
+	for _, f := range mods {
+		want[f] = run(t, compile(t, plain, f, policy.Default()), sandbox.Invocation{Args: []string{f, "hello"}}).stdout
+	}
+	dir := t.TempDir()
+	for _, round := range []string{"cold", "warm"} {
+		rt, err := sandbox.New(ctx, sandbox.NewConfig().WithCompilationCache(dir, bytes.Repeat([]byte{7}, 32)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		got := make([]string, len(mods))
+		for i, f := range mods {
+			wg.Go(func() {
+				m, err := rt.Compile(ctx, fixture.Bytes(t, f), policy.Default())
+				if err != nil {
+					t.Errorf("%s: %v", f, err)
+					return
+				}
+				var out bytes.Buffer
+				if _, err := m.Run(ctx, sandbox.Invocation{Args: []string{f, "hello"}, Stdout: &out, Stderr: &bytes.Buffer{}}); err != nil {
+					t.Errorf("%s: %v", f, err)
+				}
+				got[i] = out.String()
+			})
+		}
+		wg.Wait()
+		st := rt.CacheStats()
+		rt.Close(ctx)
+		for i, f := range mods {
+			if got[i] != want[f] {
+				t.Errorf("%s %s: stdout %q, want %q", round, f, got[i], want[f])
+			}
+		}
+		n := uint64(len(mods))
+		if w := (sandbox.CacheStats{Misses: n, Stored: n, Instrumented: n}); round == "cold" && st != w {
+			t.Errorf("cold: %+v, want %+v", st, w)
+		}
+		if w := (sandbox.CacheStats{Hits: n}); round == "warm" && st != w {
+			t.Errorf("warm: %+v, want %+v", st, w)
+		}
+	}
+}

@@ -53,16 +53,19 @@ func NewConfig() Config { return Config{engine: EngineCompiler, stdin: os.Stdin}
 // WithEngine returns a copy that uses engine e.
 func (c Config) WithEngine(e Engine) Config { c.engine = e; return c }
 
-// WithCompilationCache returns a copy that keeps compiled code in dir across
-// processes, authenticated with key (32 bytes, kept outside dir: see
+// WithCompilationCache returns a copy that keeps compiled code, with the
+// instrumented module and its memory image, in dir across processes,
+// authenticated with key (32 bytes, kept outside dir: see
 // internal/compcache and docs/sandbox.md). Each entry's HMAC-SHA256 covers
-// the module's digests, the instrumentation settings, the wasmward and
-// wazero versions, the platform, the CPU features and the engine; an entry
-// that fails is deleted, reported (WithCacheWarnings) and the module
-// compiled afresh, so whoever can write dir cannot make the host run code
-// it did not compile. dir "" disables the cache. Compilations through a
-// cached Runtime are serialised (see docs/sandbox.md). The interpreter
-// engine writes no compiled code; the cache then stays empty.
+// its bytes, the module's digest, the instrumentation settings, the
+// wasmward build and wazero version, the platform, the CPU features and
+// the engine; an entry that fails is deleted, reported (WithCacheWarnings)
+// and the module instrumented and compiled afresh, so whoever can write dir
+// cannot make the host run code it did not compile. Compile's policy checks
+// run before every lookup. dir "" disables the cache. Compilations through
+// a cached Runtime that compile afresh are serialised; loads of verified
+// entries run concurrently. The interpreter engine writes no compiled
+// code; the cache then stays empty.
 func (c Config) WithCompilationCache(dir string, key []byte) Config {
 	c.cacheDir, c.cacheKey = dir, key
 	return c
