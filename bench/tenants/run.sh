@@ -12,10 +12,12 @@
 # B's default, 200 req/s for 10 s per phase, is 2000 samples: its p99 is
 # the 21st-largest latency, which one scheduling hiccup does not move (at
 # 50 req/s for 5 s, 250 samples, it was the 3rd-largest). 200 hello
-# requests a second take under a tenth of one core.
+# requests a second take under a tenth of one core. The phases alternate
+# CYCLES times (2 s alone, A's 2 s head start, 2 s flooded, 1 s to settle),
+# so that both see the same background load of the machine.
 #
 #   bench/tenants/run.sh
-#   RUNS=5 RATE=200 CONNS=64 ALONE=10s FLOOD=10s bench/tenants/run.sh
+#   RUNS=5 RATE=200 CONNS=64 ALONE=10s FLOOD=10s CYCLES=5 bench/tenants/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RATE=${RATE:-200}
@@ -23,6 +25,7 @@ CONNS=${CONNS:-64}
 ALONE=${ALONE:-10s}
 FLOOD=${FLOOD:-10s}
 RUNS=${RUNS:-1}
+CYCLES=${CYCLES:-5}
 PORT=${PORT:-18581}
 ADMIN_PORT=${ADMIN_PORT:-19591}
 
@@ -100,7 +103,7 @@ for run in $(seq "$RUNS"); do
       cat "$tmp/gw-$mode.log" >&2
       exit 1
     fi
-    out[$mode]=$("$tmp/load" -url "http://127.0.0.1:$PORT" -rate "$RATE" -conns "$CONNS" -alone "$ALONE" -flood "$FLOOD" 2>"$tmp/load-$mode.err")
+    out[$mode]=$("$tmp/load" -url "http://127.0.0.1:$PORT" -rate "$RATE" -conns "$CONNS" -alone "$ALONE" -flood "$FLOOD" -cycles "$CYCLES" 2>"$tmp/load-$mode.err")
     kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
   done
   after=$(cut -d' ' -f1-3 /proc/loadavg)
