@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"syscall"
 
@@ -17,7 +18,6 @@ import (
 	"github.com/wasmward/wasmward/audit"
 	"github.com/wasmward/wasmward/gateway"
 	"github.com/wasmward/wasmward/internal/deploy"
-	"github.com/wasmward/wasmward/internal/gcpace"
 	"github.com/wasmward/wasmward/internal/quickstart"
 	"github.com/wasmward/wasmward/internal/statuspage"
 	"github.com/wasmward/wasmward/internal/trace"
@@ -92,14 +92,15 @@ See docs/gateway.md and docs/deploy.md.`,
 // serveGCPercent is the garbage collector's target when GOGC is not set.
 // The gateway's live heap is a few MB while every request allocates a fresh
 // instance, so Go's default (100) collects hundreds of times a second; 400
-// lets the heap reach five times the live set between collections, and
-// the floor (gcpace.Floor of memory_budget, at most 128 MiB) keeps the goal
-// from falling below it while the live heap is small. GOGC in the
-// environment wins and turns both off. See RATIONALE.md, "`serve` raises
-// the GC target to 400, with a heap-goal floor".
+// lets the heap reach five times the live set between collections (tens of
+// MB) for a quarter of the collections. GOGC in the environment wins.
 const serveGCPercent = 400
 
 func serve(ctx context.Context, s streams, f *serveFlags) error {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		old := debug.SetGCPercent(serveGCPercent)
+		defer debug.SetGCPercent(old)
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
 		return usageErr("--log-level: %q is not debug, info, warn or error", f.logLevel)
@@ -167,11 +168,6 @@ func serve(ctx context.Context, s streams, f *serveFlags) error {
 	cfg, err := load()
 	if err != nil {
 		return withCode(exitUsage, err)
-	}
-	if _, set := os.LookupEnv("GOGC"); !set {
-		floor := gcpace.Floor(cfg.Tenancy.MemoryBudget)
-		defer gcpace.Start(serveGCPercent, floor).Stop()
-		logger.Info("gc pacing", "gogc", serveGCPercent, "heap_goal_floor", floor)
 	}
 
 	var al *audit.Log
