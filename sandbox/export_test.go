@@ -51,3 +51,7 @@ func Instantiations(m *Module) int64 { return m.instances.Load() }
 
 // Reusable reports whether Run may reuse m's instances, and why not.
 func Reusable(m *Module) (bool, string) { return m.reuse.ok, m.reuse.why }
+
+// IdleBytes is what the idle instances of r are charged against its idle
+// budget.
+func IdleBytes(r *Runtime) int64 { return r.idleBytes.Load() }
