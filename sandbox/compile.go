@@ -108,7 +108,7 @@ func (m *Module) Policy() policy.Policy { return m.policy.Clone() }
 func (m *Module) Close(ctx context.Context) error {
 	m.closeOnce.Do(func() {
 		waitGroup(ctx, &m.inflight)
-		m.states.close(ctx, &m.rt.idleBytes)
+		m.states.close(ctx, m.rt)
 		m.closeErr = m.compiled.Close(ctx)
 		if m.net != nil {
 			m.net.Close()

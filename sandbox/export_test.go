@@ -52,6 +52,15 @@ func Instantiations(m *Module) int64 { return m.instances.Load() }
 // Reusable reports whether Run may reuse m's instances, and why not.
 func Reusable(m *Module) (bool, string) { return m.reuse.ok, m.reuse.why }
 
+// SetIdleBudget sets the most bytes r's idle instances may be charged.
+func SetIdleBudget(r *Runtime, n int64) { r.idleBudget = n }
+
 // IdleBytes is what the idle instances of r are charged against its idle
 // budget.
 func IdleBytes(r *Runtime) int64 { return r.idleBytes.Load() }
+
+// MaxIdle is the most idle run states a module keeps; IdleOverhead what an
+// idle instance is charged beyond its memory and tables.
+func MaxIdle() int { return maxIdle() }
+
+const IdleOverhead = idleOverhead

@@ -5,7 +5,6 @@ import (
 	"context"
 	"runtime"
 	"sync"
-	"sync/atomic"
 
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
@@ -223,7 +222,8 @@ func isZero(b []byte) bool {
 //
 // It is bounded: at most maxIdle states per module, and the instances of
 // all modules of a runtime hold at most idleBudget bytes while idle
-// (Runtime.idleBytes); a state that does not fit has its instance closed.
+// (Runtime.idleBytes, Runtime.idleBudget); a state that does not fit
+// has its instance closed.
 type statePool struct {
 	mu     sync.Mutex
 	idle   []*runState
@@ -240,7 +240,7 @@ const idleBudget = 64 << 20
 func maxIdle() int { return max(8, 4*runtime.GOMAXPROCS(0)) }
 
 // get returns an idle state (nil when there is none).
-func (p *statePool) get(idleBytes *atomic.Int64) *runState {
+func (p *statePool) get(rt *Runtime) *runState {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n := len(p.idle)
@@ -251,14 +251,14 @@ func (p *statePool) get(idleBytes *atomic.Int64) *runState {
 	p.idle[n-1] = nil
 	p.idle = p.idle[:n-1]
 	if st.inst.mod != nil {
-		idleBytes.Add(-int64(st.inst.cost))
+		rt.idleBytes.Add(-int64(st.inst.cost))
 	}
 	return st
 }
 
 // put keeps st for a later run, closing its instance when the pool or the
 // runtime's idle budget is full or the module is closed.
-func (p *statePool) put(ctx context.Context, st *runState, idleBytes *atomic.Int64) {
+func (p *statePool) put(ctx context.Context, st *runState, rt *Runtime) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed || len(p.idle) >= maxIdle() {
@@ -266,8 +266,8 @@ func (p *statePool) put(ctx context.Context, st *runState, idleBytes *atomic.Int
 		return
 	}
 	if st.inst.mod != nil {
-		if idleBytes.Add(int64(st.inst.cost)) > idleBudget {
-			idleBytes.Add(-int64(st.inst.cost))
+		if rt.idleBytes.Add(int64(st.inst.cost)) > rt.idleBudget {
+			rt.idleBytes.Add(-int64(st.inst.cost))
 			st.drop(ctx)
 		}
 	}
@@ -275,13 +275,13 @@ func (p *statePool) put(ctx context.Context, st *runState, idleBytes *atomic.Int
 }
 
 // close closes every idle instance; states put later are not kept.
-func (p *statePool) close(ctx context.Context, idleBytes *atomic.Int64) {
+func (p *statePool) close(ctx context.Context, rt *Runtime) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.closed = true
 	for _, st := range p.idle {
 		if st.inst.mod != nil {
-			idleBytes.Add(-int64(st.inst.cost))
+			rt.idleBytes.Add(-int64(st.inst.cost))
 			st.drop(ctx)
 		}
 	}

@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -148,5 +152,114 @@ func TestReuseResetHidden(t *testing.T) {
 	_, err := m.Run(context.Background(), sandbox.Invocation{Function: "wasmward.reset"})
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("the module exports no function %q", "wasmward.reset")) {
 		t.Fatalf("invoking the reset export: %v", err)
+	}
+}
+
+// Idle instances survive garbage collections. They were in a sync.Pool,
+// which every collection empties: the run after each one rebuilt its
+// instance (for the Go reactor, 3 MB of memory and the whole table) at
+// once, which made the gateway's tail latency under load.
+func TestReuseSurvivesGC(t *testing.T) {
+	rt := newRuntime(t)
+	m := compile(t, rt, "sb_reuse", reusePolicy())
+	want := dumpRun(t, m)
+	before := sandbox.Instantiations(m)
+	for i := range 5 {
+		runtime.GC()
+		runtime.GC()
+		if got := dumpRun(t, m); !bytes.Equal(got, want) {
+			t.Fatalf("run %d after a collection: the dump differs at %d", i, firstDiff(got, want))
+		}
+	}
+	if n := sandbox.Instantiations(m) - before; n != 0 {
+		t.Fatalf("%d instances created by runs after garbage collections, want 0 (the idle instance is kept)", n)
+	}
+}
+
+// gateReader blocks its first Read until open is closed, then reads "D"
+// (sb_reuse's dump); entered counts the reads that started.
+type gateReader struct {
+	open    chan struct{}
+	entered *atomic.Int32
+	done    bool
+}
+
+func (g *gateReader) Read(p []byte) (int, error) {
+	if g.done {
+		return 0, io.EOF
+	}
+	g.entered.Add(1)
+	<-g.open
+	g.done = true
+	return copy(p, "D"), nil
+}
+
+// concurrentDumps runs n dumps of m at the same time (each holds its run
+// state until all have started) and returns how many instances they created.
+func concurrentDumps(t *testing.T, m *sandbox.Module, n int) int64 {
+	t.Helper()
+	before := sandbox.Instantiations(m)
+	open := make(chan struct{})
+	var entered atomic.Int32
+	var wg sync.WaitGroup
+	errs := make(chan string, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var out bytes.Buffer
+			rep, err := m.Run(context.Background(), sandbox.Invocation{Stdin: &gateReader{open: open, entered: &entered}, Stdout: &out})
+			if err != nil || rep.Outcome != sandbox.OutcomeExit || out.Len() != 2<<16 {
+				errs <- fmt.Sprintf("%v %+v %d", err, rep, out.Len())
+			}
+		}()
+	}
+	for deadline := time.Now().Add(10 * time.Second); entered.Load() < int32(n); {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d runs started", entered.Load(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(open)
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Fatal(e)
+	}
+	return sandbox.Instantiations(m) - before
+}
+
+// Idle instances are bounded: at most MaxIdle per module, and within the
+// runtime's idle budget (bytes of memory and tables) for all modules; the
+// rest are closed when their run ends.
+func TestReuseIdleBounded(t *testing.T) {
+	const inst = 2<<16 + sandbox.IdleOverhead // sb_reuse's memory (it has no table) and the instance
+	for _, tc := range []struct {
+		name   string
+		budget int64
+		runs   int
+		kept   int
+	}{
+		{"count", 1 << 30, sandbox.MaxIdle() + 4, sandbox.MaxIdle()},
+		{"bytes", 3 * inst, 8, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rt := newRuntime(t)
+			sandbox.SetIdleBudget(rt, tc.budget)
+			m := compile(t, rt, "sb_reuse", reusePolicy())
+			if n := concurrentDumps(t, m, tc.runs); n != int64(tc.runs) {
+				t.Fatalf("%d concurrent runs created %d instances", tc.runs, n)
+			}
+			if got := sandbox.IdleBytes(rt); got != int64(tc.kept*inst) {
+				t.Fatalf("idle instances hold %d bytes, want %d (%d kept)", got, tc.kept*inst, tc.kept)
+			}
+			if n := concurrentDumps(t, m, tc.runs); n != int64(tc.runs-tc.kept) {
+				t.Fatalf("the next %d concurrent runs created %d instances, want %d (%d reused)", tc.runs, n, tc.runs-tc.kept, tc.kept)
+			}
+			_ = m.Close(context.Background())
+			if got := sandbox.IdleBytes(rt); got != 0 {
+				t.Fatalf("after Close, idle instances hold %d bytes", got)
+			}
+		})
 	}
 }

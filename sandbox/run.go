@@ -461,14 +461,14 @@ func (m *Module) Run(ctx context.Context, in Invocation) (rep *Report, err error
 		return rep, fmt.Errorf("%w: %s takes %d arguments, got %d", ErrInvoke, fname, len(def.ParamTypes()), len(in.Params))
 	}
 
-	st := m.states.get(&m.rt.idleBytes)
+	st := m.states.get(m.rt)
 	if st == nil {
 		st = m.newState()
 	}
 	start := time.Now()
 	if err := st.begin(ctx, start, in); err != nil {
 		st.end()
-		m.states.put(ctx, st, &m.rt.idleBytes)
+		m.states.put(ctx, st, m.rt)
 		return rep, err
 	}
 	st.name, st.fname, st.in = name, fname, in
@@ -523,7 +523,7 @@ func (m *Module) finish(st *runState, rep *Report) (_ *Report, err error) {
 		st.report(rep)
 	}
 	st.end()
-	m.states.put(context.Background(), st, &m.rt.idleBytes)
+	m.states.put(context.Background(), st, m.rt)
 	return rep, err
 }
 

@@ -41,8 +41,10 @@ type Runtime struct {
 	fuelSlice int64
 	// memPool recycles zeroed linear memories across instances.
 	memPool *memPool
-	// idleBytes is what the idle instances of all modules hold (reuse.go).
-	idleBytes atomic.Int64
+	// idleBytes is what the idle instances of all modules hold, at most
+	// idleBudget (reuse.go; tests lower it).
+	idleBytes  atomic.Int64
+	idleBudget int64
 
 	// inflight counts guest goroutines still running, abandoned ones included.
 	inflight sync.WaitGroup
@@ -81,7 +83,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	// stopped. The proposals are what internal/engine says run executes
 	// (every one wazero implements but threads).
 	rc = rc.WithMemoryLimitPages(65536).WithCoreFeatures(engine.RunCoreFeatures)
-	r := &Runtime{cfg: cfg, memPool: newMemPool(), fuelSlice: fuelSlice,
+	r := &Runtime{cfg: cfg, memPool: newMemPool(), fuelSlice: fuelSlice, idleBudget: idleBudget,
 		jobs: make(chan *runState), closed: make(chan struct{})}
 	if cfg.cacheDir != "" {
 		c, err := newCompileCache(cfg)
