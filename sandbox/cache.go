@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
 	"golang.org/x/sys/cpu"
 
 	"github.com/wasmward/wasmward/internal/compcache"
@@ -258,6 +259,10 @@ func (c *compileCache) compile(ctx context.Context, wz wazero.Runtime, bin []byt
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// Compilations that write code run one at a time: wazero compiles this
+	// one's functions on every core (without a cache, concurrent Compile
+	// calls, such as serve's routes, already use them).
+	ctx = experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0))
 	sub, err := c.stagingSub()
 	if err != nil {
 		return nil, err

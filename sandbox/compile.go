@@ -6,14 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/experimental"
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 	"github.com/tetratelabs/wazero/experimental/sysfs"
 
@@ -247,8 +245,7 @@ func (r *Runtime) Compile(ctx context.Context, bin []byte, p policy.Policy) (*Mo
 // An abandoned compilation finishes in the background (its time is bounded
 // by the meter's nesting limit) and its result is closed; Runtime.Close
 // waits for it like for an abandoned run. With req (a compile cache's
-// request, see begin) it goes through the cache. wazero compiles the
-// module's functions on up to GOMAXPROCS goroutines.
+// request, see begin) it goes through the cache.
 func (r *Runtime) compileModule(ctx context.Context, bin []byte, req *cacheReq) (wazero.CompiledModule, error) {
 	type result struct {
 		cm  wazero.CompiledModule
@@ -257,11 +254,10 @@ func (r *Runtime) compileModule(ctx context.Context, bin []byte, req *cacheReq) 
 	done := make(chan result, 1)
 	r.inflight.Go(func() {
 		var res result
-		cctx := experimental.WithCompilationWorkers(context.WithoutCancel(ctx), runtime.GOMAXPROCS(0))
 		if req != nil {
-			res.cm, res.err = r.cache.compile(cctx, r.wz, bin, req)
+			res.cm, res.err = r.cache.compile(context.WithoutCancel(ctx), r.wz, bin, req)
 		} else {
-			res.cm, res.err = r.wz.CompileModule(cctx, bin)
+			res.cm, res.err = r.wz.CompileModule(context.WithoutCancel(ctx), bin)
 		}
 		done <- res
 	})

@@ -7,6 +7,10 @@
 #
 #   bench/startup/run.sh            # 7 cold and 7 warm starts, alternating
 #   ROUNDS=11 bench/startup/run.sh
+#   BIN=/tmp/old-wasmward bench/startup/run.sh   # another build, same routes
+#
+# In process (no process start, steadier on a loaded machine):
+#   go test ./sandbox -run '^$' -bench Startup -benchtime 3x
 #
 # See BENCHMARKS.md, "serve start-up".
 set -euo pipefail
@@ -28,6 +32,8 @@ modules=(
 )
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-go build -o "$tmp/wasmward" ./cmd/wasmward
+bin=${BIN:-$tmp/wasmward}
+[ -n "${BIN:-}" ] || go build -o "$bin" ./cmd/wasmward
 echo "$(nproc) cores, $(go version | cut -d' ' -f3), $(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-go run ./bench/startup -bin "$tmp/wasmward" -rounds "$ROUNDS" "${modules[@]}"
+go run ./bench/startup -bin "$bin" -rounds "$ROUNDS" "${modules[@]}"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
