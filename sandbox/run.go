@@ -660,6 +660,7 @@ func (st *runState) begin(ctx context.Context, start time.Time, in Invocation) e
 	st.start = start
 	st.results, st.fuelLeft, st.callErr, st.hostErr, st.closeStdin = nil, 0, nil, nil, nil
 	st.tables = 0
+	clear(st.calls) // report zeroes them, but a run the host failed is not reported
 	st.tableDenied, st.exited, st.tainted = false, false, false
 	lim := m.policy.Limits
 	st.rctx.Context = ctx
