@@ -67,7 +67,7 @@ routes:
 	// 200 OK
 	// text/plain
 	// nosniff
-	// Hello from WebAssembly! This instance was created for your request and is gone now.
+	// Hello from WebAssembly! This request ran in an instance of its own; nothing of it reaches the next.
 	// query: name=gopher
 	// 404 Not Found
 }

@@ -7,7 +7,7 @@
 int main(void) {
   const char *name = getenv("QUERY_STRING");
   printf("Content-Type: text/plain\n\n");
-  printf("Hello from WebAssembly! This instance was created for your request and is gone now.\n");
+  printf("Hello from WebAssembly! This request ran in an instance of its own; nothing of it reaches the next.\n");
   if (name && *name) printf("query: %s\n", name);
   return 0;
 }
