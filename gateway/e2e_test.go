@@ -696,15 +696,7 @@ func TestE2EAdmin(t *testing.T) {
 	g.get("/hello")
 	g.get("/evil?memory")
 	g.get("/metered")
-	get := func(p string) (int, string) {
-		resp, err := http.Get(g.admin + p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	get := func(p string) (int, string) { return adminGet(t, g, p) }
 	if c, b := get("/healthz"); c != 200 || b != "ok\n" {
 		t.Errorf("healthz %d %q", c, b)
 	}
