@@ -3,10 +3,8 @@
 package deploy
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -20,27 +18,6 @@ import (
 	"github.com/wasmward/wasmward/internal/store"
 	"github.com/wasmward/wasmward/trust"
 )
-
-// tamper alters the last byte of every response body whose request path
-// contains match: a registry or proxy that changes what it serves.
-type tamper struct{ match string }
-
-func (tr tamper) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := http.DefaultTransport.RoundTrip(req)
-	if err != nil || req.Method != http.MethodGet || !strings.Contains(req.URL.Path, tr.match) || resp.StatusCode != 200 {
-		return resp, err
-	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > 0 {
-		b[len(b)-1] ^= 1
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(b))
-	return resp, nil
-}
 
 // Deployments by OCI reference against a real registry (distribution,
 // in-process on loopback), with the publisher check serve --trust makes:
@@ -108,8 +85,8 @@ func TestOCIDeployChecksThePublisher(t *testing.T) {
 		return oci.Fetcher{Client: c, Policy: pol}
 	}
 	e := newEnvOCI(t, testConfig, true, st, fetcher(nil))
-	tampered := newEnvOCI(t, testConfig, true, st, fetcher(tamper{"/blobs/sha256:" + sha(t, "dep_slow")}))
-	tamperedManifest := newEnvOCI(t, testConfig, true, st, fetcher(tamper{"/manifests/"}))
+	tampered := newEnvOCI(t, testConfig, true, st, fetcher(ocitest.Rewrite{Match: "/blobs/sha256:" + sha(t, "dep_slow"), Fn: ocitest.FlipLast}))
+	tamperedManifest := newEnvOCI(t, testConfig, true, st, fetcher(ocitest.Rewrite{Match: "/manifests/", Fn: ocitest.FlipLast}))
 
 	refused := []struct {
 		name, module string

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -120,7 +119,7 @@ func TestDigestPinning(t *testing.T) {
 	}
 
 	tampered := func(match string) http.RoundTripper {
-		return rewrite{match: match, fn: func(b []byte) []byte { b[len(b)-1] ^= 1; return b }}
+		return ocitest.Rewrite{Match: match, Fn: ocitest.FlipLast}
 	}
 	tests := []struct {
 		name    string
@@ -147,29 +146,6 @@ func TestDigestPinning(t *testing.T) {
 	if _, err := c.Push(ctx, reg.Host+"/app@"+string(v1.Manifest), mod, PushOptions{Created: time.Unix(3, 0)}); err == nil || !strings.Contains(err.Error(), "not the pinned") {
 		t.Fatalf("push to a wrong pin = %v", err)
 	}
-}
-
-// rewrite alters the body of responses whose URL path contains match: an
-// attacker between wasmward and the registry.
-type rewrite struct {
-	match string
-	fn    func([]byte) []byte
-}
-
-func (rw rewrite) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := http.DefaultTransport.RoundTrip(req)
-	if err != nil || req.Method != http.MethodGet || !strings.Contains(req.URL.Path, rw.match) || resp.StatusCode != 200 {
-		return resp, err
-	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	b = rw.fn(b)
-	resp.Body = io.NopCloser(bytes.NewReader(b))
-	resp.ContentLength = int64(len(b))
-	return resp, nil
 }
 
 func TestAuth(t *testing.T) {
