@@ -285,6 +285,7 @@ type file struct {
 	SoftThresholds  yaml.Node         `yaml:"soft_thresholds"`
 	MemoryBudget    *policy.Size      `yaml:"memory_budget"`
 	MaxInstances    *int              `yaml:"max_instances"`
+	BackgroundCPU   *bool             `yaml:"background_cpu"`
 	TenantKeyHeader string            `yaml:"tenant_key_header"`
 	Tenants         []fileTenant      `yaml:"tenants"`
 	Routes          []fileRoute       `yaml:"routes"`

@@ -57,7 +57,9 @@ type module interface {
 // sandbox runtime of its own, the default logger, no audit file.
 type Options struct {
 	// Runtime compiles and runs the modules. When nil, New creates one with
-	// sandbox.NewConfig() and Close closes it.
+	// sandbox.NewConfig() (with WithBackgroundCPU as the configuration
+	// says: Tenancy.BackgroundCPU) and Close closes it. A Runtime given here
+	// is used as it was configured.
 	Runtime *sandbox.Runtime
 	// Logger receives structured logs; nil uses slog.Default().
 	Logger *slog.Logger
@@ -210,7 +212,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Server, error) {
 	s.fakeCompile = opts.compile != nil
 	if s.compile == nil {
 		if s.rt == nil {
-			rt, err := sandbox.New(ctx, sandbox.NewConfig())
+			rt, err := sandbox.New(ctx, sandbox.NewConfig().WithBackgroundCPU(cfg.Tenancy.BackgroundCPU))
 			if err != nil {
 				return nil, fmt.Errorf("start sandbox runtime: %w", err)
 			}

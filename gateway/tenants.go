@@ -42,6 +42,10 @@ type Tenancy struct {
 	MaxInstances int
 	// KeyHeader is the request header carrying a tenant's API key.
 	KeyHeader string
+	// BackgroundCPU runs long guest work at the idle CPU priority
+	// (background_cpu; sandbox.Config.WithBackgroundCPU): on by default
+	// when the file configures tenants, off otherwise.
+	BackgroundCPU bool
 	// Tenants as configured (the default tenant is added by the scheduler
 	// when the file names none).
 	Tenants []tenant.Config
@@ -127,6 +131,10 @@ func applyTenancy(c *Config, f *file, root *yaml.Node, name, dir string) error {
 			return fmt.Errorf("%s: must not be negative (0: no bound)", at("max_instances"))
 		}
 		t.MaxInstances = *f.MaxInstances
+	}
+	t.BackgroundCPU = len(f.Tenants) > 0
+	if f.BackgroundCPU != nil {
+		t.BackgroundCPU = *f.BackgroundCPU
 	}
 	t.KeyHeader = DefaultTenantKeyHeader
 	if f.TenantKeyHeader != "" {

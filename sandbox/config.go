@@ -36,8 +36,9 @@ type Config struct {
 	stdin     io.Reader
 	resolver  Resolver
 	// hostFuncs are extra functions of the "wasmward" namespace.
-	hostFuncs []HostFunction
-	coverage  bool
+	hostFuncs  []HostFunction
+	coverage   bool
+	background bool
 }
 
 // Resolver looks up the addresses of a host name for the network
@@ -105,3 +106,23 @@ func (c Config) WithResolver(r Resolver) Config { c.resolver = r; return c }
 // reports the counters there. Fuel, results and violations are the same as
 // without; runs are slower and instances larger.
 func (c Config) WithCoverage(on bool) Config { c.coverage = on; return c }
+
+// WithBackgroundCPU returns a copy whose Runtime runs long guest work in
+// the background of the host process, so that a guest that computes for
+// long cannot delay the host's short work (other requests, other tenants)
+// by holding a CPU. A run becomes long once it has consumed
+// BackgroundAfter fuel, or when it grows its memory past 16 MiB; from
+// then on it finishes on an OS thread of its own with the idle scheduling
+// policy (Linux SCHED_IDLE): any other thread of the machine that wants a
+// CPU takes it from the guest at once. The thread ends with the run (an
+// unprivileged process cannot raise a thread back from the idle policy),
+// and runs of such a Runtime never run on the caller's goroutine.
+//
+// What it costs: a hand-off to a worker goroutine on every run (~µs), a
+// new OS thread for each long run, and the idle policy's share of the
+// CPU. A long guest runs only on CPU time nothing else of the machine
+// wants: with other processes keeping every CPU busy it gets about 0.3% of
+// one, and it may then end at its deadline instead of finishing. Outside
+// Linux, or where the policy cannot be set, runs are as without it.
+// docs/tenancy.md, "CPU between tenants".
+func (c Config) WithBackgroundCPU(on bool) Config { c.background = on; return c }

@@ -123,6 +123,9 @@ func (lm *linearMemory) Reallocate(size uint64) []byte {
 	}
 	lm.st.setMemoryBytes(total)
 	if cap(lm.buf) > 1<<maxPoolShift {
+		// Touching fresh pages by the megabyte is long work: it is done in
+		// the background (Config.WithBackgroundCPU).
+		lm.st.demote()
 		// May stop the guest at its deadline: the growth is accounted
 		// (and reported) already.
 		lm.prefault(lm.buf[old:size])

@@ -84,6 +84,9 @@ type runState struct {
 	// guest's counter starts at 0); budget is the run's limit, 0 unmetered.
 	handed int64
 	budget int64
+	// mayDemote: this run may still move to the background (background.go);
+	// demoted: it has, and its worker's thread ends with it.
+	mayDemote, demoted bool
 	// quotaTaken is the fuel taken from Invocation.Quota so far.
 	quotaTaken int64
 
@@ -300,6 +303,9 @@ func (st *runState) stopCanceled() {
 // calls back at the first check where consumption exceeds the budget.
 func (st *runState) refuel(c int64) int64 {
 	if st.handed > 0 {
+		// Long enough to leave the foreground (Config.WithBackgroundCPU;
+		// the first grant was at most BackgroundAfter).
+		st.demote()
 		// A slice after the first: let whatever waits for this P run
 		// (compiled guest code is not preemptible, and Go's scheduler
 		// would take the P back only ~10 ms after it asked). Before the
@@ -311,6 +317,9 @@ func (st *runState) refuel(c int64) int64 {
 	st.checkDeadline()
 	consumed := st.handed - c
 	grant := st.m.rt.fuelSlice
+	if st.handed == 0 && st.mayDemote {
+		grant = min(grant, BackgroundAfter)
+	}
 	if st.budget > 0 {
 		left := st.budget - consumed
 		if left < 0 {
@@ -475,7 +484,8 @@ func (m *Module) Run(ctx context.Context, in Invocation) (rep *Report, err error
 
 	m.rt.inflight.Add(1)
 	m.inflight.Add(1)
-	if st.closeStdin == nil && len(m.mounts) == 0 && nonBlocking(in) {
+	background := m.rt.background && !m.rt.noBackground.Load()
+	if st.closeStdin == nil && len(m.mounts) == 0 && nonBlocking(in) && !background {
 		// Nothing the guest can reach blocks past a deadline check: run it
 		// here, without a hand-off to a worker.
 		st.execute()
@@ -483,6 +493,7 @@ func (m *Module) Run(ctx context.Context, in Invocation) (rep *Report, err error
 	}
 	// The guest runs on a worker goroutine so that Run can return even if
 	// it never does.
+	st.mayDemote = background
 	m.rt.dispatch(st)
 	st.watch.Reset(time.Until(st.deadline) + watchdogGrace)
 	select {
@@ -679,6 +690,7 @@ func (st *runState) begin(ctx context.Context, start time.Time, in Invocation) e
 		st.net.SetQuota(in.Outbound)
 	}
 	st.handed, st.quotaTaken = 0, 0
+	st.mayDemote, st.demoted = false, false
 	st.budget = int64(min(lim.Fuel, uint64(1<<63-1)))
 	st.viol = nil
 	st.stdout.reset(in.Stdout, uint64(lim.Output))

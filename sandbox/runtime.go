@@ -39,6 +39,10 @@ type Runtime struct {
 	// fuelSlice is the most fuel one refuel hands out (fuelSlice; tests
 	// shrink it to prove accounting does not depend on it).
 	fuelSlice int64
+	// background is Config.WithBackgroundCPU; noBackground is set when a
+	// thread refused the idle policy (runs then stay where they are).
+	background   bool
+	noBackground atomic.Bool
 	// memPool recycles zeroed linear memories across instances.
 	memPool *memPool
 	// idleBytes is what the idle instances of all modules hold, at most
@@ -83,7 +87,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	// stopped. The proposals are what internal/engine says run executes
 	// (every one wazero implements but threads).
 	rc = rc.WithMemoryLimitPages(65536).WithCoreFeatures(engine.RunCoreFeatures)
-	r := &Runtime{cfg: cfg, memPool: newMemPool(), fuelSlice: fuelSlice, idleBudget: idleBudget,
+	r := &Runtime{cfg: cfg, memPool: newMemPool(), fuelSlice: fuelSlice, idleBudget: idleBudget, background: cfg.background,
 		jobs: make(chan *runState), closed: make(chan struct{})}
 	if cfg.cacheDir != "" {
 		c, err := newCompileCache(cfg)
@@ -233,7 +237,14 @@ func (r *Runtime) worker(st *runState) {
 	defer idle.Stop()
 	for {
 		st.execute()
+		// Read before the hand-back: from then on st is the caller's.
+		demoted := st.demoted
 		st.finished <- struct{}{}
+		if demoted {
+			// The goroutine ends locked to its idle-policy thread, and the
+			// Go runtime ends the thread with it (background.go).
+			return
+		}
 		idle.Reset(workerIdle)
 		select {
 		case st = <-r.jobs:

@@ -189,7 +189,7 @@ func serve(ctx context.Context, s streams, f *serveFlags) error {
 	if f.cache.dir == "" {
 		f.cache.dir = f.legacyCache
 	}
-	rcfg, err := f.cache.apply(sandbox.NewConfig(), cfg.CacheDir, cfg.CacheKey, func(w sandbox.CacheWarning) {
+	rcfg, err := f.cache.apply(sandbox.NewConfig().WithBackgroundCPU(cfg.Tenancy.BackgroundCPU), cfg.CacheDir, cfg.CacheKey, func(w sandbox.CacheWarning) {
 		logger.Warn("compile cache entry rejected, deleted and recompiled", "path", w.Path, "sha256", w.SHA256, "reason", w.Reason)
 		if al != nil {
 			_ = al.Append(audit.Event{Type: audit.TypeCacheRejected, SHA256: w.SHA256, Detail: w.Path + ": " + w.Reason})
