@@ -73,6 +73,13 @@ func (s *syncBuffer) String() string {
 // serves it.
 func startGW(t *testing.T, yml string) *gw {
 	t.Helper()
+	return startGWWith(t, yml, runtimeFor(t))
+}
+
+// startGWWith is startGW with the gateway's sandbox runtime: nil makes the
+// gateway create its own, as the configuration says.
+func startGWWith(t *testing.T, yml string, rt *sandbox.Runtime) *gw {
+	t.Helper()
 	dir := t.TempDir()
 	yml = strings.ReplaceAll(yml, "\t", "  ")
 	if !strings.Contains(yml, "drain_delay:") {
@@ -100,7 +107,7 @@ func startGW(t *testing.T, yml string) *gw {
 		}
 	}
 	logger := slog.New(slog.NewJSONHandler(g.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	g.srv, err = New(context.Background(), cfg, Options{Runtime: runtimeFor(t), Logger: logger, Audit: al})
+	g.srv, err = New(context.Background(), cfg, Options{Runtime: rt, Logger: logger, Audit: al})
 	if err != nil {
 		t.Fatal(err)
 	}

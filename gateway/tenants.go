@@ -359,16 +359,18 @@ type tenancy struct {
 	limitOn    atomic.Bool
 	startLimit int64
 
-	requests *prometheus.CounterVec
-	rejected *prometheus.CounterVec
-	fuel     *prometheus.CounterVec
-	queue    *prometheus.HistogramVec
+	requests   *prometheus.CounterVec
+	rejected   *prometheus.CounterVec
+	fuel       *prometheus.CounterVec
+	background *prometheus.CounterVec
+	queue      *prometheus.HistogramVec
 }
 
 type tenantMetrics struct {
-	requests prometheus.Counter
-	fuel     prometheus.Counter
-	queue    prometheus.Observer
+	requests   prometheus.Counter
+	fuel       prometheus.Counter
+	background prometheus.Counter
+	queue      prometheus.Observer
 }
 
 func newTenancy(cfg Tenancy, reg *prometheus.Registry) (*tenancy, error) {
@@ -393,14 +395,18 @@ func newTenancy(cfg Tenancy, reg *prometheus.Registry) (*tenancy, error) {
 	tn.fuel = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wasmward_tenant_fuel_consumed_total", Help: "Fuel consumed by the guests of a tenant.",
 	}, []string{"tenant"})
+	tn.background = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wasmward_tenant_background_runs_total", Help: "Runs of a tenant's guests that moved to the background: they computed long or grew their memory past 16MiB, and finished at the idle CPU priority (background_cpu).",
+	}, []string{"tenant"})
 	tn.queue = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "wasmward_tenant_queue_seconds", Help: "Time admitted requests waited in their tenant's queue, by tenant (0 for those admitted at once).",
 		Buckets: []float64{0, .0001, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 	}, []string{"tenant"})
-	reg.MustRegister(tn.requests, tn.rejected, tn.fuel, tn.queue, tn)
+	reg.MustRegister(tn.requests, tn.rejected, tn.fuel, tn.background, tn.queue, tn)
 	for _, t := range sched.Tenants() {
 		n := t.Name()
-		tn.m[t] = &tenantMetrics{requests: tn.requests.WithLabelValues(n), fuel: tn.fuel.WithLabelValues(n), queue: tn.queue.WithLabelValues(n)}
+		tn.m[t] = &tenantMetrics{requests: tn.requests.WithLabelValues(n), fuel: tn.fuel.WithLabelValues(n),
+			background: tn.background.WithLabelValues(n), queue: tn.queue.WithLabelValues(n)}
 		if len(t.Config().KeyHashes) > 0 {
 			tn.keyed = true
 		}
@@ -556,14 +562,19 @@ func (s *Server) tenantRefused(w http.ResponseWriter, r *http.Request, rt *route
 	s.reject(w, r, rt.m, rt, ref.Status, id, start)
 }
 
-// tenantRan counts a finished run for its tenant: fuel (metrics) and a
+// tenantRan counts a finished run for its tenant: fuel and whether it
+// moved to the background (metrics), and a
 // quota stop (metrics), by the bucket that stopped it: outbound when the
 // network capability denied a request or body for the quota, else fuel.
 func (s *Server) tenantRan(tn *tenant.Tenant, rep *sandbox.Report) {
 	if rep == nil {
 		return
 	}
-	s.ten.m[tn].fuel.Add(float64(rep.FuelUsed))
+	tm := s.ten.m[tn]
+	tm.fuel.Add(float64(rep.FuelUsed))
+	if rep.Background {
+		tm.background.Inc()
+	}
 	if rep.Violation != nil && rep.Violation.Kind == sandbox.KindQuota {
 		reason := tenant.ReasonFuel
 		if rep.Network != nil && rep.Network.Denied[netcap.ReasonQuota] > 0 {

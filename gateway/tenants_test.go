@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -449,5 +450,69 @@ routes:
 	}
 	if fast && (stopped != 1 || refused == 0 || denied != 1) || stopped == 0 || denied == 0 {
 		t.Errorf("audit: %d quota stops, %d outbound refusals, %d net denials; want 1, at least 1 (they aggregate), 1 in\n%s", stopped, refused, denied, b)
+	}
+}
+
+// background_cpu (docs/tenancy.md, "CPU between tenants"): on by default
+// when tenants are configured, off without them, and the file's value
+// wins. End to end, through a gateway that creates its own sandbox
+// runtime: a long request moves to the background (counted per tenant),
+// a hello does not, and nothing moves when the setting is off.
+func TestE2EBackgroundCPU(t *testing.T) {
+	const routes = `
+routes:
+  - route: /spin
+    module: fixture:gw_evil
+    policy: {limits: {timeout: 10s}}
+  - route: /hello
+    module: fixture:gw_hello
+`
+	const tenants = `
+tenants:
+  - name: default
+`
+	tests := []struct {
+		name, yml string
+		on        bool
+	}{
+		{"tenants", tenants, true},
+		{"no tenants", "", false},
+		{"tenants, off", tenants + "background_cpu: false\n", false},
+		{"no tenants, on", "background_cpu: true\n", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			yml := "listen: 127.0.0.1:0\nrate_limit: {requests_per_second: 0}\n" + tc.yml + routes
+			cfg, err := parse(yml)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Tenancy.BackgroundCPU != tc.on {
+				t.Fatalf("Tenancy.BackgroundCPU = %v, want %v", cfg.Tenancy.BackgroundCPU, tc.on)
+			}
+			g := startGWWith(t, yml, nil)
+			if r := g.get("/hello"); r.status != 200 {
+				t.Fatalf("/hello: %d %s", r.status, r.body)
+			}
+			const series = `wasmward_tenant_background_runs_total{tenant="default"}`
+			if _, m := adminGet(t, g, "/metrics"); metricValue(m, series) != 0 {
+				t.Fatalf("a hello request moved to the background: %s = %v", series, metricValue(m, series))
+			}
+			if r := g.get("/spin?spin=20"); r.status != 200 || r.body != "spun\n" {
+				t.Fatalf("/spin: %d %q", r.status, r.body)
+			}
+			want := 0.0
+			if tc.on && runtime.GOOS == "linux" {
+				want = 1
+			}
+			if _, m := adminGet(t, g, "/metrics"); metricValue(m, series) != want {
+				t.Errorf("%s = %v after one long request, want %v", series, metricValue(m, series), want)
+			}
+		})
+	}
+
+	// A value that is not a boolean is refused with its line.
+	if _, err := parse("background_cpu: sometimes\nroutes: [{route: /a, module: a.wasm}]\n"); err == nil || !strings.Contains(err.Error(), "gw.yaml:1:") || !strings.Contains(err.Error(), "into bool") {
+		t.Errorf("background_cpu: sometimes: %v", err)
 	}
 }

@@ -14,13 +14,19 @@ const BackgroundAfter = 1 << 18
 // thread (runtime.LockOSThread: a goroutine that exits locked ends its
 // thread), so no other goroutine ever runs on it. A run that may not move
 // (on the caller's goroutine, or the Runtime is not configured so), has
-// moved already, or whose thread refuses the policy stays as it is.
+// moved already, or whose thread refuses the policy stays as it is. A run
+// on the process's main thread tries again at its next slice: Go cannot
+// end that thread, and would park it forever with the idle policy.
 func (st *runState) demote() {
 	if !st.mayDemote || st.demoted {
 		return
 	}
-	st.mayDemote = false
 	runtime.LockOSThread()
+	if mainThread() {
+		runtime.UnlockOSThread()
+		return
+	}
+	st.mayDemote = false
 	if err := idleThread(); err != nil {
 		runtime.UnlockOSThread()
 		st.m.rt.noBackground.Store(true)

@@ -123,6 +123,9 @@ func (c Config) WithCoverage(on bool) Config { c.coverage = on; return c }
 // CPU. A long guest runs only on CPU time nothing else of the machine
 // wants: with other processes keeping every CPU busy it gets about 0.3% of
 // one, and it may then end at its deadline instead of finishing. Outside
-// Linux, or where the policy cannot be set, runs are as without it.
+// Linux, or where the policy cannot be set, runs are as without it. Go
+// cannot end a process's first thread: a run whose worker is there stays in
+// the foreground, so a program using this keeps its main goroutine on that
+// thread (runtime.LockOSThread in an init function, as cmd/wasmward does).
 // docs/tenancy.md, "CPU between tenants".
 func (c Config) WithBackgroundCPU(on bool) Config { c.background = on; return c }

@@ -124,6 +124,10 @@ type Report struct {
 	// violation the watchdog reported, see Module.Run): the guest may still
 	// be running, but it no longer reaches the Invocation's streams.
 	Abandoned bool `json:"abandoned,omitempty"`
+	// Background is true when the run moved to the background
+	// (Config.WithBackgroundCPU): it finished on a thread of the idle CPU
+	// scheduling policy.
+	Background bool `json:"background,omitempty"`
 	// Trap is the trap message when Outcome is OutcomeTrap. It may reveal
 	// internals of the module: never send it to HTTP clients.
 	Trap string `json:"trap,omitempty"`

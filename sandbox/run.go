@@ -303,9 +303,6 @@ func (st *runState) stopCanceled() {
 // calls back at the first check where consumption exceeds the budget.
 func (st *runState) refuel(c int64) int64 {
 	if st.handed > 0 {
-		// Long enough to leave the foreground (Config.WithBackgroundCPU;
-		// the first grant was at most BackgroundAfter).
-		st.demote()
 		// A slice after the first: let whatever waits for this P run
 		// (compiled guest code is not preemptible, and Go's scheduler
 		// would take the P back only ~10 ms after it asked). Before the
@@ -335,6 +332,12 @@ func (st *runState) refuel(c int64) int64 {
 			st.stop(KindQuota, "the tenant's fuel quota is spent")
 		}
 		grant = min(grant, st.quotaTaken-consumed)
+	}
+	if consumed >= BackgroundAfter {
+		// Long enough to leave the foreground, and going on
+		// (Config.WithBackgroundCPU; the first grant was at most
+		// BackgroundAfter).
+		st.demote()
 	}
 	st.handed = consumed + grant
 	return grant
@@ -754,6 +757,7 @@ func (st *runState) report(rep *Report) {
 		st.calls[im.slot] = 0
 	}
 	rep.FuelUsed = st.fuelUsed(fuelLeft)
+	rep.Background = st.demoted
 	if q := st.in.Quota; q != nil && st.quotaTaken > int64(rep.FuelUsed) {
 		q.Return(st.quotaTaken - int64(rep.FuelUsed))
 	}

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -20,6 +21,13 @@ import (
 	"github.com/wasmward/wasmward/internal/safetext"
 	"github.com/wasmward/wasmward/internal/version"
 )
+
+// The main goroutine keeps the process's first thread to itself, so no
+// other goroutine ever runs there. A sandbox run that moves to the
+// background ends its thread with it (sandbox.Config.WithBackgroundCPU), and
+// Go cannot end the first thread: a run found there stays in the
+// foreground.
+func init() { runtime.LockOSThread() }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

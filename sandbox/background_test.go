@@ -1,0 +1,197 @@
+//go:build linux
+
+package sandbox_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wasmward/wasmward/policy"
+	"github.com/wasmward/wasmward/sandbox"
+)
+
+// threads returns how many threads this process has and how many of them
+// have the idle scheduling policy (SCHED_IDLE, 5: field 41 of
+// /proc/self/task/TID/stat).
+func threads(t *testing.T) (all, idle int) {
+	t.Helper()
+	stats, err := filepath.Glob("/proc/self/task/*/stat")
+	if err != nil || len(stats) == 0 {
+		t.Skipf("no /proc/self/task: %v", err)
+	}
+	for _, p := range stats {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // the thread ended meanwhile
+		}
+		all++
+		// The fields after the command name, which may hold spaces; the
+		// state is field 3, so the policy (41) is the 39th after it.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) > 38 && f[38] == "5" {
+			idle++
+		}
+	}
+	return all, idle
+}
+
+// waitNoIdle waits until no thread of the process has the idle policy.
+func waitNoIdle(t *testing.T) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if _, idle := threads(t); idle == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			_, idle := threads(t)
+			t.Fatalf("%d threads still have the idle policy 5 s after the runs ended", idle)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// The test binary's main goroutine keeps the first thread, as
+// cmd/wasmward's does: a run there would not move (background.go).
+func init() { runtime.LockOSThread() }
+
+func newBackgroundRuntime(t *testing.T, on bool) *sandbox.Runtime {
+	t.Helper()
+	ctx := context.Background()
+	rt, err := sandbox.New(ctx, sandbox.NewConfig().WithBackgroundCPU(on))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.Close(ctx) })
+	return rt
+}
+
+// TestBackgroundCPU: with Config.WithBackgroundCPU a run moves to an
+// idle-policy thread once it has used BackgroundAfter fuel or grows its
+// memory past 16 MiB, and only then; the thread ends with the run; without
+// the option nothing moves. Each case runs the same invocation with the
+// option off and on and asserts the reports are the same but for
+// Report.Background: where the guest runs changes when it gets a CPU, not
+// what it does.
+func TestBackgroundCPU(t *testing.T) {
+	const timeout = 20 * time.Second
+	tests := []struct {
+		name    string
+		fixture string
+		env     []string
+		limits  func(*policy.Limits)
+		moves   bool
+		kind    sandbox.Kind // the violation, "" none
+		stdout  string
+	}{
+		{name: "short handler stays", fixture: "gw_hello", moves: false,
+			stdout: "Content-Type: text/plain\n\nhello from C\n"},
+		{name: "long computation moves", fixture: "gw_evil", env: []string{"QUERY_STRING=spin=5"}, moves: true,
+			stdout: "Content-Type: text/plain\n\nspun\n"},
+		{name: "fuel exhaustion after moving", fixture: "sb_loop", moves: true, kind: sandbox.KindFuelExhausted,
+			limits: func(l *policy.Limits) { l.Fuel = 3 << 20 }},
+		{name: "fuel exhaustion before moving", fixture: "sb_loop", moves: false, kind: sandbox.KindFuelExhausted,
+			limits: func(l *policy.Limits) { l.Fuel = sandbox.BackgroundAfter / 2 }},
+		{name: "memory growth moves", fixture: "adv_growfill", moves: true, kind: sandbox.KindMemoryLimit,
+			limits: func(l *policy.Limits) { l.Memory = 32 << 20 }},
+		{name: "memory bomb moves", fixture: "gw_evil", env: []string{"QUERY_STRING=memory"}, moves: true,
+			kind: sandbox.KindMemoryLimit, limits: func(l *policy.Limits) { l.Memory = 64 << 20 }},
+	}
+	rts := map[bool]*sandbox.Runtime{false: newBackgroundRuntime(t, false), true: newBackgroundRuntime(t, true)}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			reps := map[bool]result{}
+			for _, on := range []bool{false, true} {
+				m := compile(t, rts[on], tc.fixture, withLimits(func(l *policy.Limits) {
+					l.Timeout = policy.Duration(timeout)
+					if tc.limits != nil {
+						tc.limits(l)
+					}
+				}))
+				r := run(t, m, sandbox.Invocation{Env: tc.env})
+				reps[on] = r
+				if want := on && tc.moves; r.rep.Background != want {
+					t.Errorf("background %v: Report.Background = %v, want %v (fuel used %d)", on, r.rep.Background, want, r.rep.FuelUsed)
+				}
+				var kind sandbox.Kind
+				if r.rep.Violation != nil {
+					kind = r.rep.Violation.Kind
+				}
+				if kind != tc.kind {
+					t.Errorf("background %v: violation %q (%+v), want %q", on, kind, r.rep.Violation, tc.kind)
+				}
+				if tc.stdout != "" && !strings.HasPrefix(r.stdout, tc.stdout) {
+					t.Errorf("background %v: stdout %q, want it to start with %q", on, r.stdout, tc.stdout)
+				}
+			}
+			off, on := reps[false].rep, reps[true].rep
+			if off.FuelUsed != on.FuelUsed || off.PeakMemoryBytes != on.PeakMemoryBytes || off.Outcome != on.Outcome ||
+				off.ExitCode != on.ExitCode || reps[false].stdout != reps[true].stdout {
+				t.Errorf("the reports differ:\noff: %+v stdout %q\non:  %+v stdout %q", off, reps[false].stdout, on, reps[true].stdout)
+			}
+		})
+	}
+	waitNoIdle(t)
+}
+
+// TestBackgroundWhileRunning watches the threads during a long run: an
+// idle-policy thread exists while the guest computes (with the option),
+// none exists without it, and none is left after either.
+func TestBackgroundWhileRunning(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		m := compile(t, newBackgroundRuntime(t, on), "sb_loop", withLimits(func(l *policy.Limits) {
+			l.Timeout = policy.Duration(20 * time.Second)
+		}))
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan *sandbox.Report, 1)
+		go func() {
+			rep, _ := m.Run(ctx, sandbox.Invocation{})
+			done <- rep
+		}()
+		seen := 0
+		for start := time.Now(); time.Since(start) < 300*time.Millisecond; time.Sleep(2 * time.Millisecond) {
+			if _, idle := threads(t); idle > seen {
+				seen = idle
+			}
+		}
+		cancel()
+		rep := <-done
+		if rep == nil || rep.Violation == nil || rep.Violation.Kind != sandbox.KindTimeout {
+			t.Fatalf("background %v: the loop ended with %+v, want stopped by the cancellation", on, rep)
+		}
+		want := 0
+		if on {
+			want = 1
+		}
+		if seen != want || rep.Background != on {
+			t.Errorf("background %v: %d idle-policy threads seen during the run, Report.Background %v; want %d, %v", on, seen, rep.Background, want, on)
+		}
+		waitNoIdle(t)
+	}
+}
+
+// TestBackgroundThreadsEnd: the thread of each long run ends with it, so a
+// stream of long runs does not grow the process's threads.
+func TestBackgroundThreadsEnd(t *testing.T) {
+	m := compile(t, newBackgroundRuntime(t, true), "gw_evil", withLimits(func(l *policy.Limits) {
+		l.Timeout = policy.Duration(20 * time.Second)
+	}))
+	in := sandbox.Invocation{Env: []string{"QUERY_STRING=spin=1"}}
+	run(t, m, in)
+	waitNoIdle(t)
+	before, _ := threads(t)
+	for range 200 {
+		if r := run(t, m, in); !r.rep.Background {
+			t.Fatalf("a spin=1 run did not move to the background (fuel %d)", r.rep.FuelUsed)
+		}
+	}
+	waitNoIdle(t)
+	if after, _ := threads(t); after > before+4 {
+		t.Errorf("the process went from %d to %d threads over 200 long runs: their threads did not end", before, after)
+	}
+}
