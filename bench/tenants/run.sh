@@ -4,8 +4,10 @@
 # C hello handler) alone, then while tenant A floods CONNS connections of
 # CPU-heavy (gw_evil ?spin) and memory-heavy (gw_evil ?memory, 64MiB cap)
 # requests. Twice: with tenancy (A and B are tenants of weight 1, A has
-# `instances: 1`) and without (every route in the default tenant). RUNS
-# times in a row. Prints, per run, a Markdown table of B's p50/p99/max,
+# `instances: 1`; long guest work in the background, the default with
+# tenants) and without (every route in the default tenant). RUNS times in a
+# row. NOBG=1 adds a third configuration per run: tenancy with
+# `background_cpu: false`, to show what the background buys. Prints, per run, a Markdown table of B's p50/p99/max,
 # B's lost requests and A's answered requests, and the ratios of B's p99
 # to B's p99 alone; then one row per run of the ratios.
 #
@@ -18,6 +20,7 @@
 #
 #   bench/tenants/run.sh
 #   RUNS=5 RATE=200 CONNS=64 ALONE=10s FLOOD=10s CYCLES=5 bench/tenants/run.sh
+#   NOBG=1 bench/tenants/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RATE=${RATE:-200}
@@ -48,9 +51,12 @@ go build -o "$tmp/load" ./bench/tenants
 evil=$PWD/internal/fixture/wasm/gw_evil.wasm
 hello=$PWD/internal/fixture/wasm/gw_hello.wasm
 
-config() { # config TENANCY(yes|no)
+config() { # config TENANCY(yes|no|nobg)
   local ta= tb= tenants=
-  if [ "$1" = yes ]; then
+  if [ "$1" = nobg ]; then
+    echo "background_cpu: false"
+  fi
+  if [ "$1" != no ]; then
     ta="    tenant: a"
     tb="    tenant: b"
     tenants="tenants:
@@ -94,8 +100,14 @@ summary=()
 for run in $(seq "$RUNS"); do
   before=$(cut -d' ' -f1-3 /proc/loadavg)
   declare -A out
-  for mode in tenancy single; do
-    if [ $mode = tenancy ]; then config yes >"$tmp/gw.yaml"; else config no >"$tmp/gw.yaml"; fi
+  modes="tenancy single"
+  [ -n "${NOBG:-}" ] && modes="$modes nobg"
+  for mode in $modes; do
+    case $mode in
+      tenancy) config yes >"$tmp/gw.yaml" ;;
+      single) config no >"$tmp/gw.yaml" ;;
+      nobg) config nobg >"$tmp/gw.yaml" ;;
+    esac
     "$tmp/wasmward" serve --config "$tmp/gw.yaml" --log-level warn 2>"$tmp/gw-$mode.log" & pid=$!
     for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/b" >/dev/null && break; sleep 0.1; done
     if ! kill -0 "$pid" 2>/dev/null; then
@@ -113,6 +125,7 @@ for run in $(seq "$RUNS"); do
   echo "|---|---|---|---|---|---|---|---|"
   table tenancy "${out[tenancy]}"
   table single "${out[single]}"
+  [ -n "${out[nobg]:-}" ] && table "tenancy, background_cpu: false" "${out[nobg]}"
   echo
   # One line: tenancy alone $1-$9, tenancy flood $10-$18, single alone
   # $19-$27, single flood $28-$36 (fields of bench/tenants/main.go).
