@@ -30,6 +30,29 @@ func BenchmarkRunHello(b *testing.B) {
 	}
 }
 
+// BenchmarkRunHelloBackground is BenchmarkRunHello on a Runtime with
+// Config.WithBackgroundCPU, which hands every run to a worker goroutine
+// (the hello itself never moves to the background: it uses 109 fuel
+// units). The difference to BenchmarkRunHello is the hand-off's cost.
+func BenchmarkRunHelloBackground(b *testing.B) {
+	ctx := context.Background()
+	rt, err := sandbox.New(ctx, sandbox.NewConfig().WithBackgroundCPU(true))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	m := compile(b, rt, "sb_tool", policy.Default())
+	in := sandbox.Invocation{Name: "hello", Args: []string{"hello"}, Stdout: discard{}, NonBlocking: true}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rep, err := m.Run(ctx, in)
+		if err != nil || rep.Outcome != sandbox.OutcomeExit || rep.ExitCode != 0 || rep.Background {
+			b.Fatalf("%v %+v", err, rep)
+		}
+	}
+}
+
 // BenchmarkRunHelloParallel is BenchmarkRunHello from GOMAXPROCS goroutines,
 // on the worker path (the stream is not NonBlocking).
 func BenchmarkRunHelloParallel(b *testing.B) {
