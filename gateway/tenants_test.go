@@ -498,7 +498,7 @@ tenants:
 			if _, m := adminGet(t, g, "/metrics"); metricValue(m, series) != 0 {
 				t.Fatalf("a hello request moved to the background: %s = %v", series, metricValue(m, series))
 			}
-			if r := g.get("/spin?spin=20"); r.status != 200 || r.body != "spun\n" {
+			if r := g.get("/spin?spin=2"); r.status != 200 || r.body != "spun\n" {
 				t.Fatalf("/spin: %d %q", r.status, r.body)
 			}
 			want := 0.0

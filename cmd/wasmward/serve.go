@@ -202,6 +202,11 @@ func serve(ctx context.Context, s streams, f *serveFlags) error {
 	if err != nil {
 		return withCode(exitFailure, err)
 	}
+	if cfg.Tenancy.BackgroundCPU {
+		// A decision the operator should see: on a machine shared with
+		// other busy processes, long guests then get only their leftovers.
+		logger.Info("long guest work runs at the idle CPU priority (background_cpu; docs/tenancy.md): on a machine whose other processes keep every core busy, set background_cpu: false")
+	}
 	defer closeBounded(rt.Close)
 
 	verify, err := serveVerifier(f, logger)
