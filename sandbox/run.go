@@ -314,7 +314,12 @@ func (st *runState) refuel(c int64) int64 {
 	st.checkDeadline()
 	consumed := st.handed - c
 	grant := st.m.rt.fuelSlice
-	if st.handed == 0 && st.mayDemote {
+	if st.handed == 0 {
+		// The first grant is at most BackgroundAfter with or without
+		// Config.WithBackgroundCPU, so that both hand out fuel at the same
+		// points: the fuel reported after a trap depends on where the
+		// grants fall (the guest's counter is not written back before a
+		// trap), and must not depend on the option.
 		grant = min(grant, BackgroundAfter)
 	}
 	if st.budget > 0 {
