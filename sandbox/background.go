@@ -14,22 +14,36 @@ const BackgroundAfter = 1 << 18
 // thread (runtime.LockOSThread: a goroutine that exits locked ends its
 // thread), so no other goroutine ever runs on it. A run that may not move
 // (on the caller's goroutine, or the Runtime is not configured so), has
-// moved already, or whose thread refuses the policy stays as it is. A run
-// on the process's main thread tries again at its next slice: Go cannot
-// end that thread, and would park it forever with the idle policy.
+// moved already, or whose thread refuses the policy stays as it is.
+//
+// At most GOMAXPROCS-1 runs of a Runtime are in the background at once; a
+// run beyond them, or on the process's main thread (which Go cannot end,
+// and would park forever with the idle policy), tries again at its next
+// slice. A background guest's goroutine holds its P while the kernel
+// leaves its thread waiting for CPU nothing else wants; with every P held
+// so, beside busy processes, the whole process stalled for seconds (a
+// garbage collection 1-2.2 s, a 1 ms sleep up to 3 s). One P always stays
+// with the foreground.
 func (st *runState) demote() {
 	if !st.mayDemote || st.demoted {
+		return
+	}
+	rt := st.m.rt
+	if rt.backgroundRuns.Add(1) > int32(runtime.GOMAXPROCS(0)-1) {
+		rt.backgroundRuns.Add(-1)
 		return
 	}
 	runtime.LockOSThread()
 	if mainThread() {
 		runtime.UnlockOSThread()
+		rt.backgroundRuns.Add(-1)
 		return
 	}
 	st.mayDemote = false
 	if err := idleThread(); err != nil {
 		runtime.UnlockOSThread()
-		st.m.rt.noBackground.Store(true)
+		rt.backgroundRuns.Add(-1)
+		rt.noBackground.Store(true)
 		return
 	}
 	st.demoted = true

@@ -200,3 +200,45 @@ func TestBackgroundThreadsEnd(t *testing.T) {
 		t.Errorf("the process went from %d to %d threads over %d long runs: their threads did not end", before, after, runs)
 	}
 }
+
+// TestBackgroundLeavesOneP: at most GOMAXPROCS-1 runs are in the
+// background at once, so one P always stays with the foreground (a
+// background guest holds its P while it waits for CPU). With GOMAXPROCS
+// 2, two long runs side by side: never two idle-policy threads at once;
+// with GOMAXPROCS 1, no run moves.
+func TestBackgroundLeavesOneP(t *testing.T) {
+	waitNoIdle(t)
+	m := compile(t, newBackgroundRuntime(t, true), "sb_loop", withLimits(func(l *policy.Limits) {
+		l.Timeout = policy.Duration(20 * time.Second)
+	}))
+	for _, procs := range []int{2, 1} {
+		func() {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			ctx, cancel := context.WithCancel(context.Background())
+			reps := make(chan *sandbox.Report, 2)
+			for range 2 {
+				go func() {
+					rep, _ := m.Run(ctx, sandbox.Invocation{})
+					reps <- rep
+				}()
+			}
+			most := 0
+			for start := time.Now(); time.Since(start) < 300*time.Millisecond; time.Sleep(2 * time.Millisecond) {
+				if _, idle := threads(t); idle > most {
+					most = idle
+				}
+			}
+			cancel()
+			moved := 0
+			for range 2 {
+				if rep := <-reps; rep != nil && rep.Background {
+					moved++
+				}
+			}
+			if most != procs-1 || (procs == 1 && moved != 0) {
+				t.Errorf("GOMAXPROCS %d: %d runs in the background at once (%d of 2 moved), want %d", procs, most, moved, procs-1)
+			}
+			waitNoIdle(t)
+		}()
+	}
+}

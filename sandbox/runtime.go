@@ -43,6 +43,8 @@ type Runtime struct {
 	// thread refused the idle policy (runs then stay where they are).
 	background   bool
 	noBackground atomic.Bool
+	// backgroundRuns counts the runs in the background now (background.go).
+	backgroundRuns atomic.Int32
 	// memPool recycles zeroed linear memories across instances.
 	memPool *memPool
 	// idleBytes is what the idle instances of all modules hold, at most
@@ -243,6 +245,7 @@ func (r *Runtime) worker(st *runState) {
 		if demoted {
 			// The goroutine ends locked to its idle-policy thread, and the
 			// Go runtime ends the thread with it (background.go).
+			r.backgroundRuns.Add(-1)
 			return
 		}
 		idle.Reset(workerIdle)
