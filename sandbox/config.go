@@ -118,7 +118,7 @@ func (c Config) WithCoverage(on bool) Config { c.coverage = on; return c }
 // unprivileged process cannot raise a thread back from the idle policy),
 // and runs of such a Runtime never run on the caller's goroutine.
 //
-// What it costs: a hand-off to a worker goroutine on every run (~µs), a
+// What it costs: a hand-off to a worker goroutine on every run (~3 µs), a
 // new OS thread for each long run, and the idle policy's share of the
 // CPU. A long guest runs only on CPU time nothing else of the machine
 // wants: with other processes keeping every CPU busy it gets about 0.3% of
@@ -127,5 +127,8 @@ func (c Config) WithCoverage(on bool) Config { c.coverage = on; return c }
 // cannot end a process's first thread: a run whose worker is there stays in
 // the foreground, so a program using this keeps its main goroutine on that
 // thread (runtime.LockOSThread in an init function, as cmd/wasmward does).
+// At most GOMAXPROCS-1 runs are in the background at once (a background
+// guest holds its P while it waits for the CPU): a long run beyond them
+// stays in the foreground until one ends, and with GOMAXPROCS 1 none moves.
 // docs/tenancy.md, "CPU between tenants".
 func (c Config) WithBackgroundCPU(on bool) Config { c.background = on; return c }
