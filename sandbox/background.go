@@ -2,6 +2,30 @@ package sandbox
 
 import "runtime"
 
+// BackgroundErr reports why Config.WithBackgroundCPU is not in effect: New
+// found that this process may not give a thread the idle scheduling policy
+// (not Linux, or refused by the kernel or a seccomp filter), and runs stay
+// in the foreground. nil when it is in effect or was not asked for.
+func (r *Runtime) BackgroundErr() error { return r.backgroundErr }
+
+// probeIdle gives a thread of its own the idle policy, as a run that moves
+// to the background would, and ends the thread.
+func probeIdle() error {
+	errc := make(chan error, 1)
+	go func() {
+		// The goroutine ends locked, and its thread with it; on the main
+		// thread (which Go cannot end) the policy is not tried.
+		runtime.LockOSThread()
+		if mainThread() {
+			runtime.UnlockOSThread()
+			errc <- nil
+			return
+		}
+		errc <- idleThread()
+	}()
+	return <-errc
+}
+
 // BackgroundAfter is the fuel after which a run of a Runtime configured
 // with Config.WithBackgroundCPU moves to the background: about 0.1-0.3 ms
 // of guest work. Handlers that answer a request in less (the C hello uses

@@ -67,6 +67,10 @@ func newBackgroundRuntime(t *testing.T, on bool) *sandbox.Runtime {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := rt.BackgroundErr(); err != nil {
+		t.Fatalf("BackgroundErr() = %v on Linux, want nil (the idle policy needs no privilege)", err)
+	}
+	waitNoIdle(t) // the thread New tried the policy on ends
 	t.Cleanup(func() { _ = rt.Close(ctx) })
 	return rt
 }

@@ -43,6 +43,8 @@ type Runtime struct {
 	// thread refused the idle policy (runs then stay where they are).
 	background   bool
 	noBackground atomic.Bool
+	// backgroundErr is why the background is off although asked for.
+	backgroundErr error
 	// backgroundRuns counts the runs in the background now (background.go).
 	backgroundRuns atomic.Int32
 	// memPool recycles zeroed linear memories across instances.
@@ -91,6 +93,12 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	rc = rc.WithMemoryLimitPages(65536).WithCoreFeatures(engine.RunCoreFeatures)
 	r := &Runtime{cfg: cfg, memPool: newMemPool(), fuelSlice: fuelSlice, idleBudget: idleBudget, background: cfg.background,
 		jobs: make(chan *runState), closed: make(chan struct{})}
+	if r.background {
+		if err := probeIdle(); err != nil {
+			r.noBackground.Store(true)
+			r.backgroundErr = fmt.Errorf("background CPU: %w", err)
+		}
+	}
 	if cfg.cacheDir != "" {
 		c, err := newCompileCache(cfg)
 		if err != nil {

@@ -202,7 +202,9 @@ func serve(ctx context.Context, s streams, f *serveFlags) error {
 	if err != nil {
 		return withCode(exitFailure, err)
 	}
-	if cfg.Tenancy.BackgroundCPU {
+	if err := rt.BackgroundErr(); err != nil {
+		logger.Warn("background_cpu is on but not in effect: long guest work stays at the normal CPU priority", "err", err)
+	} else if cfg.Tenancy.BackgroundCPU {
 		// A decision the operator should see: on a machine shared with
 		// other busy processes, long guests then get only their leftovers.
 		logger.Info("long guest work runs at the idle CPU priority (background_cpu; docs/tenancy.md): on a machine whose other processes keep every core busy, set background_cpu: false")
