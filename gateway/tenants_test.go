@@ -458,6 +458,9 @@ routes:
 // wins. End to end, through a gateway that creates its own sandbox
 // runtime: a long request moves to the background (counted per tenant),
 // a hello does not, and nothing moves when the setting is off.
+//
+// The test binary's main goroutine keeps the first thread, as
+// cmd/wasmward's does (init below): a run found there would not move.
 func TestE2EBackgroundCPU(t *testing.T) {
 	const routes = `
 routes:
@@ -516,3 +519,8 @@ tenants:
 		t.Errorf("background_cpu: sometimes: %v", err)
 	}
 }
+
+// The main goroutine keeps the process's first thread to itself, as
+// cmd/wasmward's does: a sandbox run cannot move to the background there
+// (sandbox.Config.WithBackgroundCPU).
+func init() { runtime.LockOSThread() }

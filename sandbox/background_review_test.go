@@ -156,8 +156,9 @@ func TestBackgroundAbandonedRunEndsItsThread(t *testing.T) {
 }
 
 // TestBackgroundThreadsAfterManyRuns: a thousand long runs, eight at a
-// time, leave no thread with the idle policy and no more threads than
-// before.
+// time, then twenty one at a time (each of which moves), leave no thread
+// with the idle policy and no more threads than before: each thread ends
+// with its run.
 func TestBackgroundThreadsAfterManyRuns(t *testing.T) {
 	m := compile(t, newBackgroundRuntime(t, true), "sb_loop", withLimits(func(l *policy.Limits) {
 		l.Timeout = policy.Duration(20 * time.Second)
@@ -187,8 +188,17 @@ func TestBackgroundThreadsAfterManyRuns(t *testing.T) {
 	wg.Wait()
 	n := 0
 	moved.Range(func(any, any) bool { n++; return true })
-	if n != 8 {
-		t.Fatalf("only %d of 8 goroutines saw a run move to the background", n)
+	if n == 0 {
+		// At most GOMAXPROCS-1 are in the background at once, so not
+		// every goroutine need see one move; none seeing one is a bug.
+		t.Fatal("no run of the 1000 moved to the background")
+	}
+	// One at a time (GOMAXPROCS-1 in the background at once), every run
+	// moves.
+	for range 20 {
+		if r := run(t, m, sandbox.Invocation{}); !r.rep.Background || r.rep.Violation == nil || r.rep.Violation.Kind != sandbox.KindFuelExhausted {
+			t.Fatalf("a run past the threshold, alone: Report.Background %v, violation %+v (fuel %d)", r.rep.Background, r.rep.Violation, r.rep.FuelUsed)
+		}
 	}
 	waitNoIdle(t)
 	if after, _ := threads(t); after > before+4 {

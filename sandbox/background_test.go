@@ -143,6 +143,35 @@ func TestBackgroundCPU(t *testing.T) {
 	waitNoIdle(t)
 }
 
+// loopsWatched runs n endless loops of m side by side for 300 ms, then
+// cancels them, and returns the most idle-policy threads seen at once
+// meanwhile and the runs' reports.
+func loopsWatched(t *testing.T, m *sandbox.Module, n int) (most int, reps []*sandbox.Report) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan *sandbox.Report, n)
+	for range n {
+		go func() {
+			rep, _ := m.Run(ctx, sandbox.Invocation{})
+			ch <- rep
+		}()
+	}
+	for start := time.Now(); time.Since(start) < 300*time.Millisecond; time.Sleep(2 * time.Millisecond) {
+		if _, idle := threads(t); idle > most {
+			most = idle
+		}
+	}
+	cancel()
+	for range n {
+		rep := <-ch
+		if rep == nil || rep.Violation == nil || rep.Violation.Kind != sandbox.KindTimeout {
+			t.Fatalf("a loop ended with %+v, want stopped by the cancellation", rep)
+		}
+		reps = append(reps, rep)
+	}
+	return most, reps
+}
+
 // TestBackgroundWhileRunning watches the threads during a long run: an
 // idle-policy thread exists while the guest computes (with the option),
 // none exists without it, and none is left after either.
@@ -152,23 +181,8 @@ func TestBackgroundWhileRunning(t *testing.T) {
 		m := compile(t, newBackgroundRuntime(t, on), "sb_loop", withLimits(func(l *policy.Limits) {
 			l.Timeout = policy.Duration(20 * time.Second)
 		}))
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan *sandbox.Report, 1)
-		go func() {
-			rep, _ := m.Run(ctx, sandbox.Invocation{})
-			done <- rep
-		}()
-		seen := 0
-		for start := time.Now(); time.Since(start) < 300*time.Millisecond; time.Sleep(2 * time.Millisecond) {
-			if _, idle := threads(t); idle > seen {
-				seen = idle
-			}
-		}
-		cancel()
-		rep := <-done
-		if rep == nil || rep.Violation == nil || rep.Violation.Kind != sandbox.KindTimeout {
-			t.Fatalf("background %v: the loop ended with %+v, want stopped by the cancellation", on, rep)
-		}
+		seen, reps := loopsWatched(t, m, 1)
+		rep := reps[0]
 		want := 0
 		if on {
 			want = 1
@@ -177,31 +191,6 @@ func TestBackgroundWhileRunning(t *testing.T) {
 			t.Errorf("background %v: %d idle-policy threads seen during the run, Report.Background %v; want %d, %v", on, seen, rep.Background, want, on)
 		}
 		waitNoIdle(t)
-	}
-}
-
-// TestBackgroundThreadsEnd: the thread of each long run ends with it, so a
-// stream of long runs does not grow the process's threads. Each run just
-// crosses the threshold (its fuel budget is twice it): the part at the idle
-// priority is short even on a machine whose other processes keep every CPU
-// busy.
-func TestBackgroundThreadsEnd(t *testing.T) {
-	m := compile(t, newBackgroundRuntime(t, true), "sb_loop", withLimits(func(l *policy.Limits) {
-		l.Timeout = policy.Duration(20 * time.Second)
-		l.Fuel = 2 * sandbox.BackgroundAfter
-	}))
-	run(t, m, sandbox.Invocation{})
-	waitNoIdle(t)
-	before, _ := threads(t)
-	const runs = 20
-	for range runs {
-		if r := run(t, m, sandbox.Invocation{}); !r.rep.Background || r.rep.Violation == nil || r.rep.Violation.Kind != sandbox.KindFuelExhausted {
-			t.Fatalf("a run past the threshold: Report.Background %v, violation %+v (fuel %d)", r.rep.Background, r.rep.Violation, r.rep.FuelUsed)
-		}
-	}
-	waitNoIdle(t)
-	if after, _ := threads(t); after > before+4 {
-		t.Errorf("the process went from %d to %d threads over %d long runs: their threads did not end", before, after, runs)
 	}
 }
 
@@ -218,24 +207,10 @@ func TestBackgroundLeavesOneP(t *testing.T) {
 	for _, procs := range []int{2, 1} {
 		func() {
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
-			ctx, cancel := context.WithCancel(context.Background())
-			reps := make(chan *sandbox.Report, 2)
-			for range 2 {
-				go func() {
-					rep, _ := m.Run(ctx, sandbox.Invocation{})
-					reps <- rep
-				}()
-			}
-			most := 0
-			for start := time.Now(); time.Since(start) < 300*time.Millisecond; time.Sleep(2 * time.Millisecond) {
-				if _, idle := threads(t); idle > most {
-					most = idle
-				}
-			}
-			cancel()
+			most, reps := loopsWatched(t, m, 2)
 			moved := 0
-			for range 2 {
-				if rep := <-reps; rep != nil && rep.Background {
+			for _, rep := range reps {
+				if rep.Background {
 					moved++
 				}
 			}
