@@ -249,11 +249,15 @@ func (r *Runtime) worker(st *runState) {
 		st.execute()
 		// Read before the hand-back: from then on st is the caller's.
 		demoted := st.demoted
+		if demoted {
+			// Counted out before the caller hears of the end, so that its
+			// next run finds the slot free (background.go).
+			r.backgroundRuns.Add(-1)
+		}
 		st.finished <- struct{}{}
 		if demoted {
 			// The goroutine ends locked to its idle-policy thread, and the
 			// Go runtime ends the thread with it (background.go).
-			r.backgroundRuns.Add(-1)
 			return
 		}
 		idle.Reset(workerIdle)
