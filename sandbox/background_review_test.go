@@ -29,8 +29,7 @@ func selfPolicy(t *testing.T) string {
 	if err != nil {
 		t.Skipf("no /proc/thread-self: %v", err)
 	}
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	return f[38]
+	return statPolicy(b)
 }
 
 // onLockedThread runs f on a goroutine locked to its own thread and

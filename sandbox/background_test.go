@@ -31,14 +31,23 @@ func threads(t *testing.T) (all, idle int) {
 			continue // the thread ended meanwhile
 		}
 		all++
-		// The fields after the command name, which may hold spaces; the
-		// state is field 3, so the policy (41) is the 39th after it.
-		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-		if len(f) > 38 && f[38] == "5" {
+		if statPolicy(b) == "5" {
 			idle++
 		}
 	}
 	return all, idle
+}
+
+// statPolicy is the scheduling policy in a thread's /proc stat (field 41:
+// "0" normal, "5" SCHED_IDLE), "" when the line is short. The fields are
+// counted after the command name, which may hold spaces: the state is
+// field 3, so the policy is the 39th after the name.
+func statPolicy(stat []byte) string {
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(f) <= 38 {
+		return ""
+	}
+	return f[38]
 }
 
 // waitNoIdle waits until no thread of the process has the idle policy.
